@@ -1,0 +1,1 @@
+"""Salt modules of saltext-turnup (loader modules: thin shells over salt_ext.utils)."""

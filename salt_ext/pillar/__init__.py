@@ -1,0 +1,1 @@
+"""Salt pillar of saltext-turnup (loader modules: thin shells over salt_ext.utils)."""

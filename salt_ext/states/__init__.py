@@ -1,0 +1,1 @@
+"""Salt states of saltext-turnup (loader modules: thin shells over salt_ext.utils)."""

@@ -1,0 +1,1 @@
+"""Shared code of saltext-turnup: NetBox access, snapshot, hardware parsers, turn-up planner."""
