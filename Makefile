@@ -1,0 +1,46 @@
+# saltext-turnup: `make setup`, `make demo`, `make test`, `make lint`, `make bench`
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-unit test-functional test-integration lint format bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade "pip>=23"
+	$(PIP) install -q -c constraints.txt -e ".[tests,dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m tests.support.demo
+
+test: setup
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-functional: setup
+	$(PY) -m pytest tests/functional $(PYTEST_ARGS)
+
+test-integration: setup
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/black --check salt_ext tests bench
+	$(VENV)/bin/isort --check-only salt_ext tests bench
+	$(VENV)/bin/ruff check salt_ext tests bench
+
+format: setup
+	$(VENV)/bin/isort salt_ext tests bench
+	$(VENV)/bin/black salt_ext tests bench
+
+bench: setup
+	$(PY) bench/pillar_bench.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .demo
