@@ -1,0 +1,208 @@
+"""``make demo``: a local salt-master and salt-minion (non-root, temp dir) against the lab NetBox.
+
+What it does, step by step, printing each command and its output:
+
+1. serves the lab snapshot (``salt_ext/data/snapshots/lab1.json``: site ``lab1``, racks R1..R3) from the
+   NetBox stand-in on 127.0.0.1 (a real NetBox is used instead when ``NETBOX_URL``/``NETBOX_TOKEN`` are set);
+2. writes a master and a minion config under ``.demo/`` (loopback ports, the current user, the repo's
+   ``states/`` and ``pillar/`` trees) and starts both daemons from the project's venv: they load
+   saltext-turnup through its installed ``salt.loader`` entry point;
+3. runs ``salt-run netbox.status`` and ``salt <minion> netbox.status``, then the steps later features add;
+4. stops everything (``--keep`` leaves it running and prints how to use and stop it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+MINION_ID = "srv-r1-01"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def say(text):
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+def run(cmd, check=True, show=True, timeout=120):
+    if show:
+        print("$ " + " ".join(str(c) for c in cmd), flush=True)
+    proc = subprocess.run(
+        [str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if show:
+        out = (proc.stdout or "").rstrip()
+        if out:
+            print(out, flush=True)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"demo: command failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return proc
+
+
+class Demo:
+    def __init__(self, root, keep=False):
+        self.root = pathlib.Path(root)
+        self.keep = keep
+        self.procs = []
+        self.url = self.token = None
+
+    # -- NetBox --------------------------------------------------------------------------------
+    def start_netbox(self):
+        if os.environ.get("NETBOX_URL") and os.environ.get("NETBOX_TOKEN"):
+            self.url, self.token = os.environ["NETBOX_URL"], os.environ["NETBOX_TOKEN"]
+            say(f"Using the real NetBox at {self.url}")
+            return
+        say("Serving the lab snapshot from the NetBox stand-in on 127.0.0.1")
+        log = open(self.root / "netbox-standin.log", "w", encoding="utf-8")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.netbox_standin", "--snapshot", "lab1"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        self.procs.append(proc)
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("demo: the NetBox stand-in did not start (see .demo/netbox-standin.log)")
+        info = json.loads(line)
+        self.url, self.token = info["url"], info["token_v1"]
+        print(f"NetBox API at {self.url} (lab1: 24 devices in racks R1, R2, R3)")
+
+    # -- Salt ----------------------------------------------------------------------------------
+    def write_configs(self):
+        conf = self.root / "etc"
+        conf.mkdir(parents=True, exist_ok=True)
+        publish_port, ret_port = free_port(), free_port()
+        token_file = self.root / "netbox.token"
+        token_file.write_text(self.token + "\n", encoding="utf-8")
+        token_file.chmod(0o600)
+        netbox = {"url": self.url, "token_file": str(token_file), "timeout": 5}
+        common = {
+            "root_dir": str(self.root),
+            "user": getpass.getuser(),
+            "file_roots": {"base": [str(REPO / "states")]},
+            "pillar_roots": {"base": [str(REPO / "pillar")]},
+            "log_file": str(self.root / "log" / "salt"),
+            "log_level_logfile": "info",
+            "netbox": netbox,
+        }
+        master = dict(
+            common,
+            interface="127.0.0.1",
+            publish_port=publish_port,
+            ret_port=ret_port,
+            log_file=str(self.root / "log" / "master"),
+            pidfile=str(self.root / "run" / "master.pid"),
+            sock_dir=str(self.root / "run" / "master"),
+        )
+        minion = dict(
+            common,
+            id=MINION_ID,
+            master="127.0.0.1",
+            master_port=ret_port,
+            publish_port=publish_port,
+            log_file=str(self.root / "log" / "minion"),
+            pidfile=str(self.root / "run" / "minion.pid"),
+            sock_dir=str(self.root / "run" / "minion"),
+        )
+        (conf / "master").write_text(yaml.safe_dump(master), encoding="utf-8")
+        (conf / "minion").write_text(yaml.safe_dump(minion), encoding="utf-8")
+        for sub in ("log", "run"):
+            (self.root / sub).mkdir(exist_ok=True)
+        self.conf = conf
+
+    def start_salt(self):
+        say(f"Starting salt-master and salt-minion '{MINION_ID}' (config in {self.conf})")
+        for daemon in ("salt-master", "salt-minion"):
+            proc = subprocess.Popen(
+                [str(BIN / daemon), "-c", str(self.conf), "-l", "quiet"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self.procs.append(proc)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            run([BIN / "salt-key", "-c", self.conf, "-A", "-y"], check=False, show=False)
+            ping = run(
+                [BIN / "salt", "-c", self.conf, MINION_ID, "test.ping", "--out=json", "-t", "5"],
+                check=False,
+                show=False,
+            )
+            if ping.returncode == 0 and "true" in ping.stdout:
+                print(f"minion {MINION_ID} is up and its key accepted")
+                return
+            time.sleep(1)
+        raise SystemExit("demo: the minion did not answer within 90 s (see .demo/log/)")
+
+    def salt(self, *args):
+        return run([BIN / "salt", "-c", self.conf, MINION_ID, *args, "--out=yaml"])
+
+    def salt_run(self, *args):
+        return run([BIN / "salt-run", "-c", self.conf, *args, "--out=yaml"])
+
+    # -- the show ------------------------------------------------------------------------------
+    def show(self):
+        say("NetBox as seen from the master (runner)")
+        self.salt_run("netbox.status")
+        say("NetBox as seen from a minion (execution module)")
+        self.salt("netbox.status")
+
+    def stop(self):
+        if self.keep:
+            say("Left running (--keep)")
+            print(f"  {BIN}/salt -c {self.conf} {MINION_ID} netbox.status")
+            print(f"  {BIN}/salt-run -c {self.conf} netbox.status")
+            print(f"  stop with: kill {' '.join(str(p.pid) for p in self.procs)}")
+            return
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=str(REPO / ".demo"), help="working directory (wiped)")
+    parser.add_argument("--keep", action="store_true", help="leave the daemons running")
+    args = parser.parse_args(argv)
+    root = pathlib.Path(args.root)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    demo = Demo(root, keep=args.keep)
+    try:
+        demo.start_netbox()
+        demo.write_configs()
+        demo.start_salt()
+        demo.show()
+    finally:
+        demo.stop()
+    say("Demo finished")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
