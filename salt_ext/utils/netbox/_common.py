@@ -1,0 +1,279 @@
+"""
+Helpers shared by the API client and the snapshot source: endpoint names, query parameters,
+natural-key allow-lists and id batching. Private: import from ``client``/``snapshot``.
+"""
+
+import re
+from urllib.parse import quote
+
+from salt_ext.utils.netbox.errors import NetBoxConfigError
+
+ENDPOINT_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9-]*$")
+#: NetBox's default MAX_PAGE_SIZE: a larger limit is silently capped, limit=0 is NOT "all"
+MAX_PAGE_SIZE = 1000
+#: every URL we build stays strictly below this many characters
+MAX_URL_LENGTH = 4000
+#: room kept for "&offset=NNNNNN" that NetBox adds to ``next`` links
+_NEXT_LINK_MARGIN = 40
+
+#: Natural keys per endpoint: (allowed keys, required groups). Each required group is a tuple of
+#: alternatives of which at least one must be given. NetBox silently ignores unknown filters, so
+#: a typo would match everything: only these keys are accepted by ``find()``.
+NATURAL_KEYS = {
+    "dcim.devices": (
+        {"name", "site", "site_id", "tenant", "tenant_id", "rack_id"},
+        [("name",)],
+    ),
+    "dcim.interfaces": ({"device", "device_id", "name"}, [("device", "device_id"), ("name",)]),
+    "dcim.interface-templates": (
+        {"device_type_id", "name"},
+        [("device_type_id",), ("name",)],
+    ),
+    "ipam.ip-addresses": ({"address", "vrf_id", "vrf"}, [("address",)]),
+    "dcim.mac-addresses": (
+        {"mac_address", "assigned_object_id", "assigned_object_type", "interface_id", "device_id"},
+        [("mac_address",)],
+    ),
+    "dcim.cables": (
+        {
+            "termination_a_type",
+            "termination_a_id",
+            "termination_b_type",
+            "termination_b_id",
+            "interface_id",
+            "label",
+        },
+        [("termination_a_id", "termination_b_id", "interface_id", "label")],
+    ),
+    "dcim.racks": ({"site", "site_id", "name", "location_id"}, [("site", "site_id"), ("name",)]),
+    "ipam.prefixes": ({"prefix", "vrf_id", "vrf"}, [("prefix",)]),
+    "ipam.vlans": (
+        {"vid", "site", "site_id", "group", "group_id", "name"},
+        [("vid", "name"), ("site", "site_id", "group", "group_id")],
+    ),
+    "ipam.vlan-groups": ({"slug", "name"}, [("slug", "name")]),
+    "ipam.vrfs": ({"name", "rd"}, [("name", "rd")]),
+    "ipam.services": (
+        {"name", "device_id", "parent_object_type", "parent_object_id", "protocol", "port"},
+        [("name",), ("device_id", "parent_object_id")],
+    ),
+    "extras.tags": ({"slug", "name"}, [("slug", "name")]),
+    "extras.custom-fields": ({"name"}, [("name",)]),
+    "extras.config-contexts": ({"name"}, [("name",)]),
+    "extras.journal-entries": (
+        {"assigned_object_type", "assigned_object_id", "kind", "comments"},
+        [("assigned_object_id",)],
+    ),
+    "dcim.sites": ({"slug", "name"}, [("slug", "name")]),
+    "dcim.regions": ({"slug", "name"}, [("slug", "name")]),
+    "dcim.locations": ({"slug", "name", "site", "site_id"}, [("slug", "name")]),
+    "dcim.manufacturers": ({"slug", "name"}, [("slug", "name")]),
+    "dcim.device-roles": ({"slug", "name"}, [("slug", "name")]),
+    "dcim.platforms": ({"slug", "name"}, [("slug", "name")]),
+    "dcim.device-types": (
+        {"slug", "model", "manufacturer", "manufacturer_id"},
+        [("slug", "model")],
+    ),
+    "tenancy.tenants": ({"slug", "name"}, [("slug", "name")]),
+    "tenancy.tenant-groups": ({"slug", "name"}, [("slug", "name")]),
+}
+
+
+def check_endpoint(endpoint):
+    """Validate an endpoint name (``app.endpoint-name``) and return it."""
+    if not isinstance(endpoint, str) or not ENDPOINT_RE.match(endpoint):
+        raise NetBoxConfigError(
+            f"endpoint must be named app.endpoint-name like 'dcim.devices' or "
+            f"'ipam.ip-addresses' (got {endpoint!r})"
+        )
+    return endpoint
+
+
+def endpoint_path(endpoint):
+    """``dcim.devices`` -> ``dcim/devices``."""
+    return check_endpoint(endpoint).replace(".", "/", 1)
+
+
+def _text(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def normalize_params(params):
+    """
+    Turn ``params`` (a dict whose values may be lists -> repeated keys, or a list of ``(k, v)``
+    pairs) into a list of ``(str, str)`` pairs. ``None`` -> ``"null"``, booleans -> ``true/false``.
+    """
+    if params is None:
+        return []
+    if isinstance(params, dict):
+        items = list(params.items())
+    elif isinstance(params, (list, tuple)):
+        items = []
+        for item in params:
+            if not isinstance(item, (list, tuple)) or len(item) != 2:
+                raise NetBoxConfigError(
+                    f"params must be a dict or a list of (key, value) pairs (got item {item!r})"
+                )
+            items.append((item[0], item[1]))
+    else:
+        raise NetBoxConfigError(
+            f"params must be a dict or a list of (key, value) pairs (got {type(params).__name__})"
+        )
+    pairs = []
+    for key, value in items:
+        if not isinstance(key, str) or not key:
+            raise NetBoxConfigError(f"filter names must be non-empty strings (got {key!r})")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            pairs.extend((key, _text(v)) for v in value)
+        else:
+            pairs.append((key, _text(value)))
+    return pairs
+
+
+def build_query(params, *, fields=None, brief=False, exclude=None):
+    """
+    Build the query pairs of a list request: filters plus ``brief``/``fields``/``exclude``.
+    ``limit``/``offset``/``start`` are refused: lists always return every page.
+    """
+    pairs = normalize_params(params)
+    for key, _ in pairs:
+        if key in ("limit", "offset", "start"):
+            raise NetBoxConfigError(
+                f"'{key}' is not a filter: list() always returns every page; pass page_size= "
+                "to choose the page size"
+            )
+    if brief:
+        pairs.append(("brief", "true"))
+    if fields:
+        if isinstance(fields, str):
+            fields = [f.strip() for f in fields.split(",") if f.strip()]
+        pairs.append(("fields", ",".join(fields)))
+    if exclude:
+        if isinstance(exclude, str):
+            exclude = [e.strip() for e in exclude.split(",") if e.strip()]
+        pairs.append(("exclude", ",".join(exclude)))
+    return pairs
+
+
+def check_page_size(page_size, default):
+    """Validate a page size (1..1000)."""
+    if page_size is None:
+        return default
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not (1 <= page_size <= MAX_PAGE_SIZE)
+    ):
+        raise NetBoxConfigError(
+            f"page_size must be an integer between 1 and {MAX_PAGE_SIZE} (NetBox caps pages at "
+            f"MAX_PAGE_SIZE; limit=0 does not mean 'all'); got {page_size!r}"
+        )
+    return page_size
+
+
+def _encoded_len(key, value):
+    return len(quote(str(key), safe="")) + 1 + len(quote(str(value), safe=""))
+
+
+def unique_values(values):
+    """Deduplicate ``values`` (as strings), keeping order, dropping ``None``."""
+    seen = set()
+    out = []
+    for value in values or ():
+        if value is None:
+            continue
+        text = _text(value)
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def batch_values(base_url, pairs, key, values, max_length=MAX_URL_LENGTH):
+    """
+    Split ``values`` of filter ``key`` into batches so that
+    ``base_url?<pairs>&key=v1&key=v2...`` stays below ``max_length`` characters, including room
+    for the ``offset`` NetBox adds to ``next`` links. Yields lists of values.
+    """
+    base = len(base_url) + 1 + sum(_encoded_len(k, v) + 1 for k, v in pairs)
+    budget = max_length - 1 - _NEXT_LINK_MARGIN
+    if base >= budget:
+        raise NetBoxConfigError(
+            f"the filters alone make a URL of {base} characters; NetBox URLs must stay under "
+            f"{max_length}: move long filters into list_by()"
+        )
+    batch = []
+    length = base
+    for value in values:
+        extra = _encoded_len(key, value) + 1
+        if base + extra > budget:
+            raise NetBoxConfigError(
+                f"a single {key} value is too long for a URL ({extra} characters)"
+            )
+        if batch and length + extra > budget:
+            yield batch
+            batch = []
+            length = base
+        batch.append(value)
+        length += extra
+    if batch:
+        yield batch
+
+
+def natural_key_params(endpoint, keys):
+    """
+    Check ``keys`` against the natural-key allow-list of ``endpoint`` and return the query pairs.
+    Unknown endpoints or keys raise :class:`NetBoxConfigError` naming the allowed keys.
+    """
+    check_endpoint(endpoint)
+    if endpoint not in NATURAL_KEYS:
+        raise NetBoxConfigError(
+            f"find() has no natural keys for {endpoint}; use get() by id or list() with "
+            f"filters (endpoints with natural keys: {', '.join(sorted(NATURAL_KEYS))})"
+        )
+    allowed, required = NATURAL_KEYS[endpoint]
+    if not keys:
+        raise NetBoxConfigError(
+            f"find({endpoint}) needs natural keys; allowed: {', '.join(sorted(allowed))}"
+        )
+    unknown = sorted(set(keys) - allowed)
+    if unknown:
+        raise NetBoxConfigError(
+            f"find({endpoint}) does not accept {', '.join(unknown)} (NetBox would silently "
+            f"ignore an unknown filter); allowed keys: {', '.join(sorted(allowed))}"
+        )
+    for group in required:
+        if not any(keys.get(k) is not None for k in group):
+            raise NetBoxConfigError(
+                f"find({endpoint}) needs {' or '.join(group)}; allowed keys: "
+                f"{', '.join(sorted(allowed))}"
+            )
+    pairs = []
+    for key in sorted(keys):
+        value = keys[key]
+        if isinstance(value, (list, tuple, set, dict)):
+            raise NetBoxConfigError(
+                f"find({endpoint}) key {key} must be a single value (got {value!r})"
+            )
+        # "no tenant" / "global VRF": NetBox filters that with <key>_id=null
+        name = f"{key}_id" if value is None and not key.endswith("_id") else key
+        pairs.append((name, _text(value)))
+    return pairs
+
+
+def dedupe_by_id(objects):
+    """Drop repeated objects (same ``id``), keeping the first."""
+    seen = set()
+    out = []
+    for obj in objects:
+        ident = obj.get("id") if isinstance(obj, dict) else None
+        if ident is not None:
+            if ident in seen:
+                continue
+            seen.add(ident)
+        out.append(obj)
+    return out
