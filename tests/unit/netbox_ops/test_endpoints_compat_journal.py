@@ -78,9 +78,9 @@ def test_reference_table_matches_netbox_schema(openapi):
         schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
         ref = schema["oneOf"][0]["$ref"].rsplit("/", 1)[1]
         props = openapi["components"]["schemas"][ref]["properties"]
-        for field, target in fields.items():
+        for field, ref_target in fields.items():
             assert field in props, f"{endpoint}.{field} is not writable in NetBox 4.6.8"
-            target = target[0] if isinstance(target, list) else target
+            target = ref_target[0] if isinstance(ref_target, list) else ref_target
             tapp, tname = target.split(".")
             assert f"/api/{tapp}/{tname}/" in paths, target
 
