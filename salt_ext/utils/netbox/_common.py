@@ -61,7 +61,7 @@ NATURAL_KEYS = {
     "extras.custom-fields": ({"name"}, [("name",)]),
     "extras.config-contexts": ({"name"}, [("name",)]),
     "extras.journal-entries": (
-        {"assigned_object_type", "assigned_object_id", "kind", "comments"},
+        {"assigned_object_type", "assigned_object_id", "kind"},
         [("assigned_object_id",)],
     ),
     "dcim.sites": ({"slug", "name"}, [("slug", "name")]),
