@@ -1,0 +1,1303 @@
+"""
+NetBox execution module: NetBox 4 as a Salt target.
+
+Works on minions and on the master (orchestrate, ``salt-run salt.cmd netbox.<fun>``). Every call
+goes through the NetBox access layer (``salt_ext.utils.netbox``) and returns plain dicts.
+
+:depends: requests, pynetbox (through ``salt_ext.utils.netbox``)
+:configuration: the ``netbox`` key of the minion/master configuration (or pillar):
+
+.. code-block:: yaml
+
+    netbox:
+      url: https://netbox.example.net
+      token: nbt_abc123.secret        # or token_file: /etc/salt/netbox.token
+      timeout: 10
+
+Generic functions work on any endpoint, named ``app.endpoint-name`` (``dcim.devices``,
+``ipam.ip-addresses``). The Salt 3007 ``netbox`` module's functions keep their names where they
+still mean something in NetBox 4 (``get``/``filter`` also accept ``app endpoint`` as two
+arguments); the others raise an error naming their replacement.
+"""
+
+import contextlib
+import ipaddress
+import logging
+
+import salt.utils.args
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from salt_ext.utils.netbox_ops import compat
+from salt_ext.utils.netbox_ops import endpoints as eps
+from salt_ext.utils.netbox_ops import journal as jrnl
+from salt_ext.utils.netbox_ops import ops
+from salt_ext.utils.netbox_ops.diff import host_of, normalize_mac, simplify
+from salt_ext.utils.netbox_ops.inventory import plan_sync
+
+try:
+    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, get_source
+
+    HAS_ACCESS_LAYER = True
+    IMPORT_ERROR = ""
+except ImportError as _err:  # pragma: no cover - packaging problem
+    HAS_ACCESS_LAYER = False
+    IMPORT_ERROR = str(_err)
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "netbox"
+__func_alias__ = {"get_": "get", "filter_": "filter"}
+
+
+def __virtual__():
+    if not HAS_ACCESS_LAYER:
+        return (False, f"netbox: the NetBox access layer cannot be imported: {IMPORT_ERROR}")
+    return __virtualname__
+
+
+# -- plumbing -----------------------------------------------------------------------------------
+def _source():
+    pillar = globals().get("__pillar__")
+    try:
+        pillar = dict(pillar) if pillar else None
+    except Exception:  # pylint: disable=broad-except
+        pillar = None
+    return get_source(__opts__, __context__, pillar=pillar)
+
+
+@contextlib.contextmanager
+def _errors(what):
+    """NetBox failures -> CommandExecutionError; bad configuration -> SaltInvocationError."""
+    try:
+        yield
+    except NetBoxConfigError as err:
+        raise SaltInvocationError(f"{what}: {err}") from err
+    except NetBoxError as err:
+        raise CommandExecutionError(f"{what}: {err}") from err
+
+
+def _clean(kwargs):
+    return salt.utils.args.clean_kwargs(**kwargs)
+
+
+def _merge_data(data, fields):
+    out = {}
+    if data is not None:
+        if not isinstance(data, dict):
+            raise SaltInvocationError("data must be a mapping of field: value")
+        out.update(data)
+    out.update(fields)
+    return out
+
+
+def _jid(kwargs=None):
+    return jrnl.job_id(__opts__, kwargs)
+
+
+def _check(endpoint):
+    endpoint = eps.check_endpoint(endpoint)
+    compat.check_endpoint_exists(endpoint)
+    return endpoint
+
+
+# -- status -------------------------------------------------------------------------------------
+def status():
+    """
+    Report NetBox's version, whether it is reachable, and the latency of ``/api/status/``.
+
+    Returns ``{"reachable": bool, "netbox_version": str, "api_version": str, "latency_ms":
+    float, "source": url, "kind": "api"|"snapshot"}``; when NetBox cannot be reached,
+    ``reachable`` is False, ``error`` says why and the job's return code is 1.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' netbox.status
+    """
+    try:
+        src = _source()
+    except NetBoxConfigError as err:
+        raise SaltInvocationError(str(err)) from err
+    try:
+        return src.status()
+    except NetBoxError as err:
+        __context__["retcode"] = 1
+        return {
+            "reachable": err.status is not None,
+            "netbox_version": None,
+            "api_version": None,
+            "latency_ms": None,
+            "source": getattr(src, "base_url", None) or getattr(src, "source", None),
+            "error": str(err),
+            "error_type": type(err).__name__,
+        }
+
+
+# -- generic CRUD -------------------------------------------------------------------------------
+def get_(*args, **kwargs):
+    """
+    Get one object: by id, or by exact filters that must match exactly one object.
+    Returns the object as NetBox returns it, or None when there is none.
+
+    endpoint
+        ``app.endpoint`` such as ``dcim.devices`` (Salt 3007 form: ``dcim devices``)
+    id
+        the object id (positional after the endpoint, or ``id=``)
+    kwargs
+        exact-match filters (``name=srv-r1-01 site=lab1``); several matches raise an error
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.get dcim.devices 110
+        salt-call netbox.get dcim.devices name=srv-r1-01
+        salt-call netbox.get dcim devices name=srv-r1-01
+    """
+    kwargs = _clean(kwargs)
+    endpoint, rest = compat.split_legacy_endpoint(args)
+    endpoint = _check(endpoint)
+    ident = rest[0] if rest else kwargs.pop("id", None)
+    if len(rest) > 1:
+        raise SaltInvocationError("netbox.get takes an endpoint and at most one id")
+    src = _source()
+    with _errors(f"netbox.get {endpoint}"):
+        if ident is not None:
+            try:
+                return src.get(endpoint, int(ident))
+            except NetBoxError as err:
+                if err.status == 404:
+                    return None
+                raise
+        if not kwargs:
+            raise SaltInvocationError(f"netbox.get {endpoint} needs an id or filters")
+        resolver = ops.Resolver(src)
+        params = ops.lookup_params(endpoint, {}, kwargs, resolver)
+        return resolver.find_one(endpoint, params)
+
+
+def filter_(*args, **kwargs):
+    """
+    List the objects of an endpoint matching NetBox filters (every page).
+
+    endpoint
+        ``app.endpoint`` such as ``dcim.devices`` (Salt 3007 form: ``dcim devices``)
+    kwargs
+        NetBox filters, passed as given (``site=lab1 status=planned``; a list repeats the key)
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.filter dcim.devices site=lab1 status=planned
+        salt-call netbox.filter dcim devices role=edge-server
+    """
+    kwargs = _clean(kwargs)
+    endpoint, rest = compat.split_legacy_endpoint(args)
+    if rest:
+        raise SaltInvocationError("netbox.filter takes the endpoint and keyword filters only")
+    endpoint = _check(endpoint)
+    with _errors(f"netbox.filter {endpoint}"):
+        return _source().list(endpoint, kwargs or None)
+
+
+def create(endpoint, data=None, **kwargs):
+    """
+    Create an object. References may be ids, names/slugs, or ``{field: value}`` mappings; choice
+    fields take their value; tags take names or slugs.
+
+    endpoint
+        ``app.endpoint`` such as ``dcim.sites``
+    data
+        the fields as a mapping (alternatively, or in addition, as keyword arguments)
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create dcim.manufacturers name=Quanta slug=quanta
+        salt-call netbox.create dcim.devices data='{name: x, site: lab1, role: edge-server,
+            device_type: PowerEdge M630}'
+    """
+    endpoint = _check(endpoint)
+    fields = _merge_data(data, _clean(kwargs))
+    if not fields:
+        raise SaltInvocationError(f"netbox.create {endpoint}: no fields given")
+    src = _source()
+    with _errors(f"netbox.create {endpoint}"):
+        resolved = ops.Resolver(src).resolve_fields(endpoint, fields)
+        return src.create(endpoint, resolved)
+
+
+def update(endpoint, id, data=None, **kwargs):  # pylint: disable=redefined-builtin
+    """
+    Update (PATCH) an object: only the given fields that differ are sent. Returns
+    ``{"object": <object after the update>, "changes": {field: {old, new}}}``.
+
+    endpoint
+        ``app.endpoint`` such as ``dcim.devices``
+    id
+        the object id
+    data
+        the fields as a mapping (alternatively, or in addition, as keyword arguments)
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.update dcim.devices 117 serial=ABC123 status=staged
+    """
+    endpoint = _check(endpoint)
+    fields = _merge_data(data, _clean(kwargs))
+    if not fields:
+        raise SaltInvocationError(f"netbox.update {endpoint}: no fields given")
+    with _errors(f"netbox.update {endpoint} {id}"):
+        res = ops.ensure(_source(), endpoint, fields, lookup={"id": int(id)}, create=False)
+    if res["action"] == "missing":
+        raise CommandExecutionError(f"netbox.update: {endpoint} {id} does not exist in NetBox")
+    return {"object": res["object"], "changes": res["changes"]}
+
+
+def delete(endpoint, id):  # pylint: disable=redefined-builtin
+    """
+    Delete an object by id. Returns ``{"deleted": bool, "endpoint", "id"}`` (False when it was
+    already gone).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.delete dcim.inventory-items 42
+    """
+    endpoint = _check(endpoint)
+    with _errors(f"netbox.delete {endpoint} {id}"):
+        try:
+            _source().delete(endpoint, int(id))
+        except NetBoxError as err:
+            if err.status == 404:
+                return {"deleted": False, "endpoint": endpoint, "id": int(id)}
+            raise
+    return {"deleted": True, "endpoint": endpoint, "id": int(id)}
+
+
+# -- task helpers -------------------------------------------------------------------------------
+def device(name=None, site=None):
+    """
+    The NetBox device of this minion, or the one named ``name``. Without ``name`` the device
+    whose custom field ``minion_id`` is the minion id is returned (falling back to a device
+    named like the minion id or its short name). Returns None when there is none.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt srv-r1-01 netbox.device
+        salt-call netbox.device srv-r2-01 site=lab1
+    """
+    src = _source()
+    with _errors("netbox.device"):
+        if name is None:
+            return ops.find_device(src, minion_id=__opts__.get("id"), site=site)
+        return ops.find_device(src, name, site=site)
+
+
+def _require_device(src, name, resolver=None):
+    if isinstance(name, dict) and name.get("id"):
+        return name
+    dev = (
+        ops.find_device(src, minion_id=__opts__.get("id"), resolver=resolver)
+        if name is None
+        else ops.find_device(src, name, resolver=resolver)
+    )
+    if dev is None:
+        raise CommandExecutionError(
+            f"device {name or __opts__.get('id')!r} not found in NetBox (dcim.devices): create it "
+            "or set its custom field minion_id"
+        )
+    return dev
+
+
+def journal(obj, comment, kind="info", **kwargs):
+    """
+    Write a journal entry on an object; the comment always ends with a line naming the Salt
+    job (and the minion) that wrote it.
+
+    obj
+        a device name or id, ``endpoint:id`` (``dcim.interfaces:1766``) or
+        ``{endpoint: .., id: ..}``
+    comment
+        the text
+    kind
+        ``info`` (default), ``success``, ``warning`` or ``danger``
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.journal srv-r2-01 "racked and cabled" kind=success
+    """
+    kind = jrnl.check_kind(kind)
+    src = _source()
+    with _errors("netbox.journal"):
+        object_type, object_id, _ = ops.object_ref(src, obj)
+        text = jrnl.comment_with_job(comment, _jid(kwargs), __opts__.get("id"))
+        return src.create(
+            "extras.journal-entries",
+            {
+                "assigned_object_type": object_type,
+                "assigned_object_id": object_id,
+                "kind": kind,
+                "comments": text,
+            },
+        )
+
+
+def set_status(device, status, comment=None, **kwargs):  # pylint: disable=redefined-outer-name
+    """
+    Set a device's status and record it in its journal, naming the Salt job. Nothing is written
+    when the status already is ``status``.
+
+    device
+        device name or id
+    status
+        the status value (``planned``, ``staged``, ``active``, ``failed``, ``offline``, ...)
+    comment
+        why (added to the journal entry)
+
+    Returns ``{"device", "old", "new", "changed", "journal_id"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.set_status srv-r2-01 staged comment="burn-in passed"
+    """
+    if not isinstance(status, str) or not status:
+        raise SaltInvocationError("status must be a NetBox status value such as 'staged'")
+    src = _source()
+    with _errors(f"netbox.set_status {device}"):
+        dev = _require_device(src, device)
+        old = simplify(dev.get("status"))
+        ret = {"device": dev["name"], "old": old, "new": status, "changed": False}
+        if old == status:
+            ret["journal_id"] = None
+            return ret
+        src.update("dcim.devices", dev["id"], {"status": status})
+        after = simplify(src.get("dcim.devices", dev["id"]).get("status"))
+        if after != status:
+            raise CommandExecutionError(
+                f"NetBox did not keep status {status!r} on {dev['name']} (it has {after!r})"
+            )
+        text = f"Status {old} -> {status}" + (f": {comment}" if comment else "")
+        entry = src.create(
+            "extras.journal-entries",
+            {
+                "assigned_object_type": "dcim.device",
+                "assigned_object_id": dev["id"],
+                "kind": "info",
+                "comments": jrnl.comment_with_job(text, _jid(kwargs), __opts__.get("id")),
+            },
+        )
+    ret.update(changed=True, journal_id=entry["id"])
+    return ret
+
+
+def _prefix(src, prefix, vrf=None):
+    if isinstance(prefix, int):
+        return src.get("ipam.prefixes", prefix)
+    resolver = ops.Resolver(src)
+    params = {"prefix": prefix}
+    if vrf is not None:
+        params["vrf_id"] = resolver.ref("ipam.vrfs", vrf, field="vrf")
+    found = resolver.find_all("ipam.prefixes", params)
+    if vrf is None and len(found) > 1:
+        found = [p for p in found if not p.get("vrf")]
+    if not found:
+        raise SaltInvocationError(f"prefix {prefix} not found in NetBox (ipam.prefixes)")
+    if len(found) > 1:
+        raise SaltInvocationError(f"prefix {prefix} exists in several VRFs; give vrf=")
+    return found[0]
+
+
+def assign_next_ip(
+    prefix,
+    interface,
+    device=None,  # pylint: disable=redefined-outer-name
+    *,
+    status="active",
+    dns_name=None,
+    description=None,
+    vrf=None,
+    primary=False,
+):
+    """
+    Give an interface the next free address of a prefix, race-safe: the address is allocated
+    by NetBox's ``available-ips`` endpoint, which serialises concurrent requests, so two
+    concurrent calls never get the same address. When the interface already has an address in
+    the prefix, that address is returned and nothing is allocated.
+
+    prefix
+        the prefix (``10.10.2.0/24``) or its id
+    interface
+        ``device:interface``, an interface id, or an interface name together with ``device``
+    device
+        the device of ``interface`` when it is only a name
+    status, dns_name, description
+        fields of the new address
+    vrf
+        the prefix's VRF (name or id) when the prefix exists in several
+    primary
+        also make the address the device's primary IPv4/IPv6
+
+    Returns ``{"address", "id", "allocated": bool, "interface", "device", "prefix"}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.assign_next_ip 10.10.2.0/24 srv-r2-01:bond0 dns_name=srv-r2-01.lab1
+    """
+    src = _source()
+    with _errors("netbox.assign_next_ip"):
+        pfx = _prefix(src, prefix, vrf)
+        iface = ops.find_interface(src, interface, device)
+        existing = src.list("ipam.ip-addresses", {"interface_id": iface["id"]})
+        network = pfx["prefix"]
+        net = ipaddress.ip_network(network)
+        mine = [
+            ip
+            for ip in existing
+            if ip.get("assigned_object_id") == iface["id"]
+            and ipaddress.ip_address(host_of(ip["address"])) in net
+            and simplify(ip.get("vrf")) == simplify(pfx.get("vrf"))
+        ]
+        if mine:
+            obj, allocated = mine[0], False
+        else:
+            data = {
+                "assigned_object_type": "dcim.interface",
+                "assigned_object_id": iface["id"],
+                "status": status,
+            }
+            if dns_name:
+                data["dns_name"] = dns_name
+            if description:
+                data["description"] = description
+            if pfx.get("vrf"):
+                data["vrf"] = simplify(pfx["vrf"])
+            created = src.allocate_ip(pfx["id"], data)
+            if isinstance(created, list):
+                created = created[0]
+            obj, allocated = created, True
+        if primary:
+            family = ipaddress.ip_interface(obj["address"]).version
+            field = "primary_ip4" if family == 4 else "primary_ip6"
+            dev = src.get("dcim.devices", iface["device"]["id"])
+            if simplify(dev.get(field)) != obj["id"]:
+                src.update("dcim.devices", dev["id"], {field: obj["id"]})
+    return {
+        "address": obj["address"],
+        "id": obj["id"],
+        "allocated": allocated,
+        "interface": iface["name"],
+        "device": iface["device"]["name"],
+        "prefix": network,
+    }
+
+
+def sync_inventory(device=None, inventory=None, test=False):  # pylint: disable=redefined-outer-name
+    """
+    Write what ``hardware.inventory`` found into NetBox: the device serial when NetBox's is
+    empty, MAC address objects on the interfaces of the same name (primary when the interface
+    has none), and inventory items for CPUs, DIMMs, disks and PSUs. A serial that differs from
+    NetBox's is reported as a conflict and never overwritten; items NetBox has but the server
+    did not report are listed as ``stale_items``, never deleted.
+
+    device
+        device name (default: the device of this minion)
+    inventory
+        the ``hardware.inventory`` dict (default: run ``hardware.inventory`` here)
+    test
+        only report what would be written
+
+    Returns ``{"device", "changes", "conflicts", "warnings", "stale_items", "unchanged",
+    "test"}``; the job's return code is 1 when there are conflicts.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt srv-r2-01 netbox.sync_inventory
+        salt-call netbox.sync_inventory srv-r2-01 test=True
+    """
+    if inventory is None:
+        if "hardware.inventory" not in __salt__:
+            raise SaltInvocationError(
+                "no inventory given and hardware.inventory is not available here; pass "
+                "inventory=<hardware.inventory output>"
+            )
+        inventory = __salt__["hardware.inventory"]()
+    if not isinstance(inventory, dict):
+        raise SaltInvocationError("inventory must be the dict returned by hardware.inventory")
+    src = _source()
+    with _errors("netbox.sync_inventory"):
+        dev = _require_device(src, device)
+        interfaces = src.list("dcim.interfaces", {"device_id": dev["id"]})
+        reported = []
+        for nic in inventory.get("nics") or []:
+            with contextlib.suppress(SaltInvocationError, TypeError, AttributeError):
+                reported.append(normalize_mac(nic.get("mac")))
+        macs = src.list("dcim.mac-addresses", {"device_id": dev["id"]})
+        if reported:
+            macs += src.list_by("dcim.mac-addresses", "mac_address", reported)
+        items = src.list("dcim.inventory-items", {"device_id": dev["id"]})
+        manufacturers = src.list("dcim.manufacturers")
+        plan = plan_sync(
+            dev,
+            inventory,
+            interfaces=interfaces,
+            mac_objects=list({m["id"]: m for m in macs}.values()),
+            items=items,
+            manufacturers=manufacturers,
+        )
+        changes = {}
+        if plan["device_patch"]:
+            changes["serial"] = {
+                "old": dev.get("serial") or "",
+                "new": plan["device_patch"]["serial"],
+            }
+        for create_mac in plan["mac_creates"]:
+            changes.setdefault("mac_addresses", {})[create_mac["interface"]] = {
+                "old": None,
+                "new": create_mac["mac_address"],
+            }
+        for prim in plan["mac_primaries"]:
+            changes.setdefault("primary_mac_address", {})[prim["interface"]] = {
+                "old": None,
+                "new": prim["mac_address"],
+            }
+        for item in plan["item_creates"]:
+            payload = item["payload"]
+            changes.setdefault("inventory_items", {})[payload["name"]] = {
+                "old": None,
+                "new": {k: payload[k] for k in ("part_id", "serial") if payload.get(k)}
+                or "created",
+            }
+        for item in plan["item_updates"]:
+            changes.setdefault("inventory_items", {})[item["name"]] = item["changes"]
+        if not test:
+            if plan["device_patch"]:
+                src.update("dcim.devices", dev["id"], plan["device_patch"])
+            for create_mac in plan["mac_creates"]:
+                made = src.create(
+                    "dcim.mac-addresses",
+                    {
+                        "mac_address": create_mac["mac_address"],
+                        "assigned_object_type": "dcim.interface",
+                        "assigned_object_id": create_mac["interface_id"],
+                    },
+                )
+                if create_mac["set_primary"]:
+                    src.update(
+                        "dcim.interfaces",
+                        create_mac["interface_id"],
+                        {"primary_mac_address": made["id"]},
+                    )
+            for prim in plan["mac_primaries"]:
+                src.update(
+                    "dcim.interfaces", prim["interface_id"], {"primary_mac_address": prim["mac_id"]}
+                )
+            if plan["item_creates"]:
+                src.create("dcim.inventory-items", [i["payload"] for i in plan["item_creates"]])
+            if plan["item_updates"]:
+                src.bulk_update(
+                    "dcim.inventory-items",
+                    [{"id": i["id"], **i["patch"]} for i in plan["item_updates"]],
+                )
+    if plan["conflicts"]:
+        __context__["retcode"] = 1
+    return {
+        "device": dev["name"],
+        "changes": changes,
+        "conflicts": plan["conflicts"],
+        "warnings": plan["warnings"],
+        "stale_items": plan["stale_items"],
+        "unchanged": plan["unchanged"],
+        "test": bool(test),
+    }
+
+
+# -- Salt 3007 compatibility --------------------------------------------------------------------
+def slugify(value):
+    """
+    Slugify a value the way Django (and Salt 3007's ``netbox.slugify``) does.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.slugify "Edge Server"
+    """
+    return compat.slugify(value)
+
+
+def _create_if_missing(endpoint, lookup, payload):
+    """Salt 3007 semantics: create and return ``{app: {endpoint: payload}}``, or {} if present."""
+    src = _source()
+    with _errors(f"netbox: create {endpoint}"):
+        resolver = ops.Resolver(src)
+        if resolver.find_one(endpoint, lookup) is not None:
+            return {}
+        made = src.create(endpoint, resolver.resolve_fields(endpoint, payload))
+    app, name = endpoint.split(".")
+    return {app: {name: {**payload, "id": made["id"]}}}
+
+
+def create_manufacturer(name):
+    """
+    Create a manufacturer (Salt 3007 compatible). Returns ``{"dcim": {"manufacturers":
+    payload}}`` when created, ``{}`` when it already exists.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_manufacturer Juniper
+    """
+    return _create_if_missing(
+        "dcim.manufacturers", {"name": name}, {"name": name, "slug": compat.slugify(name)}
+    )
+
+
+def create_device_type(model, manufacturer):
+    """
+    Create a device type, and its manufacturer when missing (Salt 3007 compatible). Returns
+    ``{"dcim": {"device-types": payload, ...}}`` or ``{}`` when it exists.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_device_type MX480 Juniper
+    """
+    src = _source()
+    with _errors("netbox.create_device_type"):
+        resolver = ops.Resolver(src)
+        mfr = resolver.find_one("dcim.manufacturers", {"name": manufacturer})
+    ret = {}
+    if mfr is None:
+        ret = create_manufacturer(manufacturer)
+    made = _create_if_missing(
+        "dcim.device-types",
+        {"model": model},
+        {"model": model, "manufacturer": {"name": manufacturer}, "slug": compat.slugify(model)},
+    )
+    if not made:
+        return {}
+    made["dcim"].update(ret.get("dcim", {}))
+    return made
+
+
+def create_device_role(role, color="9e9e9e"):
+    """
+    Create a device role (Salt 3007 compatible; ``color`` is 6 hex digits).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_device_role router 3f51b5
+    """
+    return _create_if_missing(
+        "dcim.device-roles",
+        {"name": role},
+        {"name": role, "slug": compat.slugify(role), "color": color},
+    )
+
+
+def create_platform(platform):
+    """
+    Create a platform (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_platform junos
+    """
+    return _create_if_missing(
+        "dcim.platforms",
+        {"slug": compat.slugify(platform)},
+        {"name": platform, "slug": compat.slugify(platform)},
+    )
+
+
+def create_site(site):
+    """
+    Create a site (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_site BRU
+    """
+    return _create_if_missing(
+        "dcim.sites", {"name": site}, {"name": site, "slug": compat.slugify(site)}
+    )
+
+
+def create_device(name, role, model, manufacturer, site):
+    """
+    Create a device from the names of its role, model, manufacturer and site (Salt 3007
+    compatible; NetBox 4 calls the role ``role``). Returns ``{"dcim": {"devices": payload}}``
+    or ``{}`` when a device of that name exists in the site.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_device edge_router router MX480 Juniper BRU
+    """
+    src = _source()
+    with _errors("netbox.create_device"):
+        resolver = ops.Resolver(src)
+        site_id = resolver.ref("dcim.sites", site, field="site")
+        mfr_id = resolver.ref("dcim.manufacturers", manufacturer, field="manufacturer")
+        dtype = resolver.find_one("dcim.device-types", {"model": model, "manufacturer_id": mfr_id})
+        if dtype is None:
+            raise SaltInvocationError(f"device type {manufacturer} {model} not found in NetBox")
+    return _create_if_missing(
+        "dcim.devices",
+        {"name": name, "site_id": site_id},
+        {"name": name, "role": role, "device_type": dtype["id"], "site": site_id},
+    )
+
+
+def update_device(name, **kwargs):
+    """
+    Change fields of a device identified by name (Salt 3007 compatible). Returns
+    ``{"dcim": {"devices": {field: value}}}`` with the fields that changed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.update_device edge_router serial=JN2932920
+    """
+    fields = compat.translate_fields(_clean(kwargs))
+    src = _source()
+    with _errors(f"netbox.update_device {name}"):
+        dev = _require_device(src, name)
+        res = ops.ensure(src, "dcim.devices", fields, lookup={"id": dev["id"]}, create=False)
+    return {"dcim": {"devices": {k: v["new"] for k, v in res["changes"].items()}}}
+
+
+def create_inventory_item(  # noqa: PLR0917 (Salt 3007 signature)
+    device_name, item_name, manufacturer_name=None, serial="", part_id="", description=""
+):
+    """
+    Add an inventory item to a device (Salt 3007 compatible; the manufacturer is created when
+    missing).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_inventory_item edge_router Transceiver part_id=740-01234
+    """
+    src = _source()
+    with _errors("netbox.create_inventory_item"):
+        dev = _require_device(src, device_name)
+    payload = {
+        "device": dev["id"],
+        "name": item_name,
+        "description": description,
+        "serial": serial,
+        "part_id": part_id,
+    }
+    if manufacturer_name:
+        create_manufacturer(manufacturer_name)
+        payload["manufacturer"] = {"name": manufacturer_name}
+    return _create_if_missing(
+        "dcim.inventory-items", {"device_id": dev["id"], "name": item_name}, payload
+    )
+
+
+def delete_inventory_item(item_id):
+    """
+    Delete an inventory item by id (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.delete_inventory_item 1354
+    """
+    delete("dcim.inventory-items", item_id)
+    return {"DELETE": {"dcim": {"inventory-items": item_id}}}
+
+
+def create_interface_connection(interface_a, interface_b):
+    """
+    Removed: NetBox 4 has no interface connections. Raises an error naming the replacement
+    (a cable: ``netbox.create dcim.cables`` or the ``netbox.cable_present`` state).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create dcim.cables a_terminations='[{object_type: dcim.interface,
+            object_id: 123}]' b_terminations='[{object_type: dcim.interface, object_id: 456}]'
+    """
+    raise CommandExecutionError(compat.removed_message("create_interface_connection"))
+
+
+def get_interfaces(device_name=None, **kwargs):
+    """
+    The interfaces of a device (default: this minion's), filtered by NetBox filters (Salt 3007
+    compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.get_interfaces edge_router name="et-0/0/5"
+    """
+    src = _source()
+    with _errors("netbox.get_interfaces"):
+        dev = _require_device(src, device_name)
+        return src.list("dcim.interfaces", {**_clean(kwargs), "device_id": dev["id"]})
+
+
+def get_ipaddresses(device_name=None, **kwargs):
+    """
+    The IP addresses of a device (default: this minion's), filtered by NetBox filters (Salt
+    3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.get_ipaddresses edge_router family=4
+    """
+    src = _source()
+    with _errors("netbox.get_ipaddresses"):
+        dev = _require_device(src, device_name)
+        return src.list("ipam.ip-addresses", {**_clean(kwargs), "device_id": dev["id"]})
+
+
+def _if_name_unit(if_name):
+    parts = if_name.split(".")
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return if_name, "0"
+
+
+def openconfig_interfaces(device_name=None):
+    """
+    A device's interfaces and addresses shaped as the ``openconfig-interfaces`` YANG model
+    (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' netbox.openconfig_interfaces
+        salt-call netbox.openconfig_interfaces device_name=tor1-r1
+    """
+    interfaces = get_interfaces(device_name=device_name)
+    addresses = get_ipaddresses(device_name=device_name)
+    oc_if = {}
+    for iface in interfaces:
+        name, unit = _if_name_unit(iface["name"])
+        entry = oc_if.setdefault(
+            name, {"config": {"name": name}, "subinterfaces": {"subinterface": {}}}
+        )
+        if unit == "0":
+            entry["config"]["enabled"] = iface["enabled"]
+            if iface.get("description"):
+                entry["config"]["description"] = str(iface["description"])
+            if iface.get("mtu"):
+                entry["config"]["mtu"] = int(iface["mtu"])
+        else:
+            sub = {"config": {"index": int(unit), "enabled": iface["enabled"]}}
+            if iface.get("description"):
+                sub["config"]["description"] = str(iface["description"])
+            entry["subinterfaces"]["subinterface"][unit] = sub
+    for addr in addresses:
+        owner = addr.get("assigned_object") or {}
+        if addr.get("assigned_object_type") != "dcim.interface" or not owner.get("name"):
+            continue
+        name, unit = _if_name_unit(owner["name"])
+        ip, length = addr["address"].split("/")
+        family = simplify(addr.get("family")) or (6 if ":" in ip else 4)
+        entry = oc_if.setdefault(
+            name, {"config": {"name": name}, "subinterfaces": {"subinterface": {}}}
+        )
+        sub = entry["subinterfaces"]["subinterface"].setdefault(
+            unit, {"config": {"index": int(unit), "enabled": True}}
+        )
+        sub.setdefault(f"ipv{family}", {"addresses": {"address": {}}})["addresses"]["address"][
+            ip
+        ] = {"config": {"ip": ip, "prefix_length": int(length)}}
+    return {"interfaces": {"interface": oc_if}}
+
+
+def openconfig_lacp(device_name=None):
+    """
+    A device's LAGs shaped as the ``openconfig-lacp`` YANG model (Salt 3007 compatible;
+    ``interval`` SLOW and ``lacp_mode`` ACTIVE since NetBox does not hold them).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' netbox.openconfig_lacp
+    """
+    oc_lacp = {}
+    for iface in get_interfaces(device_name=device_name):
+        if not iface.get("lag"):
+            continue
+        name, _ = _if_name_unit(iface["name"])
+        parent = iface["lag"]["name"]
+        entry = oc_lacp.setdefault(
+            parent,
+            {
+                "config": {"name": parent, "interval": "SLOW", "lacp_mode": "ACTIVE"},
+                "members": {"member": {}},
+            },
+        )
+        entry["members"]["member"][name] = {}
+    return {"lacp": {"interfaces": {"interface": oc_lacp}}}
+
+
+def create_interface(  # noqa: PLR0917 (Salt 3007 signature)
+    device_name,
+    interface_name,
+    mac_address=None,
+    description=None,
+    enabled=None,
+    lag=None,
+    lag_parent=None,
+    form_factor=None,
+    type=None,  # pylint: disable=redefined-builtin
+):
+    """
+    Add an interface to a device (Salt 3007 compatible). ``form_factor`` is NetBox 2's name of
+    ``type`` (``lag=True`` makes a LAG); a MAC address becomes a MAC address object, primary
+    on the interface. Returns ``{"dcim": {"interfaces": {id: payload}}}`` (existing interfaces
+    are returned as they are).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_interface edge_router ae13 lag=True description="Core uplink"
+    """
+    src = _source()
+    with _errors("netbox.create_interface"):
+        dev = _require_device(src, device_name)
+        resolver = ops.Resolver(src)
+        iface_type = type or "10gbase-x-sfpp"
+        if form_factor is not None:
+            iface_type = compat.translate_fields({"form_factor": form_factor})["type"]
+        if lag:
+            iface_type = "lag"
+        payload = {
+            "device": dev["id"],
+            "name": interface_name,
+            "type": iface_type,
+            "description": description or "",
+            "enabled": bool(enabled) if enabled is not None else True,
+        }
+        if lag_parent:
+            payload["lag"] = ops.find_interface(src, lag_parent, dev)["id"]
+        existing = resolver.find_one(
+            "dcim.interfaces", {"device_id": dev["id"], "name": interface_name}
+        )
+        if existing is None:
+            existing = src.create("dcim.interfaces", payload)
+        if mac_address:
+            _ensure_mac(src, existing, normalize_mac(mac_address), primary=True)
+    if mac_address:
+        payload["mac_address"] = normalize_mac(mac_address)
+    return {"dcim": {"interfaces": {existing["id"]: payload}}}
+
+
+def _ensure_mac(src, iface, mac, primary):
+    found = [
+        m
+        for m in src.list("dcim.mac-addresses", {"mac_address": mac})
+        if m.get("assigned_object_type") == "dcim.interface"
+        and m.get("assigned_object_id") == iface["id"]
+    ]
+    obj = (
+        found[0]
+        if found
+        else src.create(
+            "dcim.mac-addresses",
+            {
+                "mac_address": mac,
+                "assigned_object_type": "dcim.interface",
+                "assigned_object_id": iface["id"],
+            },
+        )
+    )
+    if primary and simplify(iface.get("primary_mac_address")) != obj["id"]:
+        src.update("dcim.interfaces", iface["id"], {"primary_mac_address": obj["id"]})
+    return obj
+
+
+def update_interface(device_name, interface_name, **kwargs):
+    """
+    Change fields of an interface (Salt 3007 compatible; ``mac_address`` becomes the
+    interface's primary MAC address object). Returns ``{"dcim": {"interfaces": {id: object}}}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.update_interface edge_router ae13 mtu=9000
+    """
+    fields = compat.translate_fields(_clean(kwargs))
+    mac = fields.pop("mac_address", None)
+    src = _source()
+    with _errors("netbox.update_interface"):
+        iface = ops.find_interface(src, interface_name, device_name)
+        if mac:
+            _ensure_mac(src, iface, normalize_mac(mac), primary=True)
+        obj = src.get("dcim.interfaces", iface["id"])
+        if fields:
+            obj = ops.ensure(
+                src, "dcim.interfaces", fields, lookup={"id": iface["id"]}, create=False
+            )["object"]
+    return {"dcim": {"interfaces": {obj["id"]: obj}}}
+
+
+def delete_interface(device_name, interface_name):
+    """
+    Delete an interface of a device (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.delete_interface edge_router ae13
+    """
+    src = _source()
+    with _errors("netbox.delete_interface"):
+        iface = ops.find_interface(src, interface_name, device_name)
+        src.delete("dcim.interfaces", iface["id"])
+    return {"DELETE": {"dcim": {"interfaces": {iface["id"]: iface["name"]}}}}
+
+
+def make_interface_lag(device_name, interface_name):
+    """
+    Make an interface a LAG (``type: lag``; Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.make_interface_lag edge_router ae13
+    """
+    return update_interface(device_name, interface_name, type="lag")
+
+
+def make_interface_child(device_name, interface_name, parent_name):
+    """
+    Make an interface a member of a LAG of the same device (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.make_interface_child edge_router xe-1/0/2 ae13
+    """
+    src = _source()
+    with _errors("netbox.make_interface_child"):
+        parent = ops.find_interface(src, parent_name, device_name)
+    return update_interface(device_name, interface_name, lag=parent["id"])
+
+
+def create_ipaddress(
+    ip_address, family=None, device=None, interface=None
+):  # pylint: disable=redefined-outer-name
+    """
+    Create an IP address, optionally assigned to an interface of a device (Salt 3007
+    compatible; ``family`` is computed by NetBox 4 and only checked). Returns ``{"ipam":
+    {"ip-addresses": payload}}``, or ``{}`` when the address already is on that interface.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_ipaddress 192.168.1.1/24 4 device=edge_router interface=ae13
+    """
+    try:
+        version = ipaddress.ip_interface(ip_address).version
+    except ValueError as err:
+        raise SaltInvocationError(f"{ip_address!r} is not an address with a mask") from err
+    if family is not None and int(family) != version:
+        raise SaltInvocationError(f"{ip_address} is IPv{version}, not IPv{family}")
+    payload = {"address": ip_address}
+    lookup = {"address": ip_address}
+    if interface and device:
+        src = _source()
+        with _errors("netbox.create_ipaddress"):
+            iface = ops.find_interface(src, interface, device)
+        payload.update(assigned_object_type="dcim.interface", assigned_object_id=iface["id"])
+        lookup["assigned_object_id"] = iface["id"]
+    return _create_if_missing("ipam.ip-addresses", lookup, payload)
+
+
+def delete_ipaddress(ipaddr_id):
+    """
+    Delete an IP address by id (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.delete_ipaddress 9002
+    """
+    delete("ipam.ip-addresses", ipaddr_id)
+    return {"DELETE": {"ipam": {"ip-address": ipaddr_id}}}
+
+
+def create_circuit_provider(name, asn=None):
+    """
+    Create a circuit provider (Salt 3007 compatible). NetBox 4 links providers to ASN objects:
+    ``asn`` must exist in ``ipam.asns``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_circuit_provider Telia 1299
+    """
+    payload = {"name": name, "slug": compat.slugify(name)}
+    if asn:
+        src = _source()
+        with _errors("netbox.create_circuit_provider"):
+            found = ops.Resolver(src).find_one("ipam.asns", {"asn": int(asn)})
+        if found is None:
+            raise SaltInvocationError(
+                f"ASN {asn} not found in NetBox (ipam.asns); create it first (NetBox 4 links "
+                "providers to ASN objects)"
+            )
+        payload["asns"] = [found["id"]]
+    return _create_if_missing("circuits.providers", {"name": name}, payload)
+
+
+def get_circuit_provider(name, asn=None):
+    """
+    A circuit provider by name, or by ASN when given (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.get_circuit_provider Telia 1299
+    """
+    src = _source()
+    with _errors("netbox.get_circuit_provider"):
+        if asn:
+            found = src.list("circuits.providers", {"asn": int(asn)})
+            return found[0] if found else None
+        return ops.Resolver(src).find_one("circuits.providers", {"name": name})
+
+
+def create_circuit_type(name):
+    """
+    Create a circuit type (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_circuit_type Transit
+    """
+    return _create_if_missing(
+        "circuits.circuit-types",
+        {"slug": compat.slugify(name)},
+        {"name": name, "slug": compat.slugify(name)},
+    )
+
+
+def create_circuit(name, provider_id, circuit_type, description=None):
+    """
+    Create a circuit (Salt 3007 compatible).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_circuit NEW_CIRCUIT_01 12 Transit description="New circuit"
+    """
+    payload = {
+        "cid": name,
+        "provider": int(provider_id),
+        "type": {"slug": compat.slugify(circuit_type)},
+    }
+    if description:
+        payload["description"] = description
+    return _create_if_missing(
+        "circuits.circuits", {"cid": name, "provider_id": int(provider_id)}, payload
+    )
+
+
+def create_circuit_termination(  # noqa: PLR0917 (Salt 3007 signature)
+    circuit,
+    interface,
+    device,
+    speed,
+    xconnect_id=None,
+    term_side="A",  # pylint: disable=redefined-outer-name
+):
+    """
+    Terminate a circuit at the site of a device and cable it to the device's interface (Salt
+    3007 compatible; NetBox 4 terminates on a site and connects with a cable).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call netbox.create_circuit_termination NEW_CIRCUIT_01 xe-0/0/1 myminion 10000 \
+            xconnect_id=XCON01
+    """
+    src = _source()
+    with _errors("netbox.create_circuit_termination"):
+        resolver = ops.Resolver(src)
+        circ = resolver.find_one("circuits.circuits", {"cid": circuit})
+        if circ is None:
+            raise SaltInvocationError(f"circuit {circuit!r} not found in NetBox")
+        iface = ops.find_interface(src, interface, device)
+        dev = src.get("dcim.devices", iface["device"]["id"])
+        term = resolver.find_one(
+            "circuits.circuit-terminations", {"circuit_id": circ["id"], "term_side": term_side}
+        )
+        payload = {
+            "circuit": circ["id"],
+            "term_side": term_side,
+            "termination_type": "dcim.site",
+            "termination_id": dev["site"]["id"],
+            "port_speed": int(speed),
+        }
+        if xconnect_id:
+            payload["xconnect_id"] = xconnect_id
+        if term is None:
+            term = src.create("circuits.circuit-terminations", payload)
+        if not iface.get("cable"):
+            src.create(
+                "dcim.cables",
+                {
+                    "a_terminations": [{"object_type": "dcim.interface", "object_id": iface["id"]}],
+                    "b_terminations": [
+                        {"object_type": "circuits.circuittermination", "object_id": term["id"]}
+                    ],
+                },
+            )
+    return {"circuits": {"circuit-terminations": {term["id"]: payload}}}
