@@ -1,0 +1,426 @@
+"""
+The NetBox ext_pillar engine: identity -> site record (cached, single-flight) -> pillar.
+
+Safety rules (see ``docs/pillar.md``):
+
+- NetBox fails and a cached copy exists that is at most ``max_stale`` seconds old: the copy is
+  served and the pillar says ``_meta: {stale: true, age_s, error}``;
+- no copy, or an older one: :class:`PillarUnavailable` is raised, Salt records it in the pillar's
+  ``_errors`` and state runs refuse to run. The pillar of a device NetBox knows is never empty.
+- after a failure, NetBox is not asked again for ``retry_after`` seconds (1,000 minions refreshing
+  against a NetBox that is down do not each wait for a timeout).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import threading
+import time
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from salt_ext.utils import netbox as netbox_access
+from salt_ext.utils.netbox.errors import NetBoxError
+from salt_ext.utils.pillar import fetch
+from salt_ext.utils.pillar.assemble import SiteView, node_pillar
+from salt_ext.utils.pillar.cache import LockTimeout, RecordStore
+from salt_ext.utils.pillar.compat import salt3007_pillar
+from salt_ext.utils.pillar.identity import AmbiguousMinion, IdentityView
+from salt_ext.utils.pillar.options import parse_options
+
+log = logging.getLogger(__name__)
+
+_ENGINES = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+class PillarUnavailable(CommandExecutionError):
+    """NetBox data for the minion cannot be served (NetBox down and no usable cached copy)."""
+
+
+def _iso(ts):
+    if not ts:
+        return None
+    return datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc).isoformat(
+        timespec="seconds"
+    )
+
+
+class Engine:
+    """
+    Pillar compilation for one ``ext_pillar`` configuration on one master process.
+
+    :param opts: master opts
+    :param context: a dict used by the access layer to cache its client (``__context__``)
+    :param options: :class:`~salt_ext.utils.pillar.options.PillarOptions`
+    """
+
+    def __init__(self, opts, context, options):
+        self.opts = opts
+        self.context = context if context is not None else {}
+        self.options = options
+        overrides = dict(options.netbox or {})
+        if options.page_size:
+            overrides["page_size"] = options.page_size
+        self.overrides = overrides or None
+        cfg = netbox_access.load_config(opts, overrides=self.overrides)
+        self.label = cfg.url or cfg.snapshot
+        self.source_id = hashlib.sha1(str(self.label).encode()).hexdigest()[:12]
+        self.store = RecordStore(opts, self.source_id, options.cache_driver)
+
+    # ------------------------------------------------------------------ sources
+    def source(self):
+        """The NetBox source (client) of the access layer, cached in the context."""
+        return netbox_access.get_source(self.opts, self.context, overrides=self.overrides)
+
+    # ------------------------------------------------------------------ records
+    def _usable(self, meta, covers, min_synced, now):
+        if not meta.get("version") or meta.get("synced_at") is None:
+            return False
+        if now - meta["synced_at"] >= self.options.ttl:
+            return False
+        if covers and not set(covers) <= set(meta.get("endpoints") or ()):
+            return False
+        if min_synced is not None and meta["synced_at"] < min_synced:
+            return False
+        return True
+
+    def _status(self, meta, now, stale=False, error=None):
+        return {
+            "stale": stale,
+            "error": error,
+            "age_s": round(max(0.0, now - (meta.get("synced_at") or now)), 1),
+            "synced_at": meta.get("synced_at"),
+        }
+
+    def _fallback(self, name, meta, error, build_view, what):
+        """Serve the cached copy of ``name`` as stale, or raise when there is none usable."""
+        now = time.time()
+        record, view = (
+            self.store.load(name, meta, build_view) if meta.get("version") else (None, None)
+        )
+        if record is not None:
+            age = now - record["synced_at"]
+            if age <= self.options.max_stale:
+                log.warning(
+                    "netbox pillar: serving %s from a cache %.0fs old: %s", name, age, error
+                )
+                return record, view, self._status(record, now, stale=True, error=error)
+            raise PillarUnavailable(
+                f"NetBox is unavailable for {what} ({error}) and the cached copy is "
+                f"{age:.0f}s old, past max_stale ({self.options.max_stale:g}s)"
+            )
+        raise PillarUnavailable(
+            f"NetBox is unavailable for {what} ({error}) and no cached copy exists"
+        )
+
+    def obtain(
+        self,
+        name,
+        full_fn,
+        incr_fn,
+        build_view,
+        what,
+        *,
+        covers=(),
+        min_synced=None,
+        force_full=False,
+    ):
+        """
+        The record ``name``: from the cache when fresh, else refreshed once for all processes.
+
+        :param full_fn: ``full_fn(src, endpoints) -> record``
+        :param incr_fn: ``incr_fn(src, record) -> record`` (may raise ``NeedFullFetch``)
+        :param build_view: record -> view (indexes), kept in memory per version
+        :param what: label for messages (``site lab1``)
+        :param covers: endpoints the record must cover
+        :param min_synced: the record must have been synced at or after this time
+        :param force_full: refetch everything (``netbox.pillar_refresh``)
+        :returns: ``(record, view, status)``
+        """
+        now = time.time()
+        meta = self.store.meta(name)
+        if not force_full and self._usable(meta, covers, min_synced, now):
+            record, view = self.store.load(name, meta, build_view)
+            if record is not None:
+                return record, view, self._status(meta, now)
+        if (
+            not force_full
+            and meta.get("error_at")
+            and now - meta["error_at"] < self.options.retry_after
+        ):
+            return self._fallback(name, meta, meta.get("error"), build_view, what)
+        requested = time.time()
+        try:
+            with self.store.lock(name, self.options.lock_timeout):
+                meta = self.store.meta(name)
+                now = time.time()
+                threshold = requested if force_full else min_synced
+                if self._usable(meta, covers, threshold, now) and (
+                    not force_full or meta.get("last_fetch", {}).get("mode") == "full"
+                ):
+                    record, view = self.store.load(name, meta, build_view)
+                    if record is not None:
+                        return record, view, self._status(meta, now)
+                record, _ = self.store.load(name, meta, build_view)
+                try:
+                    src = self.source()
+                    new = self._refresh(
+                        src,
+                        record,
+                        full_fn,
+                        incr_fn,
+                        covers=covers,
+                        force_full=force_full,
+                        what=what,
+                    )
+                except NetBoxError as err:
+                    failed = dict(meta)
+                    failed.update(error=str(err), error_at=time.time())
+                    self.store.save_meta(name, failed)
+                    return self._fallback(name, failed, str(err), build_view, what)
+                meta = self.store.save(name, new, build_view)
+                record, view = self.store.load(name, meta, build_view)
+                return record, view, self._status(meta, time.time())
+        except LockTimeout as err:
+            return self._fallback(name, self.store.meta(name), str(err), build_view, what)
+
+    def _refresh(self, src, record, full_fn, incr_fn, *, covers, force_full, what):
+        endpoints = set(covers) | set((record or {}).get("endpoints") or ())
+        if record is not None and not force_full and set(covers) <= set(record["endpoints"]):
+            try:
+                return incr_fn(src, record)
+            except fetch.NeedFullFetch as why:
+                log.info("netbox pillar: full refetch of %s: %s", what, why)
+        return full_fn(src, endpoints)
+
+    # ------------------------------------------------------------------ identity
+    def index(self, min_synced=None, force_full=False):
+        """The identity index ``(record, view, status)``."""
+        options = self.options
+        return self.obtain(
+            options.index_key,
+            lambda src, _eps: fetch.full_index(src, options),
+            lambda src, rec: fetch.incremental_index(src, rec, options),
+            IdentityView,
+            "the identity index",
+            min_synced=min_synced,
+            force_full=force_full,
+        )
+
+    def resolve(self, minion_id):
+        """``((kind, id, site_id) or None, status)`` for ``minion_id``."""
+        record, view, status = self.index()
+        try:
+            found = view.resolve(minion_id, self.options)
+            if (
+                found is None
+                and not status["stale"]
+                and time.time() - record["synced_at"] > self.options.unknown_recheck
+            ):
+                record, view, status = self.index(min_synced=time.time())
+                found = view.resolve(minion_id, self.options)
+        except AmbiguousMinion as err:
+            raise CommandExecutionError(str(err)) from None
+        if found is None and status["stale"]:
+            raise PillarUnavailable(
+                f"cannot tell whether minion {minion_id!r} is in NetBox: the identity index is "
+                f"stale ({status['error']})"
+            )
+        return found, status
+
+    # ------------------------------------------------------------------ sites
+    @staticmethod
+    def scope_name(scope):
+        """Cache name of a scope's record."""
+        return f"site-{scope['id']}" if scope["kind"] == "site" else f"vm-{scope['id']}"
+
+    def scope(self, scope, min_synced=None, force_full=False):
+        """The record of a scope ``(record, view, status)``."""
+        options = self.options
+        name = self.scope_name(scope)
+        return self.obtain(
+            name,
+            lambda src, eps: fetch.full_scope(src, scope, eps, options),
+            lambda src, rec: fetch.incremental_scope(src, rec, options),
+            SiteView,
+            f"{scope['kind']} {scope.get('slug') or scope['id']}",
+            covers=options.endpoints,
+            min_synced=min_synced,
+            force_full=force_full,
+        )
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, minion_id, pillar):
+        """The ext_pillar data of ``minion_id`` (``{}`` for an unknown minion with
+        ``on_unknown: empty``)."""
+        options = self.options
+        found, index_status = self.resolve(minion_id)
+        if found is None:
+            if options.on_unknown == "error":
+                raise CommandExecutionError(
+                    f"minion {minion_id!r} is not in NetBox ({self.label}): no device"
+                    f"{' or virtual machine' if options.virtual_machines else ''} matches by "
+                    f"{', '.join(options.identity)}; add it to NetBox or set its "
+                    f"'{options.minion_id_field}' custom field"
+                )
+            log.info("netbox pillar: minion %s is not in NetBox, empty pillar", minion_id)
+            return {}
+        kind, node_id, site_id = found
+        scope = (
+            {"kind": "site", "id": site_id}
+            if site_id is not None
+            else {"kind": "vm", "id": node_id}
+        )
+        record, view, status = self.scope(scope)
+        if view.node(kind, node_id) is None and not status["stale"]:
+            # the index knows the node in this site, the site record does not yet
+            record, view, status = self.scope(scope, min_synced=time.time())
+        if view.node(kind, node_id) is None:
+            raise PillarUnavailable(
+                f"NetBox {kind} {node_id} (minion {minion_id!r}) is not in the cached data of "
+                f"{scope['kind']} {record['scope'].get('slug') or scope['id']}"
+                f"{' (stale: ' + str(status['error']) + ')' if status['stale'] else ''}; "
+                "run 'salt-run netbox.pillar_refresh'"
+            )
+        stale = status["stale"] or index_status["stale"]
+        meta = {
+            "source": self.label,
+            "scope": record["scope"].get("slug") or f"{scope['kind']}-{scope['id']}",
+            "synced_at": _iso(record["synced_at"]),
+            "age_s": status["age_s"],
+            "stale": stale,
+        }
+        if stale:
+            meta["error"] = status["error"] or index_status["error"]
+            meta["age_s"] = max(status["age_s"], index_status["age_s"])
+        if options.compat == "salt3007":
+            ret = salt3007_pillar(view, kind, node_id, options, minion_id)
+            if stale:
+                ret[options.key]["_meta"] = meta
+            return ret
+        data = node_pillar(view, kind, node_id, options, pillar)
+        data["_meta"] = meta
+        return {options.key: data}
+
+    # ------------------------------------------------------------------ runner helpers
+    def refresh(self, site=None):
+        """Refetch the index and the site records (all cached ones, or ``site``) in full."""
+        started = time.time()
+        index_rec, index_view, _ = self.index(force_full=True)
+        names = self.store.names()
+        scopes = []
+        if site is not None:
+            wanted = str(site)
+            ids = [sid for sid, slug in index_view.sites.items() if wanted in (slug, str(sid))]
+            if not ids:
+                raise SaltInvocationError(
+                    f"site {site!r} has no device in NetBox{self._sites_hint()}; known sites: "
+                    f"{', '.join(sorted(str(s) for s in index_view.sites.values())) or 'none'}"
+                )
+            scopes = [{"kind": "site", "id": sid} for sid in ids]
+        else:
+            for name in names:
+                kind, _, ident = name.partition("-")
+                if kind in ("site", "vm") and ident.isdigit():
+                    scopes.append({"kind": kind, "id": int(ident)})
+        out = {"index": _summary(index_rec), "sites": {}}
+        for scope in scopes:
+            record, _, _ = self.scope(scope, force_full=True)
+            out["sites"][record["scope"].get("slug") or self.scope_name(scope)] = _summary(record)
+        out["seconds"] = round(time.time() - started, 3)
+        return out
+
+    def _sites_hint(self):
+        return (
+            f" (restricted to sites {', '.join(self.options.sites)})" if self.options.sites else ""
+        )
+
+    def cache_info(self):
+        """What is cached for this configuration, with ages and counts."""
+        now = time.time()
+        records = {}
+        for name in self.store.names():
+            meta = self.store.meta(name)
+            synced = meta.get("synced_at")
+            records[name] = {
+                "scope": meta.get("scope"),
+                "version": meta.get("version"),
+                "synced_at": _iso(synced),
+                "age_s": round(now - synced, 1) if synced else None,
+                "fresh": bool(synced) and now - synced < self.options.ttl,
+                "full_at": _iso(meta.get("full_at")),
+                "cursor": meta.get("cursor"),
+                "counts": meta.get("counts"),
+                "last_fetch": meta.get("last_fetch"),
+                "error": meta.get("error"),
+                "error_at": _iso(meta.get("error_at")),
+            }
+        return {
+            "source": self.label,
+            "driver": self.store.driver,
+            "bank": self.store.bank,
+            "ttl": self.options.ttl,
+            "max_stale": self.options.max_stale,
+            "records": records,
+        }
+
+
+def _summary(record):
+    return {
+        "synced_at": _iso(record["synced_at"]),
+        "mode": record["last_fetch"]["mode"],
+        "requests": record["last_fetch"].get("requests"),
+        "seconds": record["last_fetch"].get("seconds"),
+        "counts": {ep: len(objs) for ep, objs in record.get("objects", {}).items()},
+    }
+
+
+def _engine_key(opts, kwargs):
+    raw = json.dumps(kwargs, sort_keys=True, default=str)
+    return (id(opts), opts.get("cachedir"), hashlib.sha1(raw.encode()).hexdigest())
+
+
+def get_engine(opts, context, kwargs):
+    """The process-wide :class:`Engine` for ``opts`` and these ext_pillar options."""
+    key = _engine_key(opts, kwargs)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = Engine(opts, context, parse_options(kwargs))
+            _ENGINES[key] = engine
+        return engine
+
+
+def forget_engines():
+    """Drop every cached engine (tests)."""
+    with _ENGINES_LOCK:
+        _ENGINES.clear()
+
+
+def compile_pillar(minion_id, pillar, opts, context=None, **kwargs):
+    """
+    The ext_pillar entry point: the NetBox pillar of ``minion_id``.
+
+    :param minion_id: the minion id (``*`` gives ``{}``, as for Salt's own ext_pillars)
+    :param pillar: the pillar compiled so far (``hwgen_profiles`` is read from it)
+    :param opts: master opts
+    :param context: the loader's ``__context__`` (the access layer caches its client there)
+    :param kwargs: the ``ext_pillar: - netbox: {...}`` options
+    """
+    if minion_id == "*":
+        return {}
+    engine = get_engine(opts, context, kwargs)
+    return engine.compile(minion_id, pillar)
+
+
+def configured_options(opts):
+    """The option dicts of every ``netbox`` entry of the master's ``ext_pillar`` list."""
+    out = []
+    for entry in opts.get("ext_pillar") or ():
+        if isinstance(entry, dict) and "netbox" in entry:
+            out.append(entry["netbox"] or {})
+    return out
