@@ -6,12 +6,13 @@ plan; the execution module carries it out.
 The inventory dict (``salt_ext.utils.hardware``) looks like::
 
     {"system": {"vendor", "product", "serial", "uuid", ...},
-     "cpus": [{"socket", "manufacturer", "model", "serial", "cores", "threads", ...}],
-     "memory": {"total_bytes", "dimms": [{"locator", "size_bytes", "speed", "part", "serial",
-                                          "manufacturer"}]},
+     "cpu": {"vendor", "packages": [{"socket", "model", "cores", "threads"}]},
+     "memory": {"dimms": [{"locator", "slot", "size_bytes", "speed_mts", "part", "serial",
+                           "manufacturer", "type"}]},
      "disks": [{"name", "model", "serial", "size_bytes", "vendor"}],
      "nics": [{"name", "mac", "driver", ...}],
-     "psus": [{"name", "model", "serial", "manufacturer", ...}],
+     "bmc": {"mac", "ip"},                       # MAC goes on the interface named "bmc"
+     "psus": [{"name", "location", "vendor", "model", "serial", "max_power_w", "present"}],
      "warnings": [...]}
 
 Rules:
@@ -27,47 +28,23 @@ Rules:
 
 import re
 
+from salt_ext.utils.hardware.values import placeholder_reason
 from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 
-PLACEHOLDER_SERIALS = frozenset(
-    s.lower()
-    for s in (
-        "",
-        "0",
-        "00000000",
-        "0000000000",
-        "0123456789",
-        "1234567890",
-        "123456789",
-        "system serial number",
-        "to be filled by o.e.m.",
-        "to be filled by oem",
-        "default string",
-        "not specified",
-        "not available",
-        "not applicable",
-        "n/a",
-        "na",
-        "none",
-        "null",
-        "unknown",
-        "serial number",
-        "chassis serial number",
-        "no asset information",
-        "[empty]",
-    )
-)
 _SPACES = re.compile(r"\s+")
-
 KIND_LABELS = {"cpu": "CPU", "dimm": "DIMM", "disk": "Disk", "psu": "PSU"}
 
 
 def clean_serial(value):
-    """A usable serial, or None for empty/placeholder values (``To Be Filled By O.E.M.``)."""
+    """
+    A usable serial, or None for missing, placeholder or anonymised values (``To Be Filled By
+    O.E.M.``, ``0123456789``, ``4242``): the same rules as the hardware inventory
+    (``salt_ext.utils.hardware.values.placeholder_reason``).
+    """
     if value is None:
         return None
     text = _SPACES.sub(" ", str(value)).strip()
-    if text.lower() in PLACEHOLDER_SERIALS or set(text) <= {"0", " ", "-", "."}:
+    if placeholder_reason(text):
         return None
     return text
 
@@ -90,6 +67,14 @@ def _text(value, limit):
     return _SPACES.sub(" ", str(value)).strip()[:limit]
 
 
+def _speed_text(speed):
+    if speed in (None, "", 0):
+        return ""
+    if isinstance(speed, (int, float)):
+        return f"{speed:g} MT/s"
+    return _text(speed, 20)
+
+
 def _size_text(size_bytes):
     if not isinstance(size_bytes, (int, float)) or size_bytes <= 0:
         return ""
@@ -109,9 +94,12 @@ def wanted_items(inventory):
     name, resolved later). Empty DIMM slots are skipped.
     """
     items = []
-    for index, cpu in enumerate(inventory.get("cpus") or []):
-        if not isinstance(cpu, dict):
+    cpu_summary = inventory.get("cpu") or {}
+    cpus = inventory.get("cpus") or cpu_summary.get("packages") or []
+    for index, package in enumerate(cpus):
+        if not isinstance(package, dict):
             continue
+        cpu = {"vendor": cpu_summary.get("vendor"), **package}
         cores = cpu.get("cores")
         threads = cpu.get("threads")
         detail = ", ".join(
@@ -141,14 +129,14 @@ def wanted_items(inventory):
             for x in (
                 _size_text(size),
                 _text(dimm.get("type"), 20),
-                f"{dimm['speed']}" if dimm.get("speed") else "",
+                _speed_text(dimm.get("speed_mts") or dimm.get("speed")),
             )
             if x
         )
         items.append(
             {
                 "kind": "dimm",
-                "name": _text(_first(dimm, "locator", "name") or f"DIMM{index}", 64),
+                "name": _text(_first(dimm, "locator", "slot", "name") or f"DIMM{index}", 64),
                 "manufacturer": _first(dimm, "manufacturer", "vendor"),
                 "part_id": _text(_first(dimm, "part", "part_number", "model"), 50),
                 "serial": clean_serial(dimm.get("serial")),
@@ -169,7 +157,7 @@ def wanted_items(inventory):
             }
         )
     for index, psu in enumerate(inventory.get("psus") or []):
-        if not isinstance(psu, dict):
+        if not isinstance(psu, dict) or psu.get("present") is False:
             continue
         watts = psu.get("max_power_w") or psu.get("capacity_w") or psu.get("watts")
         items.append(
@@ -239,7 +227,11 @@ def plan_macs(device, interfaces, mac_objects, inventory):
             continue
     creates, primaries, conflicts, warnings = [], [], [], []
     unchanged = 0
-    for nic in inventory.get("nics") or []:
+    nics = list(inventory.get("nics") or [])
+    bmc = inventory.get("bmc") or {}
+    if isinstance(bmc, dict) and bmc.get("mac") and "bmc" in by_name:
+        nics.append({"name": "bmc", "mac": bmc["mac"]})
+    for nic in nics:
         if not isinstance(nic, dict) or not nic.get("mac") or not nic.get("name"):
             continue
         try:

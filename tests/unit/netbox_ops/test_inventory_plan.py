@@ -27,29 +27,63 @@ def _device(lab, name):
 
 
 def _inventory(serial="LAB1R2S01"):
+    """A hardware.inventory return (schema hardware-inventory/1), only the keys sync uses."""
     return {
+        "schema": "hardware-inventory/1",
         "system": {"vendor": "Dell Inc.", "product": "PowerEdge M630", "serial": serial},
-        "cpus": [
-            {"socket": "CPU1", "manufacturer": "Intel", "model": "Xeon E5-2620 v4", "cores": 8},
-            {"socket": "CPU2", "manufacturer": "Intel", "model": "Xeon E5-2620 v4", "cores": 8},
-        ],
+        "cpu": {
+            "vendor": "Intel",
+            "model": "Xeon E5-2620 v4",
+            "packages": [
+                {"socket": "CPU1", "model": "Xeon E5-2620 v4", "cores": 8, "threads": 16},
+                {"socket": "CPU2", "model": "Xeon E5-2620 v4", "cores": 8, "threads": 16},
+            ],
+        },
         "memory": {
             "total_bytes": 2 * 16 * 2**30,
             "dimms": [
-                {"locator": "A1", "size_bytes": 16 * 2**30, "part": "M393A2K40BB1", "serial": "D1"},
-                {"locator": "A2", "size_bytes": 16 * 2**30, "part": "M393A2K40BB1", "serial": "D2"},
+                {
+                    "locator": "A1",
+                    "size_bytes": 16 * 2**30,
+                    "speed_mts": 2400,
+                    "part": "M393A2K40BB1",
+                    "serial": "36A1B2C3",
+                },
+                {
+                    "locator": "A2",
+                    "size_bytes": 16 * 2**30,
+                    "speed_mts": 2400,
+                    "part": "M393A2K40BB1",
+                    "serial": "36A1B2C4",
+                },
                 {"locator": "A3", "size_bytes": 0, "serial": "NO DIMM"},
             ],
         },
         "disks": [
-            {"name": "nvme0n1", "model": "Dell Express Flash", "serial": "S1", "size_bytes": 8e11}
+            {
+                "name": "nvme0n1",
+                "model": "Dell Express Flash",
+                "serial": "S3EWNX0K1234",
+                "size_bytes": 8e11,
+            }
         ],
         "nics": [
             {"name": "eno1", "mac": "24:6e:96:02:11:01"},
             {"name": "eno2", "mac": "24:6e:96:02:11:02"},
             {"name": "ens9", "mac": "24:6e:96:02:11:09"},
         ],
-        "psus": [{"name": "PS1", "model": "0G6W6K", "serial": "CN179", "manufacturer": "Dell"}],
+        "bmc": {"mac": "24:6e:96:02:11:03", "ip": "10.20.0.61"},
+        "psus": [
+            {
+                "name": "PS1",
+                "model": "0G6W6K",
+                "serial": "CN1797263B",
+                "vendor": "Dell",
+                "max_power_w": 1100,
+                "present": True,
+            },
+            {"name": "PS2", "model": "0G6W6K", "serial": None, "present": False},
+        ],
         "warnings": ["dmidecode: type 17 incomplete"],
     }
 
@@ -63,7 +97,8 @@ def _inventory(serial="LAB1R2S01"):
         ("", None),
         (None, None),
         ("CN7016  35R", "CN7016 35R"),
-        ("4242", "4242"),
+        ("4242", None),  # anonymised (repeated unit), as the hardware inventory flags it
+        ("CN1797263B", "CN1797263B"),
     ],
 )
 def test_clean_serial(raw, clean):
@@ -82,23 +117,30 @@ def test_plan_for_an_empty_planned_server(lab):
     assert [(c["interface"], c["mac_address"], c["set_primary"]) for c in plan["mac_creates"]] == [
         ("eno1", "24:6E:96:02:11:01", True),
         ("eno2", "24:6E:96:02:11:02", True),
+        ("bmc", "24:6E:96:02:11:03", True),
     ]
     assert any("ens9" in w for w in plan["warnings"])
     assert "dmidecode: type 17 incomplete" in plan["warnings"]
     names = [c["payload"]["name"] for c in plan["item_creates"]]
-    assert names == ["CPU1", "CPU2", "A1", "A2", "nvme0n1", "PS1"]  # empty slot A3 skipped
+    # empty slot A3 and absent PSU PS2 skipped
+    assert names == ["CPU1", "CPU2", "A1", "A2", "nvme0n1", "PS1"]
+    cpu = plan["item_creates"][0]["payload"]
+    intel = next((m for m in mfrs if m["name"] == "Intel"), None)
+    assert cpu["part_id"] == "Xeon E5-2620 v4"
+    assert cpu["description"] == "8 cores, 16 threads"
+    assert cpu.get("manufacturer") == (intel["id"] if intel else None)
     psu = plan["item_creates"][-1]["payload"]
     dell = next(m for m in mfrs if m["name"] == "Dell")
     assert psu == {
         "device": dev["id"],
         "name": "PS1",
         "part_id": "0G6W6K",
-        "serial": "CN179",
-        "description": "",
+        "serial": "CN1797263B",
+        "description": "1100 W",
         "discovered": True,
         "manufacturer": dell["id"],
     }
-    assert plan["item_creates"][2]["payload"]["description"] == "16 GiB"
+    assert plan["item_creates"][2]["payload"]["description"] == "16 GiB 2400 MT/s"
 
 
 def test_conflicting_device_serial_is_reported_not_written(lab):
@@ -193,9 +235,9 @@ def test_items_fill_empty_fields_and_report_conflicts_and_stale(lab):
         {
             "id": 2,
             "name": "A1",
-            "serial": "OLD",
+            "serial": "OLD77777X",
             "part_id": "M393A2K40BB1",
-            "description": "16 GiB",
+            "description": "16 GiB 2400 MT/s",
             "manufacturer": None,
         },
         {
@@ -210,11 +252,11 @@ def test_items_fill_empty_fields_and_report_conflicts_and_stale(lab):
     creates, updates, conflicts, stale, unchanged = inv.plan_items(dev, items, _inventory(), [])
     assert [c["payload"]["name"] for c in creates] == ["CPU2", "A2", "nvme0n1", "PS1"]
     (cpu1,) = [u for u in updates if u["name"] == "CPU1"]
-    assert cpu1["patch"] == {"part_id": "Xeon E5-2620 v4", "description": "8 cores"}
+    assert cpu1["patch"] == {"part_id": "Xeon E5-2620 v4", "description": "8 cores, 16 threads"}
     assert cpu1["changes"]["part_id"] == {"old": "", "new": "Xeon E5-2620 v4"}
     (conflict,) = conflicts
-    assert conflict["netbox"] == "OLD" and conflict["reported"] == "D1"
-    assert stale == ["PS2"]
+    assert conflict["netbox"] == "OLD77777X" and conflict["reported"] == "36A1B2C3"
+    assert stale == ["PS2"]  # not present on the server: listed, never deleted
     assert unchanged == 1  # A1: only its serial differs, and that is a conflict, not a change
 
 
