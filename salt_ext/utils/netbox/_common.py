@@ -3,7 +3,10 @@ Helpers shared by the API client and the snapshot source: endpoint names, query 
 natural-key allow-lists and id batching. Private: import from ``client``/``snapshot``.
 """
 
+import json
+import os
 import re
+import tempfile
 from urllib.parse import quote
 
 from salt_ext.utils.netbox.errors import NetBoxConfigError
@@ -66,6 +69,7 @@ NATURAL_KEYS = {
     ),
     "dcim.sites": ({"slug", "name"}, [("slug", "name")]),
     "dcim.regions": ({"slug", "name"}, [("slug", "name")]),
+    "dcim.site-groups": ({"slug", "name"}, [("slug", "name")]),
     "dcim.locations": ({"slug", "name", "site", "site_id"}, [("slug", "name")]),
     "dcim.manufacturers": ({"slug", "name"}, [("slug", "name")]),
     "dcim.device-roles": ({"slug", "name"}, [("slug", "name")]),
@@ -277,3 +281,29 @@ def dedupe_by_id(objects):
             seen.add(ident)
         out.append(obj)
     return out
+
+
+def write_json_atomic(path, data, mode=0o640):
+    """
+    Write ``data`` as JSON to ``path`` atomically: a temporary file in the same directory,
+    flushed to disk, then ``os.replace``d over ``path`` (readers never see a partial file).
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise NetBoxConfigError(
+            f"cannot write {path!r}: directory {directory!r} does not exist; create it first"
+        )
+    fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

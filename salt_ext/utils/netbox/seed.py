@@ -157,6 +157,7 @@ SEED_KEYS = {
     "tenancy.tenants": (lambda p: p.get("slug"), ("slug", "slug")),
     "tenancy.tenant-groups": (lambda p: p.get("slug"), ("slug", "slug")),
     "dcim.regions": (lambda p: p.get("slug"), ("slug", "slug")),
+    "dcim.site-groups": (lambda p: p.get("slug"), ("slug", "slug")),
     "dcim.sites": (lambda p: p.get("slug"), ("slug", "slug")),
     "dcim.locations": (lambda p: (p.get("site"), p.get("slug")), ("slug", "slug")),
     "dcim.manufacturers": (lambda p: p.get("slug"), ("slug", "slug")),
@@ -309,6 +310,14 @@ def _convert(value, mapper, field):
     return value
 
 
+def _create_payload(endpoint, payload):
+    """Unset (null) choice fields are left out of a create: NetBox's default applies."""
+    fields = (_META.get(endpoint) or {}).get("fields") or {}
+    return {
+        k: v for k, v in payload.items() if v is not None or (fields.get(k) or ("",))[0] != "choice"
+    }
+
+
 def _same(field, wanted, current):
     if isinstance(wanted, list) and isinstance(current, list):
         if all(isinstance(x, (int, str)) for x in wanted + current):
@@ -437,7 +446,7 @@ class _Seeder:
             key = keyfn(payload)
             match = index.get(key)
             if match is None:
-                to_create.append((obj, payload, deferred))
+                to_create.append((obj, _create_payload(endpoint, payload), deferred))
                 # a repeated key in the snapshot itself must not be created twice
                 index[key] = (None, payload)
                 continue
