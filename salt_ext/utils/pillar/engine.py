@@ -88,7 +88,8 @@ class Engine:
             return False
         return True
 
-    def _status(self, meta, now, stale=False, error=None):
+    @staticmethod
+    def _status(meta, now, stale=False, error=None):
         return {
             "stale": stale,
             "error": error,
@@ -103,12 +104,15 @@ class Engine:
             self.store.load(name, meta, build_view) if meta.get("version") else (None, None)
         )
         if record is not None:
-            age = now - record["synced_at"]
+            # the meta's synced_at is the last successful sync (an unchanged refresh moves it
+            # without rewriting the record)
+            synced = meta.get("synced_at") or record["synced_at"]
+            age = now - synced
             if age <= self.options.max_stale:
                 log.warning(
                     "netbox pillar: serving %s from a cache %.0fs old: %s", name, age, error
                 )
-                return record, view, self._status(record, now, stale=True, error=error)
+                return record, view, self._status({"synced_at": synced}, now, True, error)
             raise PillarUnavailable(
                 f"NetBox is unavailable for {what} ({error}) and the cached copy is "
                 f"{age:.0f}s old, past max_stale ({self.options.max_stale:g}s)"

@@ -186,7 +186,12 @@ def full_index(src, options):
             nodes.append(index_entry("virtual_machine", obj, options.minion_id_field))
     scope = {"kind": "index", "sites": list(options.sites)}
     return _new_record(
-        scope, [], {"nodes": nodes}, cursor, "full", started, _requests(src) - before
+        scope,
+        [],
+        {"nodes": nodes},
+        cursor=cursor,
+        started=started,
+        requests=_requests(src) - before,
     )
 
 

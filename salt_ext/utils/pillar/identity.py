@@ -57,14 +57,14 @@ def index_entry(kind, obj, cf_name):
 
 
 class IdentityView:
-    """Look-up tables over an identity index record (``{"nodes": [row, ...]}``)."""
+    """Look-up tables over an identity index record (``{"objects": {"nodes": [row, ...]}}``)."""
 
     def __init__(self, record):
         self.record = record
         self.by_name = {}
         self.by_cf = {}
         self.sites = {}
-        for row in record.get("nodes", ()):
+        for row in record.get("objects", {}).get("nodes", ()):
             kind, node_id, name, site_id, site_slug, cf_value = row
             entry = (kind, node_id, site_id)
             if name:

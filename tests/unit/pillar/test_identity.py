@@ -10,7 +10,7 @@ from salt_ext.utils.pillar.options import parse_options
 @pytest.fixture
 def index(lab1_snapshot):
     rows = [index_entry("device", d, "minion_id") for d in lab1_snapshot["objects"]["dcim.devices"]]
-    return IdentityView({"nodes": rows})
+    return IdentityView({"objects": {"nodes": rows}})
 
 
 def _id(snapshot, name):
@@ -47,14 +47,14 @@ def test_ambiguous_names_the_fix(lab1_snapshot):
     rows = [index_entry("device", d, "minion_id") for d in devs]
     twin = dict(devs[3], id=99999, site={"id": 777, "slug": "ams01"})
     rows.append(index_entry("device", twin, "minion_id"))
-    view = IdentityView({"nodes": rows})
+    view = IdentityView({"objects": {"nodes": rows}})
     with pytest.raises(AmbiguousMinion, match="minion_id"):
         view.resolve(devs[3]["name"], parse_options({}))
 
 
 def test_vm_ignored_unless_enabled(lab1_snapshot):
     vm = {"id": 5, "name": "vm1", "site": {"id": 1, "slug": "lab1"}, "custom_fields": {}}
-    view = IdentityView({"nodes": [index_entry("virtual_machine", vm, "minion_id")]})
+    view = IdentityView({"objects": {"nodes": [index_entry("virtual_machine", vm, "minion_id")]}})
     assert view.resolve("vm1", parse_options({})) is None
     assert view.resolve("vm1", parse_options({"virtual_machines": True})) == (
         "virtual_machine",

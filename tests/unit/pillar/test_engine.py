@@ -1,0 +1,258 @@
+"""
+The engine end to end on a snapshot source (the access layer's SnapshotSource over a copy of
+lab1.json, which logs object changes like NetBox) and Salt's localfs cache in a temp dir.
+"""
+
+import shutil
+
+import pytest
+import salt.config
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from salt_ext.utils import pillar as pillar_utils
+from salt_ext.utils.netbox.errors import NetBoxUnavailable
+from salt_ext.utils.pillar.cache import forget_memory
+from salt_ext.utils.pillar.engine import Engine, PillarUnavailable, forget_engines
+from salt_ext.utils.pillar.options import parse_options
+from tests.support.saltenv import LAB1_SNAPSHOT
+
+
+@pytest.fixture
+def snapshot_path(tmp_path):
+    path = tmp_path / "lab1.json"
+    shutil.copy(LAB1_SNAPSHOT, path)
+    return str(path)
+
+
+@pytest.fixture
+def master_opts(tmp_path, snapshot_path):
+    opts = salt.config.DEFAULT_MASTER_OPTS.copy()
+    opts.update(
+        cachedir=str(tmp_path / "cache"),
+        cache="localfs",
+        netbox={"snapshot": snapshot_path},
+    )
+    forget_memory()
+    forget_engines()
+    yield opts
+    forget_memory()
+    forget_engines()
+
+
+def make_engine(opts, **kwargs):
+    return Engine(opts, {}, parse_options(kwargs))
+
+
+def requests(engine):
+    return engine.source().counter.snapshot()
+
+
+def expire(engine, name, seconds=10_000):
+    meta = engine.store.meta(name)
+    meta["synced_at"] -= seconds
+    engine.store.save_meta(name, meta)
+
+
+class Down:
+    """A source whose every call fails like an unreachable NetBox."""
+
+    calls = 0
+    counter = None
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            Down.calls += 1
+            raise NetBoxUnavailable("NetBox unreachable: connection refused")
+
+        return fail
+
+
+def site_name(engine):
+    return next(n for n in engine.store.names() if n.startswith("site-"))
+
+
+def test_compile_full_pillar_then_served_from_cache(master_opts):
+    engine = make_engine(master_opts)
+    out = engine.compile("srv-r1-01", {})
+    data = out["netbox"]
+    assert data["name"] == "srv-r1-01"
+    assert data["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1"
+    assert data["_meta"]["stale"] is False
+    assert data["_meta"]["scope"] == "lab1"
+    first = requests(engine)["total"]
+    assert first > 0
+    for name in ("srv-r1-02", "srv-r2-05", "tor1-r1", "srv-r1-03.lab1.example.net"):
+        assert engine.compile(name, {})["netbox"]["site"]["slug"] == "lab1"
+    assert requests(engine)["total"] == first  # one fetch served every minion of the site
+
+
+def test_other_process_reads_the_shared_cache(master_opts):
+    make_engine(master_opts).compile("srv-r1-01", {})
+    forget_memory()  # a different MWorker: nothing in memory
+    other = make_engine(dict(master_opts))
+    other.compile("srv-r2-01", {})
+    assert requests(other)["total"] == 0
+
+
+def test_change_refetches_only_the_changed_device(master_opts):
+    engine = make_engine(master_opts)
+    engine.compile("srv-r1-01", {})
+    src = engine.source()
+    dev = src.find("dcim.devices", name="srv-r1-02")
+    src.update("dcim.devices", dev["id"], {"serial": "CHANGED-1"})
+    src.counter.reset()
+    expire(engine, site_name(engine))
+    expire(engine, engine.options.index_key)
+    out = engine.compile("srv-r1-02", {})
+    assert out["netbox"]["serial"] == "CHANGED-1"
+    snap = src.counter.snapshot()["by_endpoint"]
+    # the index and the site each read the change log once and refetch that device once
+    assert snap == {"core.object-changes": {"GET": 2}, "dcim.devices": {"GET": 2}}
+
+
+def test_unchanged_refresh_keeps_the_version(master_opts):
+    engine = make_engine(master_opts)
+    engine.compile("srv-r1-01", {})
+    name = site_name(engine)
+    version = engine.store.meta(name)["version"]
+    expire(engine, name)
+    engine.compile("srv-r1-01", {})
+    meta = engine.store.meta(name)
+    assert meta["version"] == version
+    assert meta["last_fetch"]["mode"] == "unchanged"
+
+
+def test_config_context_change_triggers_full_refetch(master_opts):
+    engine = make_engine(master_opts)
+    engine.compile("srv-r1-01", {})
+    src = engine.source()
+    ctx = src.find("extras.config-contexts", name="lab1-site")
+    src.update("extras.config-contexts", ctx["id"], {"data": {"ntp_servers": ["192.0.2.123"]}})
+    expire(engine, site_name(engine))
+    out = engine.compile("srv-r1-01", {})
+    assert out["netbox"]["config_context"]["ntp_servers"] == ["192.0.2.123"]
+    assert engine.store.meta(site_name(engine))["last_fetch"]["mode"] == "full"
+
+
+def test_new_device_found_by_index_recheck(master_opts):
+    engine = make_engine(master_opts, unknown_recheck=0)
+    engine.compile("srv-r1-01", {})
+    src = engine.source()
+    template = src.find("dcim.devices", name="srv-r2-08")
+    created = src.create(
+        "dcim.devices",
+        {
+            "name": "srv-r2-20",
+            "device_type": template["device_type"]["id"],
+            "role": template["role"]["id"],
+            "site": template["site"]["id"],
+            "status": "planned",
+        },
+    )
+    src.counter.reset()
+    out = engine.compile("srv-r2-20", {})
+    assert out["netbox"]["id"] == created["id"]
+    # NetBox created its interfaces from the device type: they came with the new device
+    expected = {i["name"] for i in src.list("dcim.interfaces", {"device_id": created["id"]})}
+    assert expected and set(out["netbox"]["interfaces"]) == expected
+    last = engine.store.meta(site_name(engine))["last_fetch"]
+    assert last["mode"] == "incremental"
+    assert last["refetched"]["dcim.devices"] == 1
+
+
+def test_unknown_minion_empty_or_error(master_opts):
+    assert make_engine(master_opts).compile("not-in-netbox", {}) == {}
+    strict = make_engine(master_opts, on_unknown="error")
+    with pytest.raises(CommandExecutionError, match="not in NetBox"):
+        strict.compile("not-in-netbox", {})
+
+
+def test_netbox_down_without_cache_raises(master_opts, monkeypatch):
+    engine = make_engine(master_opts)
+    monkeypatch.setattr(engine, "source", Down)
+    with pytest.raises(PillarUnavailable, match="no cached copy") as err:
+        engine.compile("srv-r1-01", {})
+    assert "connection refused" in str(err.value)
+
+
+def test_netbox_down_with_cache_serves_stale(master_opts, monkeypatch):
+    engine = make_engine(master_opts)
+    engine.compile("srv-r1-01", {})
+    expire(engine, site_name(engine), 600)
+    expire(engine, engine.options.index_key, 600)
+    monkeypatch.setattr(engine, "source", Down)
+    Down.calls = 0
+    out = engine.compile("srv-r1-01", {})
+    meta = out["netbox"]["_meta"]
+    assert meta["stale"] is True
+    assert meta["age_s"] >= 600
+    assert "connection refused" in meta["error"]
+    assert out["netbox"]["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1"
+    calls = Down.calls
+    # within retry_after nobody asks NetBox again
+    engine.compile("srv-r1-02", {})
+    assert Down.calls == calls
+
+
+def test_stale_past_max_stale_raises(master_opts, monkeypatch):
+    engine = make_engine(master_opts, max_stale=3600)
+    engine.compile("srv-r1-01", {})
+    expire(engine, site_name(engine), 7200)
+    monkeypatch.setattr(engine, "source", Down)
+    forget_memory()
+    # the record itself is old too
+    record = engine.store.cache.fetch(engine.store.bank, site_name(engine))
+    record["synced_at"] -= 7200
+    engine.store.cache.store(engine.store.bank, site_name(engine), record)
+    with pytest.raises(PillarUnavailable, match="max_stale"):
+        engine.compile("srv-r1-01", {})
+
+
+def test_minion_star_is_empty(master_opts):
+    assert pillar_utils.compile_pillar("*", {}, master_opts, {}) == {}
+
+
+def test_runner_helpers(master_opts):
+    master_opts["ext_pillar"] = [{"netbox": {"ttl": 300}}]
+    pillar_utils.compile_pillar("srv-r1-01", {}, master_opts, {}, ttl=300)
+    info = pillar_utils.pillar_cache_info(master_opts)
+    (source,) = info
+    records = info[source]["records"]
+    site = next(v for k, v in records.items() if k.startswith("site-"))
+    assert site["fresh"] is True
+    assert site["counts"]["dcim.devices"] == 24
+    assert site["scope"]["slug"] == "lab1"
+    out = pillar_utils.pillar_refresh(master_opts, site="lab1")
+    assert out[source]["sites"]["lab1"]["mode"] == "full"
+    assert out[source]["sites"]["lab1"]["counts"]["dcim.devices"] == 24
+    with pytest.raises(SaltInvocationError, match="ams99"):
+        pillar_utils.pillar_refresh(master_opts, site="ams99")
+
+
+def test_runner_helpers_need_a_configuration(master_opts):
+    master_opts["ext_pillar"] = []
+    with pytest.raises(SaltInvocationError, match="ext_pillar"):
+        pillar_utils.pillar_cache_info(master_opts)
+
+
+def test_compat_salt3007_shape_and_stale_meta_only_when_stale(master_opts):
+    out = pillar_utils.compile_pillar(
+        "srv-r1-01",
+        {},
+        master_opts,
+        {},
+        compat="salt3007",
+        interfaces=True,
+        interface_ips=True,
+        connected_devices=True,
+        site_prefixes=False,
+    )
+    node = out["netbox"]
+    assert node["node_type"] == "device"
+    assert "_meta" not in node
+    assert sorted(d["name"] for d in node["connected_devices"].values()) == [
+        "oob-r1",
+        "tor1-r1",
+        "tor2-r1",
+    ]
+    assert node["site"]["time_zone"] == "Europe/Amsterdam"
