@@ -513,8 +513,6 @@ class WriteMixin:
     @staticmethod
     def _coerce_choice(choices, value, nullable):
         if value is None or value == "":
-            if value is None and not nullable:
-                raise _FieldError("This field may not be null.")
             return None
         if isinstance(value, dict) and "value" in value:
             value = value["value"]
@@ -671,6 +669,10 @@ class WriteMixin:
         return name if name is not None else str(obj.get("display") or obj["id"])
 
     def _finish_dcim_devices(self, obj, old, errors):
+        if old is None and obj.get("airflow") is None:
+            dtype = self._objs["dcim.device-types"].get(ref_id(obj.get("device_type"))) or {}
+            if dtype.get("airflow"):
+                obj["airflow"] = copy_json(dtype["airflow"])
         name = obj.get("name")
         site, tenant = ref_id(obj.get("site")), ref_id(obj.get("tenant"))
         if name:
