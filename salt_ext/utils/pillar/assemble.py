@@ -414,13 +414,24 @@ def rack_devices_part(view, dev):
     return out
 
 
+#: keys of a profile's ``config`` section that NetBox config contexts may override
+HWGEN_CONFIG_KEYS = ("nic_naming", "bond", "mtu", "disk_layout", "sysctl", "kernel_args")
+
+
 def hwgen_part(profiles, generation, config_context, context_key="hwgen"):
     """
     The generation profile of the device type's ``hw_generation``, with config context overrides.
 
-    Precedence (lowest first): the profile from pillar ``hwgen_profiles[generation]``; top-level
-    config-context keys the profile also has; the config context's ``hwgen`` mapping. Dicts merge
-    recursively, other values replace. Returns ``None`` when there is no generation or profile.
+    Precedence (lowest first):
+
+    1. the profile from pillar ``hwgen_profiles[generation]``;
+    2. top-level config-context keys named like a profile ``config`` key (``nic_naming``,
+       ``bond``, ``mtu``, ``disk_layout``, ``sysctl``, ``kernel_args``) override
+       ``config.<key>``;
+    3. the config context's ``hwgen`` mapping, merged over the whole profile.
+
+    Dicts merge recursively, other values (lists included) replace. The result carries the
+    generation in ``name``. Returns ``None`` when there is no generation or no such profile.
     """
     if not generation or not isinstance(profiles, dict):
         return None
@@ -429,17 +440,30 @@ def hwgen_part(profiles, generation, config_context, context_key="hwgen"):
         return None
     out = copy.deepcopy(profile)
     config_context = config_context or {}
-    overrides = {k: v for k, v in config_context.items() if k in out and k != context_key}
+    overrides = {k: config_context[k] for k in HWGEN_CONFIG_KEYS if k in config_context}
     if overrides:
-        out = _dict_merge(out, copy.deepcopy(overrides), strategy="recurse")
+        config = out.get("config") if isinstance(out.get("config"), dict) else {}
+        out["config"] = _dict_merge(config, copy.deepcopy(overrides), strategy="recurse")
     explicit = config_context.get(context_key)
     if isinstance(explicit, dict):
         out = _dict_merge(out, copy.deepcopy(explicit), strategy="recurse")
-    out.setdefault("generation", generation)
+    out["name"] = generation
     return out
 
 
-def node_pillar(view, kind, node_id, options, pillar=None):
+def node_hwgen(view, kind, node_id, options, pillar):
+    """The ``hwgen`` pillar of a node (``None`` for a VM or a device type without generation)."""
+    if kind != DEVICE:
+        return None
+    node = view.node(kind, node_id)
+    dtype = device_type_part(view, node.get("device_type")) or {}
+    profiles = (pillar or {}).get(options.hwgen_profiles_key)
+    return hwgen_part(
+        profiles, dtype.get("hw_generation"), node.get("config_context"), options.hwgen_context_key
+    )
+
+
+def node_pillar(view, kind, node_id, options):
     """
     The full pillar of one device or virtual machine (the value under ``options.key``).
 
@@ -447,7 +471,6 @@ def node_pillar(view, kind, node_id, options, pillar=None):
     :param kind: ``"device"`` or ``"virtual_machine"``
     :param node_id: the NetBox id
     :param options: :class:`~salt_ext.utils.pillar.options.PillarOptions`
-    :param pillar: the pillar compiled so far (for ``hwgen_profiles``)
     :raises KeyError: the node is not in the site record (the caller refreshes)
     """
     node = view.node(kind, node_id)
@@ -487,7 +510,6 @@ def node_pillar(view, kind, node_id, options, pillar=None):
                 "virtual_chassis": ref(node.get("virtual_chassis")),
             }
         )
-        generation = (dtype or {}).get("hw_generation")
     else:
         out.update(
             {
@@ -498,7 +520,6 @@ def node_pillar(view, kind, node_id, options, pillar=None):
                 "serial": node.get("serial"),
             }
         )
-        generation = None
     context = node.get("config_context") or {}
     if options.want("config_context"):
         out["config_context"] = copy.deepcopy(context)
@@ -512,7 +533,4 @@ def node_pillar(view, kind, node_id, options, pillar=None):
         out["vlans"] = vlans_part(view)
     if options.want("rack_devices") and kind == DEVICE:
         out["rack_devices"] = rack_devices_part(view, node)
-    if options.want("hwgen"):
-        profiles = (pillar or {}).get(options.hwgen_profiles_key)
-        out["hwgen"] = hwgen_part(profiles, generation, context, options.hwgen_context_key)
     return out

@@ -25,7 +25,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 from salt_ext.utils import netbox as netbox_access
 from salt_ext.utils.netbox.errors import NetBoxError
 from salt_ext.utils.pillar import fetch
-from salt_ext.utils.pillar.assemble import SiteView, node_pillar
+from salt_ext.utils.pillar.assemble import SiteView, node_hwgen, node_pillar
 from salt_ext.utils.pillar.cache import LockTimeout, RecordStore
 from salt_ext.utils.pillar.compat import salt3007_pillar
 from salt_ext.utils.pillar.identity import AmbiguousMinion, IdentityView
@@ -306,9 +306,14 @@ class Engine:
             if stale:
                 ret[options.key]["_meta"] = meta
             return ret
-        data = node_pillar(view, kind, node_id, options, pillar)
+        data = node_pillar(view, kind, node_id, options)
         data["_meta"] = meta
-        return {options.key: data}
+        ret = {options.key: data}
+        if options.want("hwgen"):
+            hwgen = node_hwgen(view, kind, node_id, options, pillar)
+            if hwgen is not None:
+                ret[options.hwgen_key] = hwgen
+        return ret
 
     # ------------------------------------------------------------------ runner helpers
     def refresh(self, site=None):

@@ -65,6 +65,7 @@ _COMMON = {
     "cache_driver": None,
     "hwgen_profiles_key": "hwgen_profiles",
     "hwgen_context_key": "hwgen",
+    "hwgen_key": "hwgen",
     "compat": None,
 }
 
@@ -91,6 +92,7 @@ class PillarOptions:
     cache_driver: str | None = None
     hwgen_profiles_key: str = "hwgen_profiles"
     hwgen_context_key: str = "hwgen"
+    hwgen_key: str = "hwgen"
     compat: str | None = None
     parts: tuple = PARTS
     # salt3007 compat switches
@@ -281,7 +283,7 @@ def parse_options(kwargs):
     values["changelog_max"] = _number(
         "changelog_max", kwargs.get("changelog_max", _COMMON["changelog_max"]), 1, integer=True
     )
-    for name in ("cache_driver", "hwgen_profiles_key", "hwgen_context_key"):
+    for name in ("cache_driver", "hwgen_profiles_key", "hwgen_context_key", "hwgen_key"):
         val = kwargs.get(name, _COMMON[name])
         if val is not None and not isinstance(val, str):
             raise SaltInvocationError(f"netbox ext_pillar option '{name}' must be a string")

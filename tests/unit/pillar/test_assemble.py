@@ -4,15 +4,20 @@ import copy
 
 import pytest
 
-from salt_ext.utils.pillar.assemble import SiteView, hwgen_part, node_pillar
+from salt_ext.utils.pillar.assemble import SiteView, hwgen_part, node_hwgen, node_pillar
 from salt_ext.utils.pillar.options import parse_options
 from tests.unit.pillar.conftest import device_id
 
 PROFILES = {
     "gen10": {
-        "bios": {"boot_mode": "uefi", "virtualization": True},
-        "kernel_cmdline": ["console=ttyS0,115200n8"],
-        "nic_driver": "bnxt_en",
+        "description": "test profile",
+        "device_types": ["poweredge-m630"],
+        "expected": {"cpu": {"sockets": 2}},
+        "config": {
+            "mtu": 9000,
+            "sysctl": {"vm.swappiness": 10, "kernel.panic": 10},
+            "kernel_args": ["console=ttyS0,115200n8"],
+        },
     }
 }
 
@@ -21,7 +26,7 @@ PROFILES = {
 def srv(view, lab1_snapshot):
     options = parse_options({})
     dev_id = device_id(lab1_snapshot, "srv-r1-01")
-    return node_pillar(view, "device", dev_id, options, {"hwgen_profiles": PROFILES})
+    return node_pillar(view, "device", dev_id, options)
 
 
 def test_device_identity_and_placement(srv):
@@ -113,20 +118,34 @@ def test_rack_devices_by_role(srv):
     assert rack["tor-switch"][0]["primary_ip4"]
 
 
-def test_hwgen_profile_with_config_context_overrides(srv):
-    hw = srv["hwgen"]
-    assert hw["generation"] == "gen10"
-    assert hw["nic_driver"] == "bnxt_en"
-    assert hw["bios"] == {"boot_mode": "uefi", "virtualization": True}
-    # kernel_cmdline is a profile key that the role's config context also sets: NetBox wins
-    assert hw["kernel_cmdline"][0] == "console=ttyS1,115200n8"
+def test_hwgen_profile_with_config_context_overrides(view, lab1_snapshot):
+    dev_id = device_id(lab1_snapshot, "srv-r1-01")
+    hw = node_hwgen(view, "device", dev_id, parse_options({}), {"hwgen_profiles": PROFILES})
+    assert hw["name"] == "gen10"
+    assert hw["expected"] == {"cpu": {"sockets": 2}}
+    assert hw["config"]["mtu"] == 9000
+    # sysctl is a profile config key that the edge-server role's config context also sets:
+    # dicts merge, NetBox wins on conflicts
+    assert hw["config"]["sysctl"]["vm.swappiness"] == 1
+    assert hw["config"]["sysctl"]["kernel.panic"] == 10
+    assert hw["config"]["sysctl"]["net.core.default_qdisc"] == "fq"
+    # kernel_cmdline is not a profile key: not merged
+    assert hw["config"]["kernel_args"] == ["console=ttyS0,115200n8"]
+    assert "kernel_cmdline" not in hw and "kernel_cmdline" not in hw["config"]
+
+
+def test_hwgen_none_for_device_type_without_generation(view, lab1_snapshot):
+    tor = device_id(lab1_snapshot, "tor1-r1")
+    assert node_hwgen(view, "device", tor, parse_options({}), {"hwgen_profiles": PROFILES}) is None
 
 
 def test_hwgen_precedence_explicit_context_key_wins():
-    ctx = {"bios": {"boot_mode": "legacy"}, "hwgen": {"bios": {"virtualization": False}}}
+    ctx = {"mtu": 1500, "hwgen": {"config": {"mtu": 9216}, "expected": {"cpu": {"cores": 28}}}}
     hw = hwgen_part(PROFILES, "gen10", ctx)
-    assert hw["bios"] == {"boot_mode": "legacy", "virtualization": False}
-    assert PROFILES["gen10"]["bios"]["boot_mode"] == "uefi"  # the pillar's profile is untouched
+    assert hw["config"]["mtu"] == 9216
+    assert hw["expected"]["cpu"] == {"sockets": 2, "cores": 28}
+    assert hwgen_part(PROFILES, "gen10", {"mtu": 1500})["config"]["mtu"] == 1500
+    assert PROFILES["gen10"]["config"]["mtu"] == 9000  # the pillar's profile is untouched
     assert hwgen_part(PROFILES, "gen99", ctx) is None
     assert hwgen_part(PROFILES, None, ctx) is None
     assert hwgen_part(None, "gen10", ctx) is None
@@ -141,10 +160,9 @@ def test_parts_switch_off(view, lab1_snapshot):
             "vlans": False,
             "rack_devices": False,
             "config_context": False,
-            "hwgen": False,
         }
     )
-    out = node_pillar(view, "device", device_id(lab1_snapshot, "srv-r1-01"), options, {})
+    out = node_pillar(view, "device", device_id(lab1_snapshot, "srv-r1-01"), options)
     for part in (
         "interfaces",
         "services",
@@ -152,7 +170,6 @@ def test_parts_switch_off(view, lab1_snapshot):
         "vlans",
         "rack_devices",
         "config_context",
-        "hwgen",
     ):
         assert part not in out
     assert out["primary_ip4"] == "10.10.1.11/24"
@@ -160,7 +177,7 @@ def test_parts_switch_off(view, lab1_snapshot):
 
 def test_peers_switch_off(view, lab1_snapshot):
     options = parse_options({"peers": False})
-    out = node_pillar(view, "device", device_id(lab1_snapshot, "srv-r1-01"), options, {})
+    out = node_pillar(view, "device", device_id(lab1_snapshot, "srv-r1-01"), options)
     assert "peer" not in out["interfaces"]["eno1"]
 
 
@@ -170,7 +187,7 @@ def test_device_without_platform_or_primary_ip_still_full(record, lab1_snapshot)
         if dev["id"] == dev_id:
             dev["platform"] = None
             assert dev["primary_ip4"] is None
-    out = node_pillar(SiteView(record), "device", dev_id, parse_options({}), {})
+    out = node_pillar(SiteView(record), "device", dev_id, parse_options({}))
     assert out["name"] == "srv-r3-01"
     assert out["platform"] is None and out["primary_ip4"] is None
     assert out["interfaces"] and out["site"]["slug"] == "lab1"
@@ -179,23 +196,23 @@ def test_device_without_platform_or_primary_ip_still_full(record, lab1_snapshot)
 def test_pillar_is_a_copy(view, lab1_snapshot):
     dev_id = device_id(lab1_snapshot, "srv-r1-01")
     options = parse_options({})
-    first = node_pillar(view, "device", dev_id, options, {})
+    first = node_pillar(view, "device", dev_id, options)
     first["config_context"]["ntp_servers"].append("evil")
     first["custom_fields"]["minion_id"] = "changed"
-    again = node_pillar(view, "device", dev_id, options, {})
+    again = node_pillar(view, "device", dev_id, options)
     assert again["config_context"]["ntp_servers"] == ["10.20.0.1", "10.20.0.2"]
     assert again["custom_fields"]["minion_id"] == "srv-r1-01.lab1.example.net"
 
 
 def test_unknown_node_raises_keyerror(view):
     with pytest.raises(KeyError):
-        node_pillar(view, "device", 999999, parse_options({}), {})
+        node_pillar(view, "device", 999999, parse_options({}))
 
 
 def test_link_peers_used_when_cable_not_in_record(record, lab1_snapshot):
     record = copy.deepcopy(record)
     record["objects"]["dcim.cables"] = []
     out = node_pillar(
-        SiteView(record), "device", device_id(lab1_snapshot, "srv-r1-01"), parse_options({}), {}
+        SiteView(record), "device", device_id(lab1_snapshot, "srv-r1-01"), parse_options({})
     )
     assert out["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1"

@@ -256,3 +256,22 @@ def test_compat_salt3007_shape_and_stale_meta_only_when_stale(master_opts):
         "tor2-r1",
     ]
     assert node["site"]["time_zone"] == "Europe/Amsterdam"
+
+
+def test_hwgen_top_level_with_the_profile_of_the_generation(master_opts):
+    profiles = {
+        "gen10": {"description": "m630", "config": {"mtu": 9000, "sysctl": {"kernel.panic": 5}}},
+        "gen12": {"description": "storage", "config": {"disk_layout": {"os": {"fs": "xfs"}}}},
+    }
+    engine = make_engine(master_opts)
+    out = engine.compile("srv-r1-01", {"hwgen_profiles": profiles})
+    assert out["hwgen"]["name"] == "gen10"
+    assert out["hwgen"]["config"]["sysctl"]["kernel.panic"] == 5
+    assert out["hwgen"]["config"]["sysctl"]["vm.swappiness"] == 1  # from NetBox config context
+    storage = engine.compile("srv-r1-03", {"hwgen_profiles": profiles})
+    # the gen12-storage config context's disk_layout overrides the profile's
+    assert storage["hwgen"]["config"]["disk_layout"]["os"]["fs"] == "ext4"
+    assert "hwgen" not in engine.compile("tor1-r1", {"hwgen_profiles": profiles})
+    assert "hwgen" not in make_engine(master_opts, hwgen=False).compile(
+        "srv-r1-01", {"hwgen_profiles": profiles}
+    )
