@@ -993,7 +993,9 @@ class WriteMixin:
                 elif field == "terminations":
                     self._delete_one(src_ep, other, user, request_id, seen)
                 elif src_ep != "core.object-changes":
-                    self._clear_ref(src_ep, other, field, obj["id"], user, request_id)
+                    # an object being deleted in this cascade is not "updated" (Django's collector)
+                    log = (src_ep, oid) not in seen
+                    self._clear_ref(src_ep, other, field, obj["id"], user, request_id, log)
         current = self._objs[endpoint].get(obj["id"])
         if current is None:
             return
@@ -1002,7 +1004,7 @@ class WriteMixin:
         self._after_write(endpoint, current, current)
         self._log(endpoint, "delete", current, None, user, request_id)
 
-    def _clear_ref(self, endpoint, obj, field, target_id, user, request_id):
+    def _clear_ref(self, endpoint, obj, field, target_id, user, request_id, log=True):
         new = copy_json(obj)
         value = new.get(field)
         if isinstance(value, list):
@@ -1013,7 +1015,7 @@ class WriteMixin:
         self._objs[endpoint][obj["id"]] = new
         self._index(endpoint, new)
         self._invalidate()
-        if endpoint not in ("extras.config-contexts",):
+        if log and endpoint not in ("extras.config-contexts",):
             self._log(endpoint, "update", obj, new, user, request_id)
 
     # -- change log ----------------------------------------------------------------------------------
