@@ -1,0 +1,393 @@
+"""
+Functional tests of the ``netbox`` execution module: Salt's loader in-process, NetBox stand-in
+(or a real NetBox via NETBOX_URL/NETBOX_TOKEN for the read-only tests).
+
+The loader helpers here are shared with ``test_netbox_state.py`` and ``test_netbox_runner.py``.
+"""
+
+import copy
+import threading
+
+import pytest
+import salt.config
+import salt.loader
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+JID = "20261129130501123456"
+WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
+_GRAINS = {}
+
+
+def _grains(opts):
+    if not _GRAINS:
+        _GRAINS.update(salt.loader.grains(opts))
+    return dict(_GRAINS)
+
+
+def minion_opts(target, cachedir, minion_id="srv-r2-01", **extra):
+    """Minion opts pointing at ``target`` (a NetBoxTarget)."""
+    opts = salt.config.minion_config(None)
+    opts.update(
+        cachedir=str(cachedir),
+        file_client="local",
+        id=minion_id,
+        jid=JID,
+        netbox={"url": target.url, "token": target.token, "timeout": 10, "retries": 1},
+    )
+    opts.update(extra)
+    opts["grains"] = _grains(opts)
+    return opts
+
+
+def loaders(target, cachedir, minion_id="srv-r2-01", test=False, **extra):
+    """
+    ``(execution modules, state modules)`` loaded in-process for ``target``.
+
+    Salt binds a loaded module's dunders to the loader that loaded it LAST in this process, so
+    always use the pair returned by the latest call (build a new pair instead of keeping one).
+    """
+    opts = minion_opts(target, cachedir, minion_id, test=test, **extra)
+    mods = salt.loader.minion_mods(opts, whitelist=["netbox", "test", "config", "grains"])
+    utils = salt.loader.utils(opts)
+    states = salt.loader.states(opts, mods, utils, {}, whitelist=["netbox"])
+    return mods, states
+
+
+def writes(target):
+    """How many write requests the stand-in has served."""
+    return sum(target.standin.count(method=m) for m in WRITE_METHODS)
+
+
+@pytest.fixture
+def nb(fresh_netbox, tmp_path):
+    """(target, execution modules) on a fresh stand-in, as minion srv-r2-01."""
+    mods, _ = loaders(fresh_netbox, tmp_path)
+    return fresh_netbox, mods
+
+
+@pytest.fixture
+def ro_mods(netbox_target, tmp_path):
+    """Execution modules on the shared (read-only) NetBox, as minion srv-r1-01."""
+    mods, _ = loaders(netbox_target, tmp_path, "srv-r1-01.lab1.example.net")
+    return mods
+
+
+# -- reads ---------------------------------------------------------------------------------------
+def test_module_loads_with_aliases(ro_mods):
+    for fun in (
+        "status",
+        "get",
+        "filter",
+        "create",
+        "update",
+        "delete",
+        "device",
+        "set_status",
+        "journal",
+        "assign_next_ip",
+        "sync_inventory",
+        "get_interfaces",
+        "openconfig_interfaces",
+        "make_interface_lag",
+        "create_interface_connection",
+    ):
+        assert f"netbox.{fun}" in ro_mods, fun
+    assert "netbox.get_" not in ro_mods and "netbox.filter_" not in ro_mods
+
+
+def test_status(ro_mods, netbox_target):
+    ret = ro_mods["netbox.status"]()
+    assert ret["reachable"] is True
+    assert ret["netbox_version"].startswith("4.")
+    assert ret["latency_ms"] >= 0
+    assert netbox_target.token not in repr(ret)
+
+
+def test_status_unreachable_reports_and_sets_retcode(fresh_netbox, tmp_path):
+    mods, _ = loaders(fresh_netbox, tmp_path)
+    fresh_netbox.standin.faults.down()
+    try:
+        ret = mods["netbox.status"]()
+    finally:
+        fresh_netbox.standin.faults.up()
+    assert ret["reachable"] is False
+    assert ret["error_type"] in ("NetBoxUnavailable", "NetBoxTimeout")
+    assert fresh_netbox.token not in repr(ret)
+    assert mods.pack["__context__"]["retcode"] == 1
+
+
+def test_get_by_id_natural_keys_and_salt3007_form(ro_mods):
+    dev = ro_mods["netbox.get"]("dcim.devices", name="srv-r1-01")
+    assert dev["name"] == "srv-r1-01"
+    assert ro_mods["netbox.get"]("dcim.devices", dev["id"])["id"] == dev["id"]
+    assert ro_mods["netbox.get"]("dcim", "devices", name="srv-r1-01")["id"] == dev["id"]
+    assert ro_mods["netbox.get"]("dcim.devices", name="no-such-device") is None
+    assert ro_mods["netbox.get"]("dcim.devices", 999999) is None
+    # references by name in filters are resolved to ids and checked client side
+    rack = ro_mods["netbox.get"]("dcim.racks", name="R2", site="lab1")
+    assert rack["name"] == "R2" and rack["site"]["slug"] == "lab1"
+
+
+def test_get_ambiguous_is_an_error(ro_mods):
+    with pytest.raises(SaltInvocationError, match="matches 2[0-9]* objects|matches [0-9]+ objects"):
+        ro_mods["netbox.get"]("dcim.devices", status="planned")
+
+
+def test_filter(ro_mods):
+    planned = ro_mods["netbox.filter"]("dcim.devices", site="lab1", status="planned")
+    assert {d["name"] for d in planned} >= {"srv-r2-01", "srv-r3-04"}
+    assert all(d["status"]["value"] == "planned" for d in planned)
+    legacy = ro_mods["netbox.filter"]("dcim", "devices", site="lab1", status="planned")
+    assert [d["id"] for d in legacy] == [d["id"] for d in planned]
+
+
+def test_bad_endpoint_and_removed_endpoint(ro_mods):
+    with pytest.raises(SaltInvocationError, match="app.endpoint"):
+        ro_mods["netbox.filter"]("devices")
+    with pytest.raises(SaltInvocationError, match="dcim.cables"):
+        ro_mods["netbox.filter"]("dcim.interface-connections")
+
+
+def test_device_of_this_minion_by_custom_field(ro_mods):
+    # minion id srv-r1-01.lab1.example.net is the custom field minion_id of srv-r1-01
+    assert ro_mods["netbox.device"]()["name"] == "srv-r1-01"
+    assert ro_mods["netbox.device"]("srv-r2-01")["name"] == "srv-r2-01"
+    assert ro_mods["netbox.device"]("nope") is None
+
+
+def test_openconfig(ro_mods):
+    oc = ro_mods["netbox.openconfig_interfaces"]("srv-r1-01")["interfaces"]["interface"]
+    assert set(oc) >= {"bond0", "eno1", "eno2", "bmc"}
+    v4 = oc["bond0"]["subinterfaces"]["subinterface"]["0"]["ipv4"]["addresses"]["address"]
+    assert v4 == {"10.10.1.11": {"config": {"ip": "10.10.1.11", "prefix_length": 24}}}
+    lacp = ro_mods["netbox.openconfig_lacp"]("srv-r1-01")["lacp"]["interfaces"]["interface"]
+    assert set(lacp["bond0"]["members"]["member"]) == {"eno1", "eno2"}
+
+
+def test_removed_function_names_replacement(ro_mods):
+    with pytest.raises(CommandExecutionError, match="cable"):
+        ro_mods["netbox.create_interface_connection"](1, 2)
+
+
+# -- writes --------------------------------------------------------------------------------------
+def test_create_update_delete(nb):
+    target, mods = nb
+    made = mods["netbox.create"](
+        "dcim.sites", name="LAB9", slug="lab9", status="planned", tags=["turnup-lab"]
+    )
+    assert made["slug"] == "lab9" and made["status"]["value"] == "planned"
+    assert [t["slug"] for t in made["tags"]] == ["turnup-lab"]
+    before = target.standin.count(method="PATCH")
+    ret = mods["netbox.update"]("dcim.sites", made["id"], status="active", name="LAB9")
+    assert ret["changes"] == {"status": {"old": "planned", "new": "active"}}
+    assert ret["object"]["status"]["value"] == "active"
+    assert target.standin.count(method="PATCH") == before + 1
+    # nothing to change: no PATCH at all
+    assert mods["netbox.update"]("dcim.sites", made["id"], status="active")["changes"] == {}
+    assert target.standin.count(method="PATCH") == before + 1
+    assert mods["netbox.delete"]("dcim.sites", made["id"]) == {
+        "deleted": True,
+        "endpoint": "dcim.sites",
+        "id": made["id"],
+    }
+    assert mods["netbox.delete"]("dcim.sites", made["id"])["deleted"] is False
+    with pytest.raises(CommandExecutionError, match="does not exist"):
+        mods["netbox.update"]("dcim.sites", made["id"], status="active")
+
+
+def test_create_invalid_carries_netbox_message(nb):
+    _, mods = nb
+    with pytest.raises(CommandExecutionError, match="site"):
+        mods["netbox.create"](
+            "dcim.devices", name="x", role="edge-server", device_type="PowerEdge M630"
+        )
+    with pytest.raises(SaltInvocationError, match="'nowhere' not found"):
+        mods["netbox.create"]("dcim.devices", name="x", site="nowhere")
+
+
+def test_set_status_writes_journal_with_job_id(nb):
+    target, mods = nb
+    ret = mods["netbox.set_status"]("srv-r2-01", "staged", comment="burn-in passed")
+    assert ret["changed"] is True and ret["old"] == "planned" and ret["new"] == "staged"
+    entry = target_get(target, "extras.journal-entries", ret["journal_id"])
+    assert entry["assigned_object_id"] == mods["netbox.device"]("srv-r2-01")["id"]
+    assert "Status planned -> staged: burn-in passed" in entry["comments"]
+    assert f"Salt job {JID}" in entry["comments"]
+    # already staged: nothing written
+    before = writes(target)
+    again = mods["netbox.set_status"]("srv-r2-01", "staged")
+    assert again["changed"] is False and writes(target) == before
+
+
+def test_journal_kinds_and_published_jid(nb):
+    target, mods = nb
+    entry = mods["netbox.journal"]("srv-r2-01", "cabled", kind="success", __pub_jid="123")
+    assert entry["kind"]["value"] == "success"
+    assert entry["comments"].startswith("cabled\n\n— Salt job 123 (srv-r2-01)")
+    iface = mods["netbox.get"]("dcim.interfaces", device="srv-r2-01", name="eno1")
+    entry = mods["netbox.journal"](f"dcim.interfaces:{iface['id']}", "optic swapped")
+    assert entry["assigned_object_type"] == "dcim.interface"
+    with pytest.raises(SaltInvocationError, match="kind must be one of"):
+        mods["netbox.journal"]("srv-r2-01", "x", kind="loud")
+    assert target.token not in repr(entry)
+
+
+def target_get(target, endpoint, ident):
+    from salt_ext.utils.netbox import NetBoxClient, load_config
+
+    client = NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
+    return client.get(endpoint, ident)
+
+
+def test_assign_next_ip_is_idempotent_and_sets_primary(nb):
+    target, mods = nb
+    first = mods["netbox.assign_next_ip"](
+        "10.10.3.0/24", "srv-r3-04:eno1", primary=True, dns_name="srv-r3-04.lab1.example.net"
+    )
+    assert first["allocated"] is True and first["address"].startswith("10.10.3.")
+    dev = mods["netbox.device"]("srv-r3-04")
+    assert dev["primary_ip4"]["id"] == first["id"]
+    again = mods["netbox.assign_next_ip"]("10.10.3.0/24", "eno1", device="srv-r3-04")
+    assert again["allocated"] is False and again["id"] == first["id"]
+    with pytest.raises(SaltInvocationError, match="not found"):
+        mods["netbox.assign_next_ip"]("10.99.0.0/24", "srv-r3-04:eno1")
+
+
+def test_assign_next_ip_concurrent_calls_get_different_addresses(nb):
+    target, mods = nb
+    results, errors = {}, []
+
+    def grab(iface):
+        try:
+            results[iface] = mods["netbox.assign_next_ip"]("10.10.3.0/24", f"srv-r3-02:{iface}")
+        except Exception as err:  # pylint: disable=broad-except
+            errors.append(err)
+
+    threads = [threading.Thread(target=grab, args=(n,)) for n in ("eno1", "eno2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert results["eno1"]["address"] != results["eno2"]["address"]
+    assert all(r["allocated"] for r in results.values())
+
+
+def _inventory(serial):
+    return {
+        "schema": "hardware-inventory/1",
+        "system": {"vendor": "Dell Inc.", "product": "PowerEdge M630", "serial": serial},
+        "cpu": {
+            "vendor": "Intel",
+            "packages": [{"socket": "CPU1", "model": "Xeon E5-2620 v4", "cores": 8, "threads": 16}],
+        },
+        "memory": {
+            "dimms": [
+                {
+                    "locator": "A1",
+                    "size_bytes": 16 * 2**30,
+                    "speed_mts": 2400,
+                    "part": "M393A2K40BB1",
+                    "serial": "36A1B2C3",
+                }
+            ]
+        },
+        "disks": [
+            {
+                "name": "nvme0n1",
+                "model": "Dell Express Flash",
+                "serial": "S3EWNX0K1234",
+                "size_bytes": 800 * 10**9,
+            }
+        ],
+        "nics": [
+            {"name": "eno1", "mac": "24:6e:96:02:11:01"},
+            {"name": "eno2", "mac": "24:6e:96:02:11:02"},
+        ],
+        "bmc": {"mac": "24:6e:96:02:11:03"},
+        "psus": [
+            {
+                "name": "PS1",
+                "model": "0G6W6K",
+                "serial": "CN1797263B",
+                "vendor": "Dell",
+                "present": True,
+            }
+        ],
+        "warnings": [],
+    }
+
+
+def test_sync_inventory_fills_then_is_idempotent(nb):
+    target, mods = nb
+    inventory = _inventory("LAB1R2S01")
+    before = writes(target)
+    dry = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory), test=True)
+    assert writes(target) == before
+    assert set(dry["changes"]["mac_addresses"]) == {"eno1", "eno2", "bmc"}
+    ret = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory))
+    assert ret["changes"] == dry["changes"] and ret["conflicts"] == []
+    ifaces = {i["name"]: i for i in mods["netbox.get_interfaces"]("srv-r2-01")}
+    assert ifaces["eno1"]["mac_address"] == "24:6E:96:02:11:01"
+    assert ifaces["bmc"]["primary_mac_address"]["mac_address"] == "24:6E:96:02:11:03"
+    items = {
+        i["name"]: i for i in mods["netbox.filter"]("dcim.inventory-items", device="srv-r2-01")
+    }
+    assert set(items) == {"CPU1", "A1", "nvme0n1", "PS1"}
+    assert items["PS1"]["serial"] == "CN1797263B"
+    assert items["PS1"]["manufacturer"]["name"] == "Dell"
+    # second run: nothing to write
+    before = writes(target)
+    again = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory))
+    assert again["changes"] == {} and again["conflicts"] == []
+    assert writes(target) == before
+
+
+def test_sync_inventory_fills_empty_serial_and_refuses_a_different_one(nb):
+    target, mods = nb
+    dev = mods["netbox.device"]("srv-r2-02")
+    mods["netbox.update"]("dcim.devices", dev["id"], serial="")
+    ret = mods["netbox.sync_inventory"]("srv-r2-02", inventory={"system": {"serial": "CN7X9Q2"}})
+    assert ret["changes"] == {"serial": {"old": "", "new": "CN7X9Q2"}}
+    assert mods["netbox.device"]("srv-r2-02")["serial"] == "CN7X9Q2"
+    ret = mods["netbox.sync_inventory"]("srv-r2-02", inventory={"system": {"serial": "OTHER99X"}})
+    assert ret["changes"] == {}
+    (conflict,) = ret["conflicts"]
+    assert "NetBox has 'CN7X9Q2' but the server reports 'OTHER99X'" in conflict["message"]
+    assert mods["netbox.device"]("srv-r2-02")["serial"] == "CN7X9Q2"
+    assert mods.pack["__context__"]["retcode"] == 1
+
+
+def test_compat_create_functions(nb):
+    _, mods = nb
+    assert mods["netbox.create_manufacturer"]("Quanta")["dcim"]["manufacturers"]["slug"] == "quanta"
+    assert mods["netbox.create_manufacturer"]("Quanta") == {}
+    made = mods["netbox.create_device_type"]("D52B-1U", "Quanta")
+    assert made["dcim"]["device-types"]["slug"] == "d52b-1u"
+    created = mods["netbox.create_device"]("srv-r2-09", "edge-server", "D52B-1U", "Quanta", "lab1")
+    assert created["dcim"]["devices"]["name"] == "srv-r2-09"
+    ret = mods["netbox.create_interface"]("srv-r2-09", "bond0", lag=True)
+    (payload,) = ret["dcim"]["interfaces"].values()
+    assert payload["type"] == "lag"
+    mods["netbox.create_interface"](
+        "srv-r2-09", "eno1", mac_address="aa:bb:cc:00:00:01", form_factor=1200
+    )
+    child = mods["netbox.make_interface_child"]("srv-r2-09", "eno1", "bond0")
+    (iface,) = child["dcim"]["interfaces"].values()
+    assert iface["lag"]["name"] == "bond0" and iface["type"]["value"] == "10gbase-x-sfpp"
+    assert iface["mac_address"] == "AA:BB:CC:00:00:01"
+    ip = mods["netbox.create_ipaddress"]("10.10.2.200/24", 4, device="srv-r2-09", interface="bond0")
+    assert ip["ipam"]["ip-addresses"]["address"] == "10.10.2.200/24"
+    assert (
+        mods["netbox.create_ipaddress"]("10.10.2.200/24", 4, device="srv-r2-09", interface="bond0")
+        == {}
+    )
+    with pytest.raises(SaltInvocationError, match="IPv4, not IPv6"):
+        mods["netbox.create_ipaddress"]("10.10.2.201/24", 6)
+    assert mods["netbox.update_device"]("srv-r2-09", serial="QTA123456") == {
+        "dcim": {"devices": {"serial": "QTA123456"}}
+    }
+    lagged = mods["netbox.make_interface_lag"]("srv-r2-09", "eno1")
+    assert next(iter(lagged["dcim"]["interfaces"].values()))["type"]["value"] == "lag"
+    gone = mods["netbox.delete_interface"]("srv-r2-09", "eno1")
+    assert list(gone["DELETE"]["dcim"]["interfaces"].values()) == ["eno1"]
