@@ -13,6 +13,8 @@ import salt.config
 import salt.loader
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+from salt_ext.utils.netbox import NetBoxClient, load_config
+
 JID = "20261129130501123456"
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 _GRAINS = {}
@@ -233,8 +235,7 @@ def test_journal_kinds_and_published_jid(nb):
 
 
 def target_get(target, endpoint, ident):
-    from salt_ext.utils.netbox import NetBoxClient, load_config
-
+    """Read an object straight from the target NetBox (not through the module under test)."""
     client = NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
     return client.get(endpoint, ident)
 
