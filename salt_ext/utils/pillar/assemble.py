@@ -95,7 +95,9 @@ class SiteView:
             ifaces.sort(key=lambda i: (i.get("name") or "", i["id"]))
         self.ips_by_iface = {}
         self.ips_by_node = {}
+        self.ips = {}
         for ip in objs.get("ipam.ip-addresses", ()):
+            self.ips[ip["id"]] = ip
             kind, node, iface = _assigned_node(ip)
             if kind is None:
                 continue
@@ -330,6 +332,13 @@ def interfaces_part(view, kind, node, options):
     return out
 
 
+def _service_ip(view, ip):
+    """A service's IP: nested object (NetBox) or bare id (looked up in the site's IPs)."""
+    if isinstance(ip, dict):
+        return ip.get("address")
+    return (view.ips.get(ip) or {}).get("address")
+
+
 def services_part(view, kind, node):
     """Services of the node with their ports and IP addresses."""
     out = []
@@ -340,7 +349,7 @@ def services_part(view, kind, node):
                 "name": svc.get("name"),
                 "protocol": choice(svc.get("protocol")),
                 "ports": list(svc.get("ports") or ()),
-                "ip_addresses": [ip.get("address") for ip in svc.get("ipaddresses") or ()],
+                "ip_addresses": [_service_ip(view, ip) for ip in svc.get("ipaddresses") or ()],
                 "description": svc.get("description"),
                 "tags": tag_slugs(svc.get("tags")),
             }

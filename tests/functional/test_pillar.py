@@ -1,0 +1,231 @@
+"""
+The netbox ext_pillar through Salt's own pillar compiler (``salt.pillar.Pillar``), in-process,
+against the NetBox stand-in seeded with lab1 through the API.
+
+Request counting: 20 minions of one site compile *together* in 20 forked processes (as the
+master's MWorkers would) sharing one localfs cache: NetBox sees exactly the requests of one bulk
+fetch (every page counted), and after a change to one device exactly the change-log reads and
+that device's refetch.
+"""
+
+import collections
+import multiprocessing
+import os
+
+import pytest
+import salt.config
+import salt.pillar
+
+from salt_ext.utils.pillar.cache import RecordStore, forget_memory
+from salt_ext.utils.pillar.engine import forget_engines, get_engine
+
+PAGE_SIZE = 100
+PROFILES_SLS = """\
+hwgen_profiles:
+  gen10:
+    description: test gen10
+    config:
+      mtu: 9000
+      sysctl: {kernel.panic: 5}
+"""
+
+
+def master_opts(tmp_path, target, name="master", **ext):
+    root = tmp_path / name
+    (root / "pillar").mkdir(parents=True, exist_ok=True)
+    (root / "pillar" / "top.sls").write_text("base:\n  '*':\n    - profiles\n")
+    (root / "pillar" / "profiles.sls").write_text(PROFILES_SLS)
+    overrides = {
+        "root_dir": str(root),
+        "cachedir": str(root / "cache"),
+        "pki_dir": str(root / "pki"),
+        "pillar_roots": {"base": [str(root / "pillar")]},
+        "file_roots": {"base": [str(root)]},
+        "netbox": {"url": target.url, "token": target.token, "page_size": PAGE_SIZE, "timeout": 5},
+        "ext_pillar": [{"netbox": dict(ext)}],
+    }
+    return salt.config.apply_master_config(overrides, salt.config.DEFAULT_MASTER_OPTS.copy())
+
+
+def compile_pillar(opts, minion_id):
+    return salt.pillar.Pillar(opts, {"id": minion_id}, minion_id, "base").compile_pillar()
+
+
+def _worker(opts, minion_id, barrier, queue):
+    forget_memory()
+    forget_engines()
+    barrier.wait(timeout=60)
+    try:
+        pillar = compile_pillar(opts, minion_id)
+        queue.put((minion_id, pillar.get("_errors"), pillar.get("netbox", {}).get("name")))
+    except Exception as err:  # pylint: disable=broad-except
+        queue.put((minion_id, [repr(err)], None))
+
+
+def compile_together(opts, minion_ids):
+    """Compile the pillars of ``minion_ids`` at the same moment, one forked process each."""
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(len(minion_ids))
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(opts, m, barrier, queue)) for m in minion_ids]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    return {m: (errors, name) for m, errors, name in results}
+
+
+def requests_by_path(standin):
+    return collections.Counter(r["path"] for r in standin.requests if r["method"] == "GET")
+
+
+def lab1_names(snapshot, count):
+    return sorted(d["name"] for d in snapshot["objects"]["dcim.devices"])[:count]
+
+
+def expire_all(opts):
+    """Age every cached record past its TTL (as if ``ttl`` seconds went by)."""
+    engine = get_engine(opts, {}, opts["ext_pillar"][0]["netbox"])
+    store = RecordStore(opts, engine.source_id)
+    for name in store.names():
+        meta = store.meta(name)
+        meta["synced_at"] -= 3600
+        store.save_meta(name, meta)
+    forget_engines()
+    forget_memory()
+
+
+@pytest.fixture(autouse=True)
+def _clean_process_state():
+    forget_memory()
+    forget_engines()
+    yield
+    forget_memory()
+    forget_engines()
+
+
+def test_full_pillar_through_salt(tmp_path, netbox_target):
+    pillar = compile_pillar(master_opts(tmp_path, netbox_target), "srv-r1-01")
+    assert "_errors" not in pillar
+    nb = pillar["netbox"]
+    assert nb["name"] == "srv-r1-01"
+    assert nb["rack"]["name"] == "R1"
+    assert nb["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1"
+    assert [d["name"] for d in nb["rack_devices"]["tor-switch"]] == ["tor1-r1", "tor2-r1"]
+    assert nb["_meta"]["stale"] is False
+    assert pillar["hwgen"]["name"] == "gen10"
+    assert pillar["hwgen"]["config"]["mtu"] == 9000
+    assert netbox_target.token not in repr(pillar)
+
+
+def test_twenty_minions_together_cause_one_bulk_fetch(tmp_path, fresh_netbox, lab1_snapshot):
+    standin = fresh_netbox.standin
+    minions = lab1_names(lab1_snapshot, 20)
+
+    # baseline: what one minion alone costs on an empty cache
+    solo = master_opts(tmp_path, fresh_netbox, name="solo")
+    standin.reset_requests()
+    assert compile_together(solo, minions[:1])[minions[0]] == (None, minions[0])
+    baseline = requests_by_path(standin)
+    assert baseline["/api/dcim/interfaces/"] == -(-456 // PAGE_SIZE)  # every page, once
+    assert baseline["/api/dcim/mac-addresses/"] == -(-408 // PAGE_SIZE)
+
+    fleet = master_opts(tmp_path, fresh_netbox, name="fleet")
+    standin.reset_requests()
+    results = compile_together(fleet, minions)
+    assert results == {m: (None, m) for m in minions}
+    assert requests_by_path(standin) == baseline  # 20 minions: still one bulk fetch per type
+
+    # one device changes; after the TTL the next refresh fetches only that device
+    client = fresh_netbox_client(fresh_netbox)
+    dev = client.find("dcim.devices", name="srv-r1-02")
+    client.update("dcim.devices", dev["id"], {"serial": "SWAPPED-BOARD"})
+    expire_all(fleet)
+    standin.reset_requests()
+    results = compile_together(fleet, minions)
+    assert results == {m: (None, m) for m in minions}
+    incremental = [(r["path"], dict(r["query"])) for r in standin.requests]
+    paths = collections.Counter(p for p, _ in incremental)
+    # the identity index and the site record each read the change log once and fetch the device
+    assert paths == {"/api/core/object-changes/": 2, "/api/dcim/devices/": 2}
+    for path, query in incremental:
+        if path == "/api/dcim/devices/":
+            assert query["id"] == str(dev["id"])
+    assert compile_pillar(fleet, "srv-r1-02")["netbox"]["serial"] == "SWAPPED-BOARD"
+
+
+def fresh_netbox_client(target):
+    from salt_ext.utils.netbox import NetBoxClient, load_config
+
+    return NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
+
+
+def test_netbox_down_without_cache_records_errors(tmp_path, fresh_netbox):
+    opts = master_opts(tmp_path, fresh_netbox, ttl=0)
+    fresh_netbox.standin.faults.down()
+    try:
+        pillar = compile_pillar(opts, "srv-r1-01")
+    finally:
+        fresh_netbox.standin.faults.up()
+    assert "netbox" not in pillar
+    assert any(
+        "Failed to load ext_pillar netbox" in e and "no cached copy" in e for e in pillar["_errors"]
+    )
+    assert fresh_netbox.token not in repr(pillar)
+
+
+def test_netbox_down_with_cache_serves_stale(tmp_path, fresh_netbox):
+    opts = master_opts(tmp_path, fresh_netbox)
+    assert compile_pillar(opts, "srv-r1-01")["netbox"]["_meta"]["stale"] is False
+    expire_all(opts)
+    fresh_netbox.standin.faults.down()
+    try:
+        pillar = compile_pillar(opts, "srv-r1-01")
+    finally:
+        fresh_netbox.standin.faults.up()
+    assert "_errors" not in pillar
+    meta = pillar["netbox"]["_meta"]
+    assert meta["stale"] is True and meta["age_s"] >= 3600
+    assert meta["error"]
+    assert pillar["netbox"]["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1"
+
+
+def test_unknown_minion_follows_on_unknown(tmp_path, netbox_target):
+    empty = compile_pillar(master_opts(tmp_path, netbox_target, name="a"), "ghost-01")
+    assert "netbox" not in empty and "_errors" not in empty
+    strict = compile_pillar(
+        master_opts(tmp_path, netbox_target, name="b", on_unknown="error"), "ghost-01"
+    )
+    assert any("ghost-01" in e and "not in NetBox" in e for e in strict["_errors"])
+
+
+def test_bad_option_is_an_error_naming_it(tmp_path, netbox_target):
+    pillar = compile_pillar(master_opts(tmp_path, netbox_target, site_prefix=True), "srv-r1-01")
+    assert any("site_prefix" in e for e in pillar["_errors"])
+
+
+def test_compat_salt3007_shape(tmp_path, netbox_target):
+    opts = master_opts(
+        tmp_path,
+        netbox_target,
+        compat="salt3007",
+        api_url=netbox_target.url + "/api/",
+        api_token=netbox_target.token,
+        interfaces=True,
+        interface_ips=True,
+        connected_devices=True,
+    )
+    del opts["netbox"]  # the compat options carry url and token, like Salt 3007
+    pillar = compile_pillar(opts, "srv-r1-01")
+    assert "_errors" not in pillar, pillar.get("_errors")
+    node = pillar["netbox"]
+    assert node["node_type"] == "device"
+    assert {i["name"] for i in node["interfaces"]} == {"bmc", "bond0", "eno1", "eno2"}
+    assert sorted(d["name"] for d in node["connected_devices"].values()) == [
+        "oob-r1",
+        "tor1-r1",
+        "tor2-r1",
+    ]
+    assert len(node["site"]["prefixes"]) == 8
+    assert os.environ.get("NETBOX_TOKEN", netbox_target.token) not in repr(pillar)
