@@ -95,9 +95,8 @@ class Replay:
         if endpoint == "ipam.prefixes" and path.endswith("available-ips/"):
             endpoint = "ipam.ip-addresses"
         hdrs = {}
-        for key, value in headers.items():
-            if key == "Authorization":
-                value = self.auth(value)
+        for key, symbol in headers.items():
+            value = self.auth(symbol) if key == "Authorization" else symbol
             if value is not None:
                 hdrs[key] = value
         data = None
@@ -124,7 +123,10 @@ class Replay:
         resp = self.session.request(
             method,
             self.nb.url + path,
-            headers={"Authorization": f"Token {self.nb.token_v1}", "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Token {self.nb.token_v1}",
+                "Content-Type": "application/json",
+            },
             data=json.dumps(body) if body is not None else None,
             timeout=30,
         )
@@ -266,7 +268,11 @@ def _check(pair, replay, resp):
         endpoint = _endpoint_of(req["path"])
         assert resp.headers["ETag"] == replay.nb.store.etag(endpoint, body["id"])
     if "ETag" not in expected["headers"]:
-        assert "ETag" not in resp.headers or req["method"] == "GET" and "/available-ips/" in req["path"]
+        assert (
+            "ETag" not in resp.headers
+            or req["method"] == "GET"
+            and "/available-ips/" in req["path"]
+        )
 
     if pair.get("scope_note"):
         _compare_scoped(pair, resp, base)

@@ -174,6 +174,7 @@ class NetBoxStandin:
         self,
         snapshot=None,
         keep_ids=True,
+        *,
         max_page_size=1000,
         paginate_count=50,
         port=0,
@@ -390,7 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- routing -------------------------------------------------------------------------------------
     def _route(self, method, path, query, raw):
         self._allow = ALLOW_READONLY
-        base = f"http://{self.headers.get('Host') or '127.0.0.1:%d' % self.standin.port}"
+        base = f"http://{self.headers.get('Host') or f'127.0.0.1:{self.standin.port}'}"
         parts = [p for p in path.split("/") if p]
         if not parts or parts[0] != "api":
             self._send(404, {"detail": "Not found."})
@@ -412,7 +413,9 @@ class _Handler(BaseHTTPRequestHandler):
         if denied:
             raise StoreError(403, {"detail": denied})
         if method == "OPTIONS":
-            self._send(200, {"name": "NetBox", "renders": ["application/json"]}, {"Allow": self._allow})
+            self._send(
+                200, {"name": "NetBox", "renders": ["application/json"]}, {"Allow": self._allow}
+            )
             return
         if len(parts) == 1:
             body = {app: f"{base}/api/{app}/" for app in API_APPS}
@@ -433,7 +436,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif len(parts) == 4 and parts[3].isdigit():
             self._detail_view(method, endpoint, int(parts[3]), query, body, base)
         elif len(parts) == 5 and endpoint == "ipam.prefixes" and parts[4] == "available-ips":
-            self._available_ips(method, int(parts[3]) if parts[3].isdigit() else -1, query, body, base)
+            self._available_ips(
+                method, int(parts[3]) if parts[3].isdigit() else -1, query, body, base
+            )
         else:
             raise StoreError(404, {"detail": "Not found."})
 
@@ -483,7 +488,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(method, 200, result)
         elif method == "DELETE":
             items = body if isinstance(body, list) else []
-            errors = [{} if isinstance(i, dict) and i.get("id") else {"id": ["This field is required."]} for i in items]
+            errors = [
+                {} if isinstance(i, dict) and i.get("id") else {"id": ["This field is required."]}
+                for i in items
+            ]
             if any(errors):
                 raise StoreError(400, errors)
             for item in items:
@@ -505,7 +513,9 @@ class _Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     limit = self.standin.paginate_count
                 if limit <= 0 or limit > self.standin.max_page_size:
-                    limit = self.standin.max_page_size if limit >= 0 else self.standin.paginate_count
+                    limit = (
+                        self.standin.max_page_size if limit >= 0 else self.standin.paginate_count
+                    )
             elif key == "offset":
                 try:
                     offset = max(0, int(value))
@@ -524,7 +534,9 @@ class _Handler(BaseHTTPRequestHandler):
             nxt = None
             if len(ids) > limit:
                 nxt = f"{url}?{_sorted_query(_replace(query, start=page[-1] + 1, limit=limit))}"
-            results = store.represent_ids(endpoint, page, base, brief, fields, exclude)
+            results = store.represent_ids(
+                endpoint, page, base, brief=brief, fields=fields, exclude=exclude
+            )
             body = {"count": None, "next": nxt, "previous": None, "results": results}
             self._reply("GET", 200, body)
             return
@@ -538,15 +550,17 @@ class _Handler(BaseHTTPRequestHandler):
                 prev = f"{url}?{_sorted_query(_replace(query, limit=limit, offset=None))}"
             else:
                 prev = f"{url}?{_sorted_query(_replace(query, limit=limit, offset=offset - limit))}"
-        results = store.represent_ids(endpoint, page, base, brief, fields, exclude)
+        results = store.represent_ids(
+            endpoint, page, base, brief=brief, fields=fields, exclude=exclude
+        )
         self._reply("GET", 200, {"count": count, "next": nxt, "previous": prev, "results": results})
 
-    def _detail_view(self, method, endpoint, obj_id, query, body, base):
+    def _detail_view(self, method, endpoint, obj_id, query, body, base):  # noqa: PLR0917
         store = self.standin.store
         if method in ("GET", "HEAD"):
             brief, fields, exclude = self._repr_opts(query)
             obj = store.get(endpoint, obj_id, base_url=base)
-            obj = store.represent(endpoint, obj, base, brief, fields, exclude)
+            obj = store.represent(endpoint, obj, base, brief=brief, fields=fields, exclude=exclude)
             self._reply(method, 200, obj, {"ETag": store.etag(endpoint, obj_id)})
         elif endpoint in READONLY_ENDPOINTS:
             self._method_not_allowed(method)
@@ -598,7 +612,9 @@ def main(argv=None):
     )
     standin.start()
     print(
-        json.dumps({"url": standin.url, "token_v1": standin.token_v1, "token_v2": standin.token_v2}),
+        json.dumps(
+            {"url": standin.url, "token_v1": standin.token_v1, "token_v2": standin.token_v2}
+        ),
         flush=True,
     )
     stop = threading.Event()

@@ -54,7 +54,9 @@ def test_negated_lookups_exclude(store):
     everything = set(names(store.query("dcim.devices", [("site", "lab1")])))
     rows = store.query("dcim.devices", [("site", "lab1"), ("name__nic", "srv")])
     assert set(names(rows)) == {n for n in everything if "srv" not in n}
-    rows = store.query("dcim.devices", [("site", "lab1"), ("name__n", "oob-r1"), ("name__n", "oob-r2")])
+    rows = store.query(
+        "dcim.devices", [("site", "lab1"), ("name__n", "oob-r1"), ("name__n", "oob-r2")]
+    )
     assert set(names(rows)) == everything - {"oob-r1", "oob-r2"}
 
 
@@ -130,7 +132,14 @@ def test_ordering_natural_and_explicit(store):
 
 
 def _new_device(store, name, **extra):
-    data = {"name": name, "device_type": 16, "role": 11, "site": 25, "tenant": 14, "status": "planned"}
+    data = {
+        "name": name,
+        "device_type": 16,
+        "role": 11,
+        "site": 25,
+        "tenant": 14,
+        "status": "planned",
+    }
     data.update(extra)
     return store.create("dcim.devices", data)
 
@@ -212,7 +221,9 @@ def test_delete_device_cascades_and_logs(store):
         },
     )
     assert mac["mac_address"] == "AA:BB:CC:00:11:22"
-    ip = store.allocate_ips(97, {"assigned_object_type": "dcim.interface", "assigned_object_id": iface["id"]})
+    ip = store.allocate_ips(
+        97, {"assigned_object_type": "dcim.interface", "assigned_object_id": iface["id"]}
+    )
     store.update("dcim.devices", dev["id"], {"primary_ip4": ip["id"]})
     assert store.get("dcim.interfaces", iface["id"])["count_ipaddresses"] == 1
     store.delete("dcim.devices", dev["id"])

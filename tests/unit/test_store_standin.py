@@ -49,7 +49,9 @@ def test_auth_forms(nb):
 
 
 def test_paging_and_request_log(nb, http):
-    first = http.get(f"{nb.url}/api/dcim/devices/", params={"site": "lab1", "limit": 10}, timeout=10)
+    first = http.get(
+        f"{nb.url}/api/dcim/devices/", params={"site": "lab1", "limit": 10}, timeout=10
+    )
     body = first.json()
     assert body["count"] == 24 and len(body["results"]) == 10
     seen = [r["id"] for r in body["results"]]
@@ -69,7 +71,9 @@ def test_brief_fields_and_exclude(nb, http):
     assert set(brief["results"][0]) == {"id", "url", "display", "name", "description"}
     only = http.get(url, params={"name": "srv-r1-01", "fields": "id,name,bogus"}, timeout=10).json()
     assert only["results"] == [{"id": 110, "name": "srv-r1-01"}]
-    full = http.get(url, params={"name": "srv-r1-01", "exclude": "config_context"}, timeout=10).json()
+    full = http.get(
+        url, params={"name": "srv-r1-01", "exclude": "config_context"}, timeout=10
+    ).json()
     assert "config_context" not in full["results"][0] and "site" in full["results"][0]
 
 
@@ -140,7 +144,15 @@ def test_down_refuses_and_up_rebinds_same_port(nb, http):
 
 def test_cli_prints_url_and_tokens():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.netbox_standin", "--snapshot", "lab1", "--token-v1", "a" * 40],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.netbox_standin",
+            "--snapshot",
+            "lab1",
+            "--token-v1",
+            "a" * 40,
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

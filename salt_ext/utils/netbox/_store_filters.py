@@ -175,7 +175,7 @@ def number_match(stored, lookup, numbers):
 
 
 def _is_empty(value):
-    return value is None or value == "" or value == [] or value == {}
+    return value is None or value in ("", [], {})
 
 
 def _net_contains(prefix, address):
@@ -291,8 +291,8 @@ class FilterMixin:
         objs = self._objs[endpoint]
         fields = ENDPOINTS[endpoint]["fields"]
         keys = []
-        for part in ordering.split(","):
-            part = part.strip()
+        for raw in ordering.split(","):
+            part = raw.strip()
             desc = part.startswith("-")
             field = part.lstrip("-")
             if field and (field in fields or field in ("id", "created", "last_updated")):
@@ -352,7 +352,7 @@ class FilterMixin:
             return self._through_device(endpoint, param, base, lookup, values)
         return self._generic(endpoint, meta, param, base, lookup, values)
 
-    def _generic(self, endpoint, meta, param, base, lookup, values):
+    def _generic(self, endpoint, meta, param, base, lookup, values):  # noqa: PLR0917
         fields = meta["fields"]
         if base == "id":
             return self._scalar(param, "id", "integer", lookup, values)
@@ -480,7 +480,7 @@ class FilterMixin:
         return frozenset(matched)
 
     # -- custom fields -------------------------------------------------------------------------------
-    def _cf_filter(self, endpoint, meta, param, name, lookup, values):
+    def _cf_filter(self, endpoint, meta, param, name, lookup, values):  # noqa: PLR0917
         cf = None
         for obj in self._objs.get("extras.custom-fields", {}).values():
             if obj.get("name") == name and meta["object_type"] in (obj.get("object_types") or ()):

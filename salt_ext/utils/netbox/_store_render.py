@@ -156,7 +156,7 @@ class RenderMixin:
     def _url(self, endpoint, obj_id, base):
         return f"{base}{api_path(endpoint)}{obj_id}/"
 
-    def _brief(self, endpoint, obj_id, shape, base, memo, fallback=None, top=False):
+    def _brief(self, endpoint, obj_id, shape, base, memo, *, fallback=None, top=False):
         """A nested/brief representation of one object, built from the object itself. ``top``: the
         object is a result of a ``brief`` list (annotated counts are real there)."""
         key = (shape, obj_id)
@@ -194,7 +194,7 @@ class RenderMixin:
                 value = obj.get(name)
                 if isinstance(value, list):
                     out[name] = [
-                        self._brief(SHAPE_ENDPOINT[sub], ref_id(v), sub, base, memo, v)
+                        self._brief(SHAPE_ENDPOINT[sub], ref_id(v), sub, base, memo, fallback=v)
                         for v in value
                         if ref_id(v) is not None
                     ]
@@ -203,7 +203,7 @@ class RenderMixin:
                     out[name] = (
                         None
                         if rid is None
-                        else self._brief(SHAPE_ENDPOINT[sub], rid, sub, base, memo, value)
+                        else self._brief(SHAPE_ENDPOINT[sub], rid, sub, base, memo, fallback=value)
                     )
             else:
                 out[name] = copy_json(obj.get(name), self._stored_base, base)
@@ -218,7 +218,7 @@ class RenderMixin:
         shape = "Brief" + ENDPOINTS[endpoint]["model"]
         if shape not in SHAPES:
             return copy_json(fallback, self._stored_base, base) if fallback else None
-        return self._brief(endpoint, obj_id, shape, base, memo, fallback)
+        return self._brief(endpoint, obj_id, shape, base, memo, fallback=fallback)
 
     # -- cables ----------------------------------------------------------------------------------
     def _cable_of(self, iface_id, object_type="dcim.interface"):
@@ -327,14 +327,16 @@ class RenderMixin:
                 target, shape = spec[1], spec[2]
                 if spec[0] == "fkm":
                     out[name] = [
-                        self._brief(target, ref_id(v), shape, base, memo, v)
+                        self._brief(target, ref_id(v), shape, base, memo, fallback=v)
                         for v in value or ()
                         if ref_id(v) is not None
                     ]
                 else:
                     rid = ref_id(value)
                     out[name] = (
-                        None if rid is None else self._brief(target, rid, shape, base, memo, value)
+                        None
+                        if rid is None
+                        else self._brief(target, rid, shape, base, memo, fallback=value)
                     )
             else:
                 out[name] = copy_json(value, self._stored_base, base)
@@ -351,7 +353,9 @@ class RenderMixin:
             out["primary_ip"] = (
                 None
                 if rid is None
-                else self._brief("ipam.ip-addresses", rid, "BriefIPAddress", base, memo, primary)
+                else self._brief(
+                    "ipam.ip-addresses", rid, "BriefIPAddress", base, memo, fallback=primary
+                )
             )
         if "config_context" in out:
             out["config_context"] = self.config_context_for(obj)

@@ -8,6 +8,7 @@ import ipaddress
 
 from salt_ext.utils.netbox._store_meta import ENDPOINTS
 from salt_ext.utils.netbox._store_render import (
+    COUNTS,
     GENERIC_REFS,
     OBJECT_TYPE_ENDPOINT,
     api_path,
@@ -189,6 +190,7 @@ class WriteMixin:
         obj_id,
         data,
         partial=True,
+        *,
         base_url=None,
         if_match=None,
         user="admin",
@@ -223,7 +225,7 @@ class WriteMixin:
             return self._represent(endpoint, obj, base, False, None, (), {})
 
     def bulk_update(
-        self, endpoint, items, partial=True, base_url=None, user="admin", request_id=None
+        self, endpoint, items, partial=True, *, base_url=None, user="admin", request_id=None
     ):
         """Bulk PATCH/PUT: a list of ``{"id": ..., field: value}`` (atomic)."""
         self._check_endpoint(endpoint)
@@ -342,7 +344,7 @@ class WriteMixin:
         self._after_create(endpoint, obj, user, request_id)
         return obj
 
-    def _update_one(self, endpoint, obj, data, partial, user, request_id):
+    def _update_one(self, endpoint, obj, data, partial, user, request_id):  # noqa: PLR0917
         meta = ENDPOINTS[endpoint]
         values, errors = self._coerce(endpoint, data, obj)
         if not partial:
@@ -503,9 +505,8 @@ class WriteMixin:
             raise _FieldError(f'Expected a list of items but got type "{_tname(value)}".')
         out = []
         for item in value:
-            if isinstance(item, str) and not item.isdigit():
-                item = {"slug": item}
-            ref = self._coerce_ref("extras.tags", item, nullable=False)
+            wanted = {"slug": item} if isinstance(item, str) and not item.isdigit() else item
+            ref = self._coerce_ref("extras.tags", wanted, nullable=False)
             if ref not in out:
                 out.append(ref)
         return out
@@ -750,7 +751,7 @@ class WriteMixin:
             if "/" not in str(address):
                 raise ValueError
         except ValueError:
-            errors["address"] = [f"Enter a valid IPv4 or IPv6 address with optional mask."]
+            errors["address"] = ["Enter a valid IPv4 or IPv6 address with optional mask."]
             return
         obj["address"] = str(iface)
         obj["family"] = {"value": iface.version, "label": f"IPv{iface.version}"}
@@ -995,7 +996,9 @@ class WriteMixin:
                 elif src_ep != "core.object-changes":
                     # an object being deleted in this cascade is not "updated" (Django's collector)
                     log = (src_ep, oid) not in seen
-                    self._clear_ref(src_ep, other, field, obj["id"], user, request_id, log)
+                    self._clear_ref(
+                        src_ep, other, field, obj["id"], user=user, request_id=request_id, log=log
+                    )
         current = self._objs[endpoint].get(obj["id"])
         if current is None:
             return
@@ -1004,7 +1007,7 @@ class WriteMixin:
         self._after_write(endpoint, current, current)
         self._log(endpoint, "delete", current, None, user, request_id)
 
-    def _clear_ref(self, endpoint, obj, field, target_id, user, request_id, log=True):
+    def _clear_ref(self, endpoint, obj, field, target_id, *, user, request_id, log=True):
         new = copy_json(obj)
         value = new.get(field)
         if isinstance(value, list):
@@ -1039,7 +1042,7 @@ class WriteMixin:
                     str((self._objs["extras.tags"].get(ref_id(t)) or {}).get("name", ref_id(t)))
                     for t in value or ()
                 )
-            elif name.endswith("_count") and (endpoint, name) in _counts():
+            elif name.endswith("_count") and (endpoint, name) in COUNTS:
                 out[name] = self._count(endpoint, name, obj["id"])
             elif spec is not None and spec[0] == "fkm":
                 out[name] = [ref_id(v) for v in value or ()]
@@ -1055,7 +1058,7 @@ class WriteMixin:
                 out[name] = copy_json(value)
         return out
 
-    def _log(self, endpoint, action, before, after, user, request_id):
+    def _log(self, endpoint, action, before, after, user, request_id):  # noqa: PLR0917
         if endpoint == "core.object-changes":
             return
         obj = after if after is not None else before
@@ -1114,14 +1117,6 @@ _VERBOSE = {
     "virtualization.virtualmachine": "virtual machine",
     "virtualization.vminterface": "interface",
 }
-
-
-def _counts():
-    from salt_ext.utils.netbox._store_render import (  # pylint: disable=import-outside-toplevel
-        COUNTS,
-    )
-
-    return COUNTS
 
 
 def _tname(value):

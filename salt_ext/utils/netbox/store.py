@@ -200,7 +200,7 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
                 raise StoreError(400, {err.param: [err.message]}) from None
 
     def represent_ids(
-        self, endpoint, ids, base_url=DEFAULT_BASE_URL, brief=False, fields=None, exclude=()
+        self, endpoint, ids, base_url=DEFAULT_BASE_URL, *, brief=False, fields=None, exclude=()
     ):
         """Representations of existing objects by id (missing ids are skipped)."""
         base_url = base_url.rstrip("/")
@@ -245,7 +245,7 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
             return obj_id in self._objs.get(endpoint, {})
 
     def represent(
-        self, endpoint, obj, base_url=DEFAULT_BASE_URL, brief=False, fields=None, exclude=()
+        self, endpoint, obj, base_url=DEFAULT_BASE_URL, *, brief=False, fields=None, exclude=()
     ):
         """The representation of ``obj`` (a stored or represented object, looked up by its id):
         ``brief`` gives NetBox's brief form; ``fields`` keeps only those keys (unknown names ignored);
@@ -256,7 +256,7 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
                 endpoint, stored, base_url.rstrip("/"), brief, fields, exclude, {}
             )
 
-    def _represent(self, endpoint, obj, base, brief, fields, exclude, memo):
+    def _represent(self, endpoint, obj, base, brief, fields, exclude, memo):  # noqa: PLR0917
         if brief:
             shape = "Brief" + ENDPOINTS[endpoint]["model"]
             out = self._brief(endpoint, obj["id"], shape, base, memo, top=True)
@@ -299,7 +299,9 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
                 used.add(host)
         vrf_repr = None
         if vrf is not None:
-            vrf_repr = self._brief("ipam.vrfs", vrf, "BriefVRF", base, {}, prefix.get("vrf"))
+            vrf_repr = self._brief(
+                "ipam.vrfs", vrf, "BriefVRF", base, {}, fallback=prefix.get("vrf")
+            )
         out = []
         for host in host_candidates(prefix["prefix"], bool(prefix.get("is_pool"))):
             if host in used:
@@ -329,7 +331,7 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
                     },
                 )
             payload = []
-            for item, address in zip(items, free):
+            for item, address in zip(items, free, strict=False):
                 entry = dict(item or {})
                 entry["address"] = address["address"]
                 if prefix.get("vrf") is not None:
