@@ -16,6 +16,7 @@ import pytest
 import salt.config
 import salt.pillar
 
+from salt_ext.utils.netbox import NetBoxClient, load_config
 from salt_ext.utils.pillar.cache import RecordStore, forget_memory
 from salt_ext.utils.pillar.engine import forget_engines, get_engine
 
@@ -156,8 +157,6 @@ def test_twenty_minions_together_cause_one_bulk_fetch(tmp_path, fresh_netbox, la
 
 
 def fresh_netbox_client(target):
-    from salt_ext.utils.netbox import NetBoxClient, load_config
-
     return NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
 
 
