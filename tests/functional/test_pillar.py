@@ -65,10 +65,15 @@ def _worker(opts, minion_id, barrier, queue):
 
 def compile_together(opts, minion_ids):
     """Compile the pillars of ``minion_ids`` at the same moment, one forked process each."""
+    return compile_pairs([(opts, m) for m in minion_ids])
+
+
+def compile_pairs(pairs):
+    """Compile ``[(master opts, minion id), ...]`` at the same moment, one forked process each."""
     ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(len(minion_ids))
+    barrier = ctx.Barrier(len(pairs))
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(opts, m, barrier, queue)) for m in minion_ids]
+    procs = [ctx.Process(target=_worker, args=(o, m, barrier, queue)) for o, m in pairs]
     for proc in procs:
         proc.start()
     results = [queue.get(timeout=120) for _ in procs]
