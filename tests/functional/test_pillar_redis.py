@@ -10,8 +10,7 @@ import subprocess
 import time
 
 import pytest
-
-redis = pytest.importorskip("redis", reason="the redis Python client is not installed")
+import redis
 
 from salt_ext.utils.pillar.cache import forget_memory
 from salt_ext.utils.pillar.engine import forget_engines
