@@ -24,6 +24,7 @@ Normalised inventory (``schema: hardware-inventory/1``)::
 import copy
 import json
 import os
+import re
 
 import yaml
 
@@ -320,6 +321,12 @@ def assemble(raw, warnings=None, sources=None):
     return finalize(inventory)
 
 
+def _rom_version(value):
+    """HP 'System ROM' string ``v2.52 (10/25/2017)`` -> ``2.52`` (the BIOS family I36 is not a version)."""
+    match = re.match(r"^v?(\d+(?:\.\d+)+)", (value or "").strip())
+    return match.group(1) if match else None
+
+
 def finalize(inventory):
     """
     (Re)compute the derived fields: memory totals from the DIMM list, the firmware summary and
@@ -339,8 +346,9 @@ def finalize(inventory):
     system = inventory.setdefault("system", {})
     bmc = inventory.setdefault("bmc", {})
     nics = inventory.setdefault("nics", [])
+    oem_fw = (inventory.get("oem") or {}).get("firmware") or {}
     inventory["firmware"] = {
-        "bios": system.get("bios_version"),
+        "bios": _rom_version(oem_fw.get("System ROM")) or system.get("bios_version"),
         "bios_date": system.get("bios_date"),
         "bmc": bmc.get("firmware"),
         "nics": {n["name"]: n.get("firmware") for n in nics if n.get("firmware")},
@@ -565,7 +573,9 @@ def normalize_spec(simulate, base=None):
     """
     Turn the ``hardware:simulate`` setting into a spec dict. Accepted forms:
 
-    - a path to a captured inventory (``.json``/``.yaml``);
+    - a path to a captured inventory (``.json``/``.yaml``, has a ``system`` key);
+    - a path to a spec file (``.yaml``/``.json`` holding the mapping below; relative paths in it
+      are relative to the file);
     - a path to a directory of raw outputs (``dmidecode.txt``, ``lscpu.json``, ``lsblk.json``,
       ``nvme.json``, ``ip-addr.json``, ``ethtool-i-<nic>.txt``, ``ethtool-<nic>.txt``,
       ``lldpctl.json`` or ``lldpctl.keyvalue``, ``ipmitool-lan.txt``, ``ipmitool-mc.txt``,
@@ -579,6 +589,11 @@ def normalize_spec(simulate, base=None):
         if os.path.isdir(path):
             return _spec_from_directory(path)
         if os.path.isfile(path):
+            if path.endswith((".yaml", ".yml", ".json")):
+                doc = _load_structured(path, "spec")
+                if isinstance(doc, dict) and "system" not in doc:
+                    # A spec file: {dir:, dmidecode:, overrides:, ...}, relative to its directory.
+                    return normalize_spec(doc, base=os.path.dirname(path))
             return {"inventory": path}
         raise SimulationError(f"hardware:simulate: {path!r} does not exist")
     if not isinstance(simulate, dict):

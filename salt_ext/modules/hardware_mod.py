@@ -1,0 +1,278 @@
+"""
+Hardware inventory and validation of a server against its NetBox record and its hardware
+generation profile.
+
+:depends: dmidecode, util-linux (lscpu, lsblk), iproute2, ethtool; optionally nvme-cli, lldpd
+    (lldpctl), ipmitool. A missing tool only yields a ``warnings`` entry.
+
+Configuration (minion config or pillar, key ``hardware``):
+
+.. code-block:: yaml
+
+    hardware:
+      # Read captured data instead of running tools (rehearsals, integration tests):
+      #   a captured inventory file (.json/.yaml), a directory of raw outputs, a YAML/JSON file
+      #   holding a simulation spec, or the spec itself:
+      simulate:
+        dir: /srv/hw/srv-r1-01                 # lsblk.json, ip-addr.json, lldpctl.json, ...
+        dmidecode: /srv/hw/dmidecode/M630.txt
+        overrides: {system: {serial: LAB1R1S01}}
+      root: /                                  # where hwgen writes its files (tests: a tmp dir)
+      paths: {network_dir: etc/systemd/network}  # relative to root, or absolute
+      apply_live: true                         # reload sysctl/udev/networkd, update-grub
+      device: srv-r1-01                        # NetBox device name (default: by minion id)
+
+The NetBox side comes from the NetBox pillar (``netbox:``) when it carries the device, else from
+the NetBox access layer (``netbox:`` configuration, see docs/architecture.md).
+"""
+
+import logging
+import os
+
+import salt.utils.path
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from salt_ext.utils.hardware import inventory as inv
+from salt_ext.utils.hardware import profiles as hwprofiles
+from salt_ext.utils.hardware import render as hwrender
+from salt_ext.utils.hardware import validate as hwvalidate
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "hardware"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _settings():
+    settings = __salt__["config.get"]("hardware", {}) or {}
+    if not isinstance(settings, dict):
+        raise SaltInvocationError(
+            f"configuration 'hardware' must be a mapping (got {type(settings).__name__})"
+        )
+    return settings
+
+
+def _run(argv):
+    ret = __salt__["cmd.run_all"](
+        argv, python_shell=False, ignore_retcode=True, output_loglevel="trace", timeout=60
+    )
+    return ret.get("retcode", 1), ret.get("stdout") or "", ret.get("stderr") or ""
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def inventory(simulate=None):
+    """
+    Inventory this server: system, board, chassis, CPUs, memory and DIMMs, disks, NICs, LLDP
+    neighbours, BMC, PSUs, firmware, placeholder serials and warnings for unavailable sources.
+
+    simulate
+        Read captured data instead of running the tools (overrides ``hardware:simulate``):
+        a path to a captured inventory, a directory of raw outputs or a spec file.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' hardware.inventory
+        salt-call hardware.inventory simulate=/srv/hw/srv-r1-01
+    """
+    spec = simulate if simulate is not None else _settings().get("simulate")
+    if spec:
+        try:
+            return inv.simulate(spec)
+        except inv.SimulationError as err:
+            raise SaltInvocationError(str(err)) from err
+    return inv.collect(_run, salt.utils.path.which, _read)
+
+
+# --- NetBox side --------------------------------------------------------------------------------
+
+
+def _netbox_from_pillar(device):
+    data = __pillar__.get("netbox") or {}
+    if not isinstance(data, dict) or not data.get("name") or "interfaces" not in data:
+        return None
+    if device is not None and device != data.get("name"):
+        return None
+    dtype = data.get("device_type") or {}
+    return {
+        "device": {"id": data.get("id"), "name": data.get("name"), "serial": data.get("serial")},
+        "device_type": {
+            "slug": dtype.get("slug"),
+            "model": dtype.get("model"),
+            "custom_fields": dtype.get("custom_fields")
+            or {"hw_generation": dtype.get("hw_generation")},
+        },
+        "interfaces": data.get("interfaces") or {},
+        "ip_addresses": None,
+        "cables": None,
+        "config_context": data.get("config_context") or {},
+        "source": "pillar",
+    }
+
+
+def _netbox_from_source(device):
+    # Imported here: the access layer is only needed when the pillar lacks the device.
+    from salt_ext.utils.netbox import NetBoxError  # noqa: PLC0415
+    from salt_ext.utils.netbox import get_source  # noqa: PLC0415
+    from salt_ext.utils.netbox_ops import ops  # noqa: PLC0415
+
+    try:
+        src = get_source(__opts__, __context__, __pillar__)
+        if device is None:
+            dev = ops.find_device(src, minion_id=__opts__.get("id"))
+        else:
+            dev = ops.find_device(src, device)
+        if dev is None:
+            raise CommandExecutionError(
+                f"device {device or __opts__.get('id')!r} not found in NetBox (dcim.devices): "
+                "create it, set its custom field minion_id, or set hardware:device"
+            )
+        if "config_context" not in dev:
+            dev = src.get("dcim.devices", dev["id"])
+        dtype = src.get("dcim.device-types", dev["device_type"]["id"])
+        interfaces = src.list("dcim.interfaces", {"device_id": dev["id"]})
+        cables = src.list("dcim.cables", {"device_id": dev["id"]})
+        ips = src.list("ipam.ip-addresses", {"device_id": dev["id"]})
+    except NetBoxError as err:
+        raise CommandExecutionError(f"hardware: NetBox lookup failed: {err}") from err
+    return {
+        "device": dev,
+        "device_type": dtype,
+        "interfaces": interfaces,
+        "ip_addresses": ips,
+        "cables": cables,
+        "config_context": dev.get("config_context") or {},
+        "source": "netbox",
+    }
+
+
+def _netbox(device=None):
+    device = device or _settings().get("device")
+    return _netbox_from_pillar(device) or _netbox_from_source(device)
+
+
+def _profile(generation=None, netbox=None):
+    try:
+        return hwprofiles.select_profile(__pillar__, generation)
+    except SaltInvocationError:
+        if generation is not None or netbox is None:
+            raise
+    # The pillar does not know the generation: take it from the NetBox device type.
+    generation = hwprofiles.hw_generation(netbox["device_type"])
+    if generation is None:
+        raise SaltInvocationError(
+            f"NetBox device type '{netbox['device_type'].get('slug')}' of "
+            f"{netbox['device'].get('name')} has no custom field hw_generation: set it in NetBox "
+            "or pass generation=<name>"
+        )
+    return hwprofiles.select_profile(__pillar__, generation)
+
+
+def profile(generation=None):
+    """
+    The hardware generation profile that applies to this box (pillar ``hwgen``, ``netbox:hwgen``
+    or ``hwgen_profiles[<generation>]``, the generation coming from the NetBox device type),
+    validated against the profile schema.
+
+    generation
+        Use this generation instead of the box's own.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' hardware.profile
+        salt-call hardware.profile generation=gen12
+    """
+    try:
+        return hwprofiles.select_profile(__pillar__, generation)
+    except SaltInvocationError:
+        if generation is not None:
+            raise
+    return _profile(None, _netbox())
+
+
+def validate(device=None, generation=None, simulate=None):
+    """
+    Check this box against NetBox and its generation profile. Returns
+    ``{passed, generation, device, checks: [{name, expected, actual, ok, severity, comment}],
+    failed, warnings, summary}``.
+
+    Checks: serial equals NetBox's; the hardware's generation equals the NetBox device type's
+    ``hw_generation``; CPU, memory, disks, NICs, PSUs and firmware against the profile; every
+    NetBox interface MAC present on the box; every cabled NetBox interface's LLDP neighbour equals
+    the cable peer (device and port, tolerant of name forms).
+
+    device
+        NetBox device name (default: the device of this minion).
+    generation
+        Validate against this generation's profile instead of the box's own.
+    simulate
+        See :py:func:`inventory`.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' hardware.validate
+        salt-call hardware.validate generation=gen11
+    """
+    netbox = _netbox(device)
+    prof = _profile(generation, netbox)
+    data = inventory(simulate=simulate)
+    report = hwvalidate.validate(
+        data,
+        prof,
+        netbox["device"],
+        netbox["interfaces"],
+        netbox["cables"],
+        device_type=netbox["device_type"],
+        profiles=__pillar__.get("hwgen_profiles") or None,
+    )
+    report["netbox_source"] = netbox["source"]
+    report["text"] = hwvalidate.format_report(report)
+    return report
+
+
+def config(root=None, device=None, generation=None):
+    """
+    The files the ``hwgen`` SLS writes for this box, rendered from its generation profile and
+    NetBox (udev NIC naming, systemd-networkd bond and addresses, sysctl, kernel arguments):
+    ``{generation, files: {path: content}, paths, sysctl, kernel_args, network_files,
+    apply_live}``.
+
+    root
+        Write under this directory instead of ``hardware:root`` (default ``/``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' hardware.config
+        salt-call hardware.config root=/tmp/hwgen-preview
+    """
+    settings = _settings()
+    netbox = _netbox(device)
+    prof = _profile(generation, netbox)
+    root = root or settings.get("root") or "/"
+    if not os.path.isabs(root):
+        raise SaltInvocationError(f"hardware:root must be an absolute path (got {root!r})")
+    rendered = hwrender.render(
+        prof,
+        netbox["interfaces"],
+        netbox["ip_addresses"],
+        netbox["config_context"],
+        root=root,
+        path_overrides=settings.get("paths"),
+    )
+    rendered["apply_live"] = bool(settings.get("apply_live", root == "/"))
+    rendered["device"] = netbox["device"].get("name")
+    return rendered

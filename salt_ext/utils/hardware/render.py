@@ -1,0 +1,270 @@
+"""
+Render a generation's host configuration as file contents (pure functions):
+
+- udev rules naming NICs by MAC (MACs from NetBox) or by PCI address (from the profile)
+- systemd-networkd ``.netdev``/``.network`` files for the bond, its members and its addresses
+  (addresses from NetBox, DNS from the config context)
+- a sysctl.d file (profile ``config.sysctl`` overlaid with the config context's ``sysctl``)
+- a GRUB drop-in with the kernel arguments (profile ``config.kernel_args`` + the config
+  context's ``kernel_cmdline``)
+
+NetBox interfaces are accepted in REST shape (list, with IP addresses given separately) or in the
+NetBox pillar's shape (``{name: {..., "ip_addresses": [{"address": ...}], "peer": {...}}}``).
+"""
+
+import os
+
+from salt_ext.utils.hardware.values import mac as norm_mac
+
+VIRTUAL_TYPES = frozenset(("lag", "virtual", "bridge"))
+
+DEFAULT_PATHS = {
+    "udev_rules": "etc/udev/rules.d/70-hwgen-net.rules",
+    "network_dir": "etc/systemd/network",
+    "sysctl_file": "etc/sysctl.d/90-hwgen.conf",
+    "kernel_args_file": "etc/default/grub.d/90-hwgen.cfg",
+}
+
+
+def _value(choice):
+    return choice.get("value") if isinstance(choice, dict) else choice
+
+
+def simple_interfaces(interfaces, ip_addresses=None):
+    """
+    Normalise NetBox interfaces (REST list or pillar mapping) to
+    ``[{name, type, mgmt_only, mac, lag, mtu, addresses, peer}]`` sorted by name.
+    """
+    result = []
+    if isinstance(interfaces, dict):
+        for name, entry in interfaces.items():
+            peer = entry.get("peer") or {}
+            result.append(
+                {
+                    "name": entry.get("name") or name,
+                    "type": _value(entry.get("type")),
+                    "mgmt_only": bool(entry.get("mgmt_only")),
+                    "mac": norm_mac(entry.get("mac_address"))
+                    or next(
+                        (norm_mac(m) for m in entry.get("mac_addresses") or [] if norm_mac(m)), None
+                    ),
+                    "lag": entry.get("lag"),
+                    "mtu": entry.get("mtu"),
+                    "addresses": [
+                        ip.get("address")
+                        for ip in entry.get("ip_addresses") or []
+                        if ip.get("address")
+                    ],
+                    "peer": (
+                        {"device": peer.get("device"), "port": peer.get("interface")}
+                        if peer.get("device") and peer.get("interface")
+                        else None
+                    ),
+                }
+            )
+        return sorted(result, key=lambda i: i["name"])
+    by_id = {}
+    by_name = {}
+    for ip in ip_addresses or []:
+        obj = ip.get("assigned_object") or {}
+        if ip.get("assigned_object_type", "dcim.interface") != "dcim.interface":
+            continue
+        if ip.get("assigned_object_id") is not None:
+            by_id.setdefault(ip["assigned_object_id"], []).append(ip["address"])
+        elif obj.get("name"):
+            by_name.setdefault(obj["name"], []).append(ip["address"])
+    for iface in interfaces or []:
+        primary = iface.get("primary_mac_address") or {}
+        mac = norm_mac(primary.get("mac_address")) or norm_mac(iface.get("mac_address"))
+        if mac is None:
+            mac = next(
+                (
+                    norm_mac(m.get("mac_address"))
+                    for m in iface.get("mac_addresses") or []
+                    if norm_mac(m.get("mac_address"))
+                ),
+                None,
+            )
+        peer = next(
+            (
+                {"device": (p.get("device") or {}).get("name"), "port": p.get("name")}
+                for p in iface.get("link_peers") or []
+                if isinstance(p, dict) and p.get("name") and (p.get("device") or {}).get("name")
+            ),
+            None,
+        )
+        result.append(
+            {
+                "name": iface.get("name"),
+                "type": _value(iface.get("type")),
+                "mgmt_only": bool(iface.get("mgmt_only")),
+                "mac": mac,
+                "lag": (iface.get("lag") or {}).get("name") if iface.get("lag") else None,
+                "mtu": iface.get("mtu"),
+                "addresses": by_id.get(iface.get("id"), []) + by_name.get(iface.get("name"), []),
+                "peer": peer,
+            }
+        )
+    return sorted(result, key=lambda i: i["name"] or "")
+
+
+def paths(root="/", overrides=None):
+    """Absolute file paths under ``root`` (``overrides`` may replace any entry of DEFAULT_PATHS)."""
+    root = root or "/"
+    out = {}
+    for key, rel in DEFAULT_PATHS.items():
+        value = (overrides or {}).get(key) or rel
+        out[key] = value if os.path.isabs(value) else os.path.join(root, value)
+    return out
+
+
+def _header(generation, what):
+    return f"# Managed by Salt (hardware generation {generation}): {what}. Do not edit.\n"
+
+
+def udev_rules(profile, interfaces):
+    """udev rules naming the NICs; ``None`` when the profile has no ``config.nic_naming``."""
+    naming = (profile.get("config") or {}).get("nic_naming")
+    if not naming:
+        return None
+    lines = [_header(profile.get("name"), f"NIC names by {naming['by']}")]
+    if naming["by"] == "pci":
+        for name, pci in sorted(naming["names"].items()):
+            lines.append(
+                f'SUBSYSTEM=="net", ACTION=="add", KERNELS=="{pci.lower()}", NAME="{name}"\n'
+            )
+    else:
+        for iface in interfaces:
+            if iface["type"] in VIRTUAL_TYPES or iface["mgmt_only"] or not iface["mac"]:
+                continue
+            lines.append(
+                f'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{{type}}=="1", '
+                f'ATTR{{address}}=="{iface["mac"]}", NAME="{iface["name"]}"\n'
+            )
+    return "".join(lines)
+
+
+def _network_section(addresses, dns, domains):
+    lines = ["\n[Network]\n"]
+    for address in addresses:
+        lines.append(f"Address={address}\n")
+    for server in dns:
+        lines.append(f"DNS={server}\n")
+    if domains:
+        lines.append(f"Domains={' '.join(domains)}\n")
+    lines.append("LinkLocalAddressing=ipv6\n" if addresses else "LinkLocalAddressing=no\n")
+    return lines
+
+
+def networkd_files(profile, interfaces, config_context=None):
+    """``{file name: content}`` for systemd-networkd (bond netdev, member and bond networks)."""
+    config = profile.get("config") or {}
+    generation = profile.get("name")
+    context = config_context or {}
+    dns = [str(s) for s in context.get("dns_servers") or []]
+    domains = [str(s) for s in context.get("dns_search") or []]
+    mtu = config.get("mtu")
+    files = {}
+    by_name = {i["name"]: i for i in interfaces}
+    bond = config.get("bond")
+    link = f"\n[Link]\nMTUBytes={mtu}\n" if mtu else ""
+    if bond:
+        name = bond["name"]
+        netdev = [
+            _header(generation, f"bond {name}"),
+            f"[NetDev]\nName={name}\nKind=bond\n",
+            f"MTUBytes={mtu}\n" if mtu else "",
+            f"\n[Bond]\nMode={bond.get('mode', '802.3ad')}\n",
+        ]
+        if bond.get("mode", "802.3ad") == "802.3ad":
+            netdev.append(f"LACPTransmitRate={bond.get('lacp_rate', 'slow')}\n")
+        if bond.get("xmit_hash_policy"):
+            netdev.append(f"TransmitHashPolicy={bond['xmit_hash_policy']}\n")
+        netdev.append(f"MIIMonitorSec={bond.get('miimon', 100)}ms\n")
+        files[f"10-hwgen-{name}.netdev"] = "".join(netdev)
+        for member in bond["members"]:
+            files[f"20-hwgen-{member}.network"] = "".join(
+                [
+                    _header(generation, f"{member} in {name}"),
+                    f"[Match]\nName={member}\n",
+                    link,
+                    f"\n[Network]\nBond={name}\n",
+                ]
+            )
+        addresses = (by_name.get(name) or {}).get("addresses") or []
+        files[f"30-hwgen-{name}.network"] = "".join(
+            [_header(generation, f"addresses of {name}"), f"[Match]\nName={name}\n", link]
+            + _network_section(addresses, dns, domains)
+        )
+        return files
+    for iface in interfaces:
+        if iface["type"] in VIRTUAL_TYPES or iface["mgmt_only"] or not iface["addresses"]:
+            continue
+        files[f"30-hwgen-{iface['name']}.network"] = "".join(
+            [
+                _header(generation, f"addresses of {iface['name']}"),
+                f"[Match]\nName={iface['name']}\n",
+                link,
+            ]
+            + _network_section(iface["addresses"], dns, domains)
+        )
+    return files
+
+
+def sysctl_settings(profile, config_context=None):
+    """Profile ``config.sysctl`` overlaid with the config context's ``sysctl`` (context wins)."""
+    merged = dict((profile.get("config") or {}).get("sysctl") or {})
+    merged.update((config_context or {}).get("sysctl") or {})
+    return dict(sorted(merged.items()))
+
+
+def kernel_args(profile, config_context=None):
+    """Profile ``config.kernel_args`` then the config context's ``kernel_cmdline``, deduplicated."""
+    args = []
+    for arg in list((profile.get("config") or {}).get("kernel_args") or []) + list(
+        (config_context or {}).get("kernel_cmdline") or []
+    ):
+        if arg not in args:
+            args.append(str(arg))
+    return args
+
+
+def render(
+    profile, interfaces, ip_addresses=None, config_context=None, *, root="/", path_overrides=None
+):
+    """
+    Everything the ``hwgen`` SLS writes::
+
+        {"generation": "gen10", "paths": {...},
+         "files": {<absolute path>: <content>},       # udev, networkd, sysctl, grub drop-in
+         "sysctl": {...}, "kernel_args": [...], "network_files": [<networkd file names>]}
+    """
+    where = paths(root, path_overrides)
+    ifaces = simple_interfaces(interfaces, ip_addresses)
+    generation = profile.get("name")
+    files = {}
+    rules = udev_rules(profile, ifaces)
+    if rules:
+        files[where["udev_rules"]] = rules
+    network = networkd_files(profile, ifaces, config_context)
+    for name, content in network.items():
+        files[os.path.join(where["network_dir"], name)] = content
+    sysctl = sysctl_settings(profile, config_context)
+    if sysctl:
+        files[where["sysctl_file"]] = _header(generation, "sysctl") + "".join(
+            f"{key} = {value}\n" for key, value in sysctl.items()
+        )
+    args = kernel_args(profile, config_context)
+    if args:
+        files[where["kernel_args_file"]] = (
+            _header(generation, "kernel arguments")
+            + f'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX {" ".join(args)}"\n'
+        )
+    return {
+        "generation": generation,
+        "paths": where,
+        "files": files,
+        "sysctl": sysctl,
+        "kernel_args": args,
+        "network_files": sorted(network),
+    }

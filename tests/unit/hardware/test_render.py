@@ -1,0 +1,87 @@
+import pytest
+
+from salt_ext.utils.hardware.profiles import select_profile
+from salt_ext.utils.hardware.render import render, simple_interfaces
+from tests.unit.hardware.lab import Lab, load_profiles
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return Lab()
+
+
+def rendered(lab, box, root="/tmp/root"):
+    dev = lab.device(box)
+    gen = lab.device_type(dev)["custom_fields"]["hw_generation"]
+    profile = select_profile({"hwgen_profiles": load_profiles()}, gen)
+    return render(
+        profile, lab.interfaces(dev), lab.ip_addresses(dev), dev["config_context"], root=root
+    )
+
+
+def test_gen10_by_mac(lab):
+    out = rendered(lab, "srv-r1-01")
+    files = out["files"]
+    rules = files["/tmp/root/etc/udev/rules.d/70-hwgen-net.rules"]
+    assert 'ATTR{address}=="24:6e:96:01:11:01", NAME="eno1"' in rules
+    assert 'ATTR{address}=="24:6e:96:01:11:02", NAME="eno2"' in rules
+    assert "bmc" not in rules and "bond0" not in rules
+    netdev = files["/tmp/root/etc/systemd/network/10-hwgen-bond0.netdev"]
+    assert "Kind=bond" in netdev and "Mode=802.3ad" in netdev and "LACPTransmitRate=fast" in netdev
+    assert "MTUBytes=9000" in netdev and "TransmitHashPolicy=layer3+4" in netdev
+    member = files["/tmp/root/etc/systemd/network/20-hwgen-eno2.network"]
+    assert "[Match]\nName=eno2\n" in member and "Bond=bond0" in member
+    bond = files["/tmp/root/etc/systemd/network/30-hwgen-bond0.network"]
+    assert "Address=10.10.1.11/24" in bond and "Address=2001:db8:10:1::11/64" in bond
+    assert "DNS=10.20.0.53" in bond and "Domains=lab1.example.net" in bond
+    sysctl = files["/tmp/root/etc/sysctl.d/90-hwgen.conf"]
+    # profile + config context (edge-server role)
+    assert "net.ipv4.tcp_mtu_probing = 1" in sysctl and "vm.swappiness = 1" in sysctl
+    grub = files["/tmp/root/etc/default/grub.d/90-hwgen.cfg"]
+    assert grub.endswith(
+        'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX intel_iommu=on iommu=pt console=ttyS1,115200n8 transparent_hugepage=never"\n'
+    )
+
+
+def test_gen11_by_pci(lab):
+    rules = rendered(lab, "srv-r1-02")["files"]["/tmp/root/etc/udev/rules.d/70-hwgen-net.rules"]
+    assert 'KERNELS=="0000:06:00.0", NAME="eno1"' in rules
+    assert "ATTR{address}" not in rules
+
+
+def test_deterministic_and_rooted(lab):
+    first = rendered(lab, "srv-r1-03", root="/srv/x")
+    assert first == rendered(lab, "srv-r1-03", root="/srv/x")
+    assert all(path.startswith("/srv/x/") for path in first["files"])
+    assert (
+        "LACPTransmitRate=slow"
+        in first["files"]["/srv/x/etc/systemd/network/10-hwgen-bond0.netdev"]
+    )
+
+
+def test_pillar_shape_equals_rest_shape(lab):
+    dev = lab.device("srv-r1-01")
+    rest = simple_interfaces(lab.interfaces(dev), lab.ip_addresses(dev))
+    pillar = {
+        i["name"]: {
+            "name": i["name"],
+            "type": i["type"]["value"],
+            "mgmt_only": i["mgmt_only"],
+            "mac_address": i["mac_address"],
+            "lag": (i["lag"] or {}).get("name"),
+            "mtu": i["mtu"],
+            "ip_addresses": [
+                {"address": a} for a in next(r["addresses"] for r in rest if r["name"] == i["name"])
+            ],
+            "peer": (
+                {
+                    "device": i["link_peers"][0]["device"]["name"],
+                    "interface": i["link_peers"][0]["name"],
+                }
+                if i["link_peers"]
+                else None
+            ),
+        }
+        for i in lab.interfaces(dev)
+    }
+    assert simple_interfaces(pillar) == rest

@@ -1,0 +1,224 @@
+"""Validation of the simulated lab servers against lab1 NetBox data and the shipped profiles."""
+
+import copy
+
+import pytest
+
+from salt_ext.utils.hardware.inventory import simulate
+from salt_ext.utils.hardware.profiles import select_profile
+from salt_ext.utils.hardware.validate import format_report, validate
+from tests.unit.hardware.conftest import requires_shared
+from tests.unit.hardware.lab import BOXES, Lab, load_profiles, simulate_spec
+
+pytestmark = requires_shared
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return Lab()
+
+
+@pytest.fixture(scope="module")
+def profiles():
+    return load_profiles()
+
+
+def run(lab, profiles, box, overrides=None, *, device=None, cables=True):
+    dev = lab.device(device or box)
+    dtype = lab.device_type(dev)
+    profile = select_profile({"hwgen_profiles": profiles}, dtype["custom_fields"]["hw_generation"])
+    inventory = simulate(simulate_spec(box, overrides))
+    interfaces = lab.interfaces(dev)
+    return validate(
+        inventory,
+        profile,
+        dev,
+        interfaces,
+        lab.cables(dev) if cables else None,
+        device_type=dtype,
+        profiles=profiles,
+    )
+
+
+def by_name(report):
+    return {c["name"]: c for c in report["checks"]}
+
+
+@pytest.mark.parametrize("box", sorted(BOXES))
+def test_correct_boxes_pass(lab, profiles, box):
+    report = run(lab, profiles, box)
+    assert report["passed"], format_report(report)
+    assert report["generation"] == BOXES[box][1]
+    checks = by_name(report)
+    for name in (
+        "serial",
+        "generation",
+        "device_type",
+        "cpu.model",
+        "cpu.sockets",
+        "memory.total_gb",
+        "memory.dimm_count",
+        "nics.count",
+        "firmware.bios",
+        "firmware.bmc",
+        "mac.eno1",
+        "mac.eno2",
+        "mac.bmc",
+        "cabling.eno1",
+        "cabling.eno2",
+    ):
+        assert checks[name]["ok"], checks[name]
+        assert checks[name]["severity"] == "error"
+    assert checks["cabling.eno1"]["expected"] == {"device": "tor1-r1", "port": f"Ethernet{box[-1]}"}
+
+
+def test_name_forms_tolerated(lab, profiles):
+    """srv-r1-02's LLDP shows FQDN chassis names and short port ids (Et2)."""
+    checks = by_name(run(lab, profiles, "srv-r1-02"))
+    assert checks["cabling.eno2"]["actual"]["device"] == "tor2-r1.lab1.example.net"
+    assert checks["cabling.eno2"]["actual"]["port"] == "Et2"
+    assert checks["cabling.eno2"]["ok"]
+
+
+def test_cabling_from_cables_when_interfaces_lack_peers(lab, profiles):
+    dev = lab.device("srv-r1-01")
+    interfaces = copy.deepcopy(lab.interfaces(dev))
+    for iface in interfaces:
+        iface["link_peers"] = []
+    profile = select_profile({"hwgen_profiles": profiles}, "gen10")
+    report = validate(
+        simulate(simulate_spec("srv-r1-01")),
+        profile,
+        dev,
+        interfaces,
+        lab.cables(dev),
+        device_type=lab.device_type(dev),
+    )
+    assert by_name(report)["cabling.eno2"]["ok"]
+    assert by_name(report)["cabling.eno2"]["expected"] == {"device": "tor2-r1", "port": "Ethernet1"}
+
+
+def test_wrong_serial(lab, profiles):
+    report = run(lab, profiles, "srv-r1-01", {"system": {"serial": "LAB1R1S04"}})
+    assert not report["passed"]
+    assert report["failed"] == ["serial"]
+    check = by_name(report)["serial"]
+    assert (check["expected"], check["actual"]) == ("LAB1R1S01", "LAB1R1S04")
+
+
+def test_placeholder_serial_fails(lab, profiles):
+    report = run(lab, profiles, "srv-r1-01", {"system": {"serial": "4242"}})
+    check = by_name(report)["serial"]
+    assert not check["ok"] and "placeholder" in check["comment"]
+
+
+def test_wrong_switch_port(lab, profiles):
+    overrides = {"lldp": {"eno2": {"port_id": "Ethernet7", "port_descr": "srv-r1-01:eno2"}}}
+    report = run(lab, profiles, "srv-r1-01", overrides)
+    assert report["failed"] == ["cabling.eno2"]
+    check = by_name(report)["cabling.eno2"]
+    assert check["actual"]["port"] == "Ethernet7"
+    assert "eno2 is cabled to tor2-r1 Ethernet7, NetBox says tor2-r1 Ethernet1" in check["comment"]
+
+
+def test_wrong_switch(lab, profiles):
+    overrides = {"lldp": {"eno1": {"chassis_name": "tor2-r1"}}}
+    report = run(lab, profiles, "srv-r1-03", overrides)
+    assert report["failed"] == ["cabling.eno1"]
+
+
+def test_missing_lldp_neighbour(lab, profiles):
+    report = run(lab, profiles, "srv-r1-03", {"lldp": {"eno1": None}})
+    assert report["failed"] == ["cabling.eno1"]
+    assert "no LLDP neighbour seen on eno1" in by_name(report)["cabling.eno1"]["comment"]
+
+
+def test_missing_dimms(lab, profiles):
+    overrides = {"memory": {"dimms": {"PROC 1 DIMM 3": None, "PROC 2 DIMM 3": None}}}
+    report = run(lab, profiles, "srv-r1-02", overrides)
+    assert set(report["failed"]) == {"memory.dimm_count", "memory.total_gb"}
+    check = by_name(report)["memory.dimm_count"]
+    assert (check["expected"], check["actual"]) == (6, 4)
+    assert by_name(report)["memory.total_gb"]["actual"] == 32.0
+
+
+def test_wrong_macs_and_bmc(lab, profiles):
+    overrides = {
+        "nics": {"eno1": {"mac": "24:6e:96:99:99:01"}},
+        "bmc": {"mac": "24:6e:96:99:99:03"},
+    }
+    report = run(lab, profiles, "srv-r1-01", overrides)
+    assert {"mac.eno1", "mac.bmc"} <= set(report["failed"])
+    # eno1's NetBox MAC is nowhere, so its cabling is judged by name and still fine.
+    assert by_name(report)["cabling.eno1"]["ok"]
+
+
+def test_box_of_another_generation(lab, profiles):
+    """A Supermicro box racked where NetBox expects an M630 (gen10)."""
+    dev = lab.device("srv-r1-01")
+    profile = select_profile({"hwgen_profiles": profiles}, "gen10")
+    report = validate(
+        simulate(simulate_spec("srv-r1-03")),
+        profile,
+        dev,
+        lab.interfaces(dev),
+        None,
+        device_type=lab.device_type(dev),
+        profiles=profiles,
+    )
+    checks = by_name(report)
+    assert (checks["generation"]["expected"], checks["generation"]["actual"]) == ("gen10", "gen12")
+    assert not checks["cpu.model"]["ok"] and not checks["serial"]["ok"]
+
+
+def test_firmware_minimum(lab, profiles):
+    report = run(lab, profiles, "srv-r1-01", {"bmc": {"firmware": "2.30"}})
+    assert report["failed"] == ["firmware.bmc"]
+
+
+def test_disk_groups_gen12(lab, profiles):
+    report = run(lab, profiles, "srv-r1-03", {"disks": {"sdn": None}})
+    assert report["failed"] == ["disks[hdd >=7000GB]"]
+    assert by_name(report)["disks[hdd >=7000GB]"]["actual"] == 11
+
+
+def test_unknown_sources_are_warnings_not_failures(lab, profiles):
+    spec = simulate_spec("srv-r1-01")
+    inventory = simulate(spec)
+    assert any(w.startswith("nvme:") for w in inventory["warnings"])
+    report = run(lab, profiles, "srv-r1-01")
+    assert "inventory.sources" in report["warnings"]
+    assert report["passed"]
+
+
+def test_report_text(lab, profiles):
+    report = run(lab, profiles, "srv-r1-01", {"system": {"serial": "LAB1R9S99"}})
+    text = format_report(report)
+    assert text.splitlines()[0].startswith("hardware validation of srv-r1-01 (gen10): FAILED")
+    assert "[FAIL] serial: serial differs from NetBox" in text
+
+
+def test_pillar_shaped_interfaces(lab, profiles):
+    """The NetBox pillar's interface mapping validates like the REST list."""
+    dev = lab.device("srv-r1-01")
+    pillar_ifaces = {}
+    for iface in lab.interfaces(dev):
+        peer = (iface.get("link_peers") or [None])[0]
+        pillar_ifaces[iface["name"]] = {
+            "name": iface["name"],
+            "type": iface["type"]["value"],
+            "mgmt_only": iface["mgmt_only"],
+            "mac_address": iface["mac_address"],
+            "mac_addresses": [iface["mac_address"]],
+            "peer": {"device": peer["device"]["name"], "interface": peer["name"]} if peer else None,
+        }
+    pillar_ifaces["eno2"]["peer"]["interface"] = "Ethernet9"
+    profile = select_profile({"hwgen_profiles": profiles}, "gen10")
+    report = validate(
+        simulate(simulate_spec("srv-r1-01")),
+        profile,
+        dev,
+        pillar_ifaces,
+        device_type=lab.device_type(dev),
+    )
+    assert report["failed"] == ["cabling.eno2"]
