@@ -130,19 +130,6 @@ def _run(name, what, func):
         return _fail(ret, f"{what} {name}: {err}")
 
 
-def _merge(ret, res):
-    """Fold a second ensure() into ret (already filled by _report)."""
-    if res["action"] in ("unchanged", "absent"):
-        return ret
-    ret["changes"].update(res["changes"])
-    if _test():
-        ret["result"] = None if ret["result"] is not False else False
-    elif res.get("not_kept"):
-        ret["result"] = False
-        ret["comment"] += f"; NetBox did not keep {', '.join(sorted(res['not_kept']))}"
-    return ret
-
-
 # -- generic ------------------------------------------------------------------------------------
 def object_present(name, endpoint, lookup=None, fields=None, **kwargs):
     """
@@ -478,12 +465,14 @@ def ip_address_present(name, device=None, interface=None, vrf=None, primary=Fals
                 if _test():
                     ret["result"] = None
                 else:
-                    _merge(
-                        ret,
-                        ops.ensure(
-                            src, "dcim.devices", {field: obj["id"]}, lookup={"id": dev["id"]}
-                        ),
+                    res = ops.ensure(
+                        src, "dcim.devices", {field: obj["id"]}, lookup={"id": dev["id"]}
                     )
+                    if res.get("not_kept"):
+                        return _fail(
+                            ret, f"NetBox did not make {name} the {field} of {dev['name']}"
+                        )
+                    ret["comment"] += f"; {field} of {dev['name']}"
         return ret
 
     return _run(name, "IP address", run)

@@ -1,0 +1,313 @@
+"""
+Functional tests of the ``netbox`` state module against the NetBox stand-in: every state with
+and without ``test=True`` -- create, no-op on the second run, update with ``{old, new}``
+changes, absent -- checking NetBox itself and that ``test=True`` never writes.
+"""
+
+import pytest
+
+from tests.functional.test_netbox_mod import JID, loaders, target_get, writes
+
+
+class StateRunner:
+    """Runs one state function in a freshly built loader and checks the test-mode contract."""
+
+    def __init__(self, target, tmp_path):
+        self.target = target
+        self.tmp_path = tmp_path
+
+    def __call__(self, fun, *args, test=False, **kwargs):
+        _, states = loaders(self.target, self.tmp_path, test=test)
+        before = writes(self.target)
+        ret = states[f"netbox.{fun}"](*args, **kwargs)
+        wrote = writes(self.target) - before
+        assert self.target.token not in repr(ret)
+        assert set(ret) == {"name", "result", "comment", "changes"}
+        if test:
+            assert wrote == 0, f"test=True wrote to NetBox: {ret}"
+            assert ret["result"] in (None, True, False)
+            if ret["changes"]:
+                assert ret["result"] is None, ret
+        if ret["result"] is True and not ret["changes"]:
+            assert wrote == 0, f"a no-op run wrote to NetBox: {ret}"
+        return ret
+
+    def nb(self, fun, *args, **kwargs):
+        mods, _ = loaders(self.target, self.tmp_path)
+        return mods[f"netbox.{fun}"](*args, **kwargs)
+
+    def absent_cycle(self, name, endpoint, lookup):
+        """object_absent with test=True, for real, then again (already absent)."""
+        ret = self("object_absent", name, endpoint=endpoint, lookup=lookup, test=True)
+        assert ret["result"] is None and "deleted" in ret["changes"], ret
+        assert self.nb("get", endpoint, **lookup) is not None
+        ret = self("object_absent", name, endpoint=endpoint, lookup=lookup)
+        assert ret["result"] is True and "deleted" in ret["changes"], ret
+        assert self.nb("get", endpoint, **lookup) is None
+        ret = self("object_absent", name, endpoint=endpoint, lookup=lookup)
+        assert ret["result"] is True and ret["changes"] == {}
+        assert "already absent" in ret["comment"]
+
+
+@pytest.fixture
+def run(fresh_netbox, tmp_path):
+    return StateRunner(fresh_netbox, tmp_path)
+
+
+def _cycle(run, fun, name, create_kwargs, change_kwargs, expected_changes):  # noqa: PLR0917
+    """test-create, create, no-op, test-update, update; returns the last return."""
+    ret = run(fun, name, test=True, **create_kwargs)
+    assert ret["result"] is None and "created" in ret["changes"], ret
+    ret = run(fun, name, **create_kwargs)
+    assert ret["result"] is True and "created" in ret["changes"], ret
+    ret = run(fun, name, **create_kwargs)
+    assert ret["result"] is True and ret["changes"] == {}, ret
+    assert "already as wanted" in ret["comment"]
+    ret = run(fun, name, test=True, **{**create_kwargs, **change_kwargs})
+    assert ret["result"] is None and ret["changes"] == expected_changes, ret
+    ret = run(fun, name, **{**create_kwargs, **change_kwargs})
+    assert ret["result"] is True and ret["changes"] == expected_changes, ret
+    again = run(fun, name, **{**create_kwargs, **change_kwargs})
+    assert again["result"] is True and again["changes"] == {}, again
+    return ret
+
+
+def test_device_present(run):
+    create = {
+        "site": "lab1",
+        "device_type": "PowerEdge M630",
+        "role": "edge-server",
+        "rack": "R2",
+        "status": "planned",
+        "tags": ["turnup-lab"],
+        "custom_fields": {"minion_id": "srv-r2-09.lab1.example.net"},
+    }
+    change = {"status": "staged", "tags": [], "serial": "CN0R2S09X"}
+    _cycle(
+        run,
+        "device_present",
+        "srv-r2-09",
+        create,
+        change,
+        {
+            "status": {"old": "planned", "new": "staged"},
+            "tags": {"old": ["turnup-lab"], "new": []},
+            "serial": {"old": "", "new": "CN0R2S09X"},
+        },
+    )
+    dev = run.nb("device", "srv-r2-09")
+    assert dev["rack"]["name"] == "R2" and dev["status"]["value"] == "staged"
+    assert dev["tags"] == [] and dev["serial"] == "CN0R2S09X"
+    assert dev["custom_fields"]["minion_id"] == "srv-r2-09.lab1.example.net"
+    # only the given fields are compared: an existing device with fewer arguments is a no-op
+    assert run("device_present", "srv-r2-09", status="staged")["changes"] == {}
+    run.absent_cycle("srv-r2-09", "dcim.devices", {"name": "srv-r2-09"})
+
+
+def test_device_present_bad_input(run):
+    ret = run("device_present", "srv-r2-10", site="lab1")
+    assert ret["result"] is False and "device_type and role are required" in ret["comment"]
+    ret = run("device_present", "srv-r2-01", site="lab1", rack="R99")
+    assert ret["result"] is False and "'R99' not found" in ret["comment"]
+    ret = run("device_present", "srv-r2-01", site="lab1", status="exploded")
+    assert ret["result"] is False and "status" in ret["comment"]
+
+
+def test_device_status(run, fresh_netbox):
+    ret = run("device_status", "srv-r2-01", status="staged", comment="burn-in", test=True)
+    assert ret["result"] is None
+    assert ret["changes"] == {"status": {"old": "planned", "new": "staged"}}
+    ret = run("device_status", "srv-r2-01", status="staged", comment="burn-in")
+    assert ret["result"] is True
+    assert ret["changes"]["status"] == {"old": "planned", "new": "staged"}
+    entry = target_get(fresh_netbox, "extras.journal-entries", ret["changes"]["journal_entry"])
+    assert f"Salt job {JID}" in entry["comments"]
+    assert entry["comments"].startswith("Status planned -> staged: burn-in")
+    ret = run("device_status", "srv-r2-01", status="staged", test=True)
+    assert ret["result"] is True and ret["changes"] == {}
+    ret = run("device_status", "srv-r2-01", status="staged")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert run.nb("device", "srv-r2-01")["status"]["value"] == "staged"
+    ret = run("device_status", "no-such-device", status="staged")
+    assert ret["result"] is False and "not found" in ret["comment"]
+
+
+def test_interface_present(run):
+    _cycle(
+        run,
+        "interface_present",
+        "eno3",
+        {"device": "srv-r2-01", "type": "25gbase-x-sfp28", "lag": "bond0", "mtu": 9000},
+        {"mtu": 1500, "lag": None, "enabled": False},
+        {
+            "mtu": {"old": 9000, "new": 1500},
+            "lag": {"old": "bond0", "new": None},
+            "enabled": {"old": True, "new": False},
+        },
+    )
+    iface = run.nb("get", "dcim.interfaces", device="srv-r2-01", name="eno3")
+    assert iface["mtu"] == 1500 and iface["lag"] is None and iface["enabled"] is False
+    ret = run("interface_present", "eno4", device="srv-r2-01")
+    assert ret["result"] is False and "type is required" in ret["comment"]
+    run.absent_cycle("eno3", "dcim.interfaces", {"device": "srv-r2-01", "name": "eno3"})
+
+
+def test_mac_address_present(run):
+    mac = "24:6e:96:02:11:01"
+    ret = run("mac_address_present", mac, device="srv-r2-01", interface="eno1", test=True)
+    assert ret["result"] is None and ret["changes"]["created"] == "24:6E:96:02:11:01"
+    ret = run("mac_address_present", mac, device="srv-r2-01", interface="eno1")
+    assert ret["result"] is True
+    assert ret["changes"]["primary_mac_address"] == {"old": None, "new": "24:6E:96:02:11:01"}
+    iface = run.nb("get", "dcim.interfaces", device="srv-r2-01", name="eno1")
+    assert iface["primary_mac_address"]["mac_address"] == "24:6E:96:02:11:01"
+    # any notation of the same MAC is a no-op
+    ret = run("mac_address_present", "246E.9602.1101", device="srv-r2-01", interface="eno1")
+    assert ret["result"] is True and ret["changes"] == {}
+    # update: description; then move to another interface
+    ret = run(
+        "mac_address_present",
+        mac,
+        device="srv-r2-01",
+        interface="eno1",
+        description="onboard",
+        test=True,
+    )
+    assert ret["result"] is None
+    assert ret["changes"] == {"description": {"old": "", "new": "onboard"}}
+    ret = run(
+        "mac_address_present", mac, device="srv-r2-01", interface="eno1", description="onboard"
+    )
+    assert ret["changes"] == {"description": {"old": "", "new": "onboard"}}
+    ret = run(
+        "mac_address_present",
+        mac,
+        device="srv-r2-01",
+        interface="eno2",
+        description="onboard",
+        primary=False,
+    )
+    assert ret["result"] is True
+    assert ret["changes"]["interface"]["new"] == "srv-r2-01:eno2"
+    obj = run.nb("get", "dcim.mac-addresses", mac_address=mac)
+    assert obj["assigned_object"]["name"] == "eno2"
+    run.absent_cycle(mac, "dcim.mac-addresses", {"mac_address": mac})
+
+
+def test_ip_address_present(run):
+    name = "10.10.2.50/24"
+    base = {"device": "srv-r2-01", "interface": "bond0", "dns_name": "a.lab1.example.net"}
+    ret = run("ip_address_present", name, test=True, **base)
+    assert ret["result"] is None and ret["changes"] == {"created": name}
+    ret = run("ip_address_present", name, **base)
+    assert ret["result"] is True and ret["changes"] == {"created": name}
+    ip = run.nb("get", "ipam.ip-addresses", address=name)
+    assert ip["assigned_object"]["name"] == "bond0" and ip["dns_name"] == "a.lab1.example.net"
+    assert run("ip_address_present", name, **base)["changes"] == {}
+    change = {**base, "dns_name": "b.lab1.example.net", "status": "reserved"}
+    expected = {
+        "dns_name": {"old": "a.lab1.example.net", "new": "b.lab1.example.net"},
+        "status": {"old": "active", "new": "reserved"},
+    }
+    ret = run("ip_address_present", name, test=True, **change)
+    assert ret["result"] is None and ret["changes"] == expected
+    ret = run("ip_address_present", name, **change)
+    assert ret["result"] is True and ret["changes"] == expected
+    # primary: the device's primary_ip4 points at it afterwards
+    ret = run("ip_address_present", name, primary=True, **change)
+    assert ret["result"] is True and ret["changes"]["primary_ip4"]["new"] == name
+    assert run.nb("device", "srv-r2-01")["primary_ip4"]["address"] == name
+    assert run("ip_address_present", name, primary=True, **change)["changes"] == {}
+    # a different mask is an update of the same address, not a new one
+    ret = run("ip_address_present", "10.10.2.50/25", **change)
+    assert ret["changes"] == {"address": {"old": "10.10.2.50/24", "new": "10.10.2.50/25"}}
+    run.absent_cycle("10.10.2.50/25", "ipam.ip-addresses", {"address": "10.10.2.50/25"})
+
+
+def test_cable_present(run):
+    run.nb("create", "dcim.interfaces", device="srv-r2-01", name="eno3", type="25gbase-x-sfp28")
+    _cycle(
+        run,
+        "cable_present",
+        "srv-r2-01 eno3",
+        {
+            "a": "srv-r2-01:eno3",
+            "b": "tor1-r2:Ethernet9",
+            "type": "dac-passive",
+            "status": "planned",
+        },
+        {"status": "connected", "length": 3, "length_unit": "m"},
+        {
+            "status": {"old": "planned", "new": "connected"},
+            "length": {"old": None, "new": 3},
+            "length_unit": {"old": None, "new": "m"},
+        },
+    )
+    # the same cable named the other way round is the same cable
+    ret = run("cable_present", "reverse", a="tor1-r2:Ethernet9", b="srv-r2-01:eno3")
+    assert ret["result"] is True and ret["changes"] == {}
+    # an end already cabled elsewhere is an error, never a silent re-cable
+    ret = run("cable_present", "conflict", a="srv-r2-01:eno1", b="tor1-r2:Ethernet10")
+    assert ret["result"] is False and "remove or change that cable first" in ret["comment"]
+    iface = run.nb("get", "dcim.interfaces", device="srv-r2-01", name="eno3")
+    assert iface["link_peers"][0]["name"] == "Ethernet9"
+    run.absent_cycle("cable", "dcim.cables", {"id": iface["cable"]["id"]})
+
+
+def test_journal_entry(run, fresh_netbox):
+    args = {"obj": "srv-r2-01", "comments": "racked and cabled by the turn-up", "kind": "success"}
+    ret = run("journal_entry", "racked", test=True, **args)
+    assert ret["result"] is None and ret["changes"]["journal_entry"]["new"] == args["comments"]
+    ret = run("journal_entry", "racked", **args)
+    assert ret["result"] is True
+    entry = target_get(fresh_netbox, "extras.journal-entries", ret["changes"]["id"])
+    assert entry["kind"]["value"] == "success"
+    assert entry["comments"] == f"{args['comments']}\n\n— Salt job {JID} (srv-r2-01)"
+    ret = run("journal_entry", "racked", **args)
+    assert ret["result"] is True and ret["changes"] == {}
+    ret = run("journal_entry", "racked", test=True, **args)
+    assert ret["result"] is True and ret["changes"] == {}
+    # a new text is a new entry (journals are append-only)
+    ret = run("journal_entry", "validated", obj="srv-r2-01", test=True)
+    assert ret["result"] is None
+    ret = run("journal_entry", "validated", obj="srv-r2-01")
+    assert ret["result"] is True and ret["changes"]["journal_entry"]["new"] == "validated"
+    run.absent_cycle("entry", "extras.journal-entries", {"id": ret["changes"]["id"]})
+
+
+def test_object_present_generic(run):
+    ret = _cycle(
+        run,
+        "object_present",
+        "LAB2",
+        {
+            "endpoint": "dcim.sites",
+            "lookup": {"slug": "lab2"},
+            "fields": {"name": "LAB2", "slug": "lab2", "status": "planned"},
+        },
+        {
+            "fields": {
+                "name": "LAB2",
+                "slug": "lab2",
+                "status": "active",
+                "description": "second lab",
+                "tenant": "edge",
+            }
+        },
+        {
+            "status": {"old": "planned", "new": "active"},
+            "description": {"old": "", "new": "second lab"},
+            "tenant": {"old": None, "new": "edge"},
+        },
+    )
+    site = run.nb("get", "dcim.sites", slug="lab2")
+    assert site["tenant"]["slug"] == "edge" and site["status"]["value"] == "active"
+    assert ret["comment"] == "dcim.sites LAB2 updated"
+    run.absent_cycle("LAB2", "dcim.sites", {"slug": "lab2"})
+
+
+def test_object_present_errors_are_results_not_exceptions(run):
+    ret = run("object_present", "x", endpoint="nonsense")
+    assert ret["result"] is False and "app.endpoint" in ret["comment"]
+    ret = run("object_present", "x", endpoint="dcim.devices", fields={"id": 3})
+    assert ret["result"] is False and "read-only" in ret["comment"]
