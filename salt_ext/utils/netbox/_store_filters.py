@@ -284,11 +284,16 @@ class FilterMixin:
         return rank
 
     def _ordered(self, endpoint, ids, ordering):
-        rank = self._ranking(endpoint)
-        ids = sorted(ids, key=rank.__getitem__)
+        objs = self._objs[endpoint]
+        rank = self._rank_cache.get(endpoint)
+        if rank is None and len(ids) * 8 < len(objs):
+            # a small result: sort it directly instead of ranking the whole endpoint
+            ids = sorted(ids, key=lambda i: self._default_key(endpoint, objs[i]))
+        else:
+            rank = self._ranking(endpoint)
+            ids = sorted(ids, key=rank.__getitem__)
         if not ordering:
             return ids
-        objs = self._objs[endpoint]
         fields = ENDPOINTS[endpoint]["fields"]
         keys = []
         for raw in ordering.split(","):

@@ -4,6 +4,7 @@ JSON values. Private: used by ``store`` only.
 """
 
 import datetime
+import functools
 import ipaddress
 import re
 import threading
@@ -60,6 +61,7 @@ def iso_z(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_time(text):
     """Parse an ISO-8601 timestamp or date (``Z`` allowed) into an aware UTC datetime, or ``None``."""
     if not isinstance(text, str) or not text:

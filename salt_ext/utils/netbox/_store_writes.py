@@ -4,6 +4,7 @@ defaults, partial/full updates, cascades on delete and the change log. Private: 
 ``store.NetBoxStore``.
 """
 
+import contextlib
 import ipaddress
 
 from salt_ext.utils.netbox._store_meta import ENDPOINTS
@@ -162,8 +163,7 @@ class WriteMixin:
             items = data if isinstance(data, list) else [data]
             created = []
             errors = []
-            snapshot = self._checkpoint()
-            try:
+            with self._transaction():
                 for item in items:
                     try:
                         obj = self._create_one(endpoint, item, user, request_id)
@@ -174,12 +174,6 @@ class WriteMixin:
                     created.append(obj)
                 if any(errors):
                     raise _Invalid(errors if isinstance(data, list) else errors[0])
-            except _Invalid as err:
-                self._rollback(snapshot)
-                raise StoreError(400, err.errors) from None
-            except StoreError:
-                self._rollback(snapshot)
-                raise
             memo = {}
             out = [self._represent(endpoint, o, base, False, None, (), memo) for o in created]
             return out if isinstance(data, list) else out[0]
@@ -216,12 +210,8 @@ class WriteMixin:
                         ]
                     },
                 )
-            snapshot = self._checkpoint()
-            try:
+            with self._transaction():
                 obj = self._update_one(endpoint, obj, data, partial, user, request_id)
-            except _Invalid as err:
-                self._rollback(snapshot)
-                raise StoreError(400, err.errors) from None
             return self._represent(endpoint, obj, base, False, None, (), {})
 
     def bulk_update(
@@ -237,18 +227,19 @@ class WriteMixin:
                 {"non_field_errors": [f'Expected a list of items but got type "{_tname(items)}".']},
             )
         with self._lock:
-            errors = []
-            for item in items:
-                if not isinstance(item, dict) or item.get("id") in (None, ""):
-                    errors.append({"id": ["This field is required."]})
-                else:
-                    errors.append({})
+            errors = [
+                (
+                    {"id": ["This field is required."]}
+                    if not isinstance(item, dict) or item.get("id") in (None, "")
+                    else {}
+                )
+                for item in items
+            ]
             if any(errors):
                 raise StoreError(400, errors)
-            snapshot = self._checkpoint()
             updated = []
-            try:
-                errors = []
+            errors = []
+            with self._transaction():
                 for item in items:
                     obj = self._objs[endpoint].get(_as_int(item["id"]))
                     if obj is None:
@@ -264,12 +255,6 @@ class WriteMixin:
                         errors.append(err.errors)
                 if any(errors):
                     raise _Invalid(errors)
-            except _Invalid as err:
-                self._rollback(snapshot)
-                raise StoreError(400, err.errors) from None
-            except StoreError:
-                self._rollback(snapshot)
-                raise
             memo = {}
             return [self._represent(endpoint, o, base, False, None, (), memo) for o in updated]
 
@@ -281,33 +266,61 @@ class WriteMixin:
         request_id = request_id or self._new_request_id()
         with self._lock:
             obj = self._get_raw(endpoint, obj_id)
-            snapshot = self._checkpoint()
-            try:
+            with self._transaction():
                 self._delete_one(endpoint, obj, user, request_id, set())
-            except StoreError:
-                self._rollback(snapshot)
-                raise
 
-    # -- transactions (bulk writes are atomic) -------------------------------------------------------
-    def _checkpoint(self):
-        return {
-            "objs": {ep: dict(objs) for ep, objs in self._objs.items()},
-            "copies": {},
-            "next": dict(self._next_id),
-        }
+    # -- transactions (writes are atomic) ------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self):
+        """Undo every object change of the block when it raises; validation errors (``_Invalid``)
+        become ``StoreError(400)``."""
+        if self._journal is not None:
+            yield
+            return
+        self._journal = []
+        saved_next = dict(self._next_id)
+        try:
+            yield
+        except _Invalid as err:
+            self._undo(saved_next)
+            raise StoreError(400, err.errors) from None
+        except BaseException:
+            self._undo(saved_next)
+            raise
+        finally:
+            self._journal = None
 
-    def _rollback(self, snapshot):
-        self._objs = snapshot["objs"]
-        for (endpoint, oid), original in snapshot["copies"].items():
-            if oid in self._objs[endpoint]:
-                self._objs[endpoint][oid] = original
-        self._next_id = snapshot["next"]
-        self._idx = {ep: {} for ep in self._objs}
-        for endpoint, objs in self._objs.items():
-            for obj in objs.values():
-                self._index(endpoint, obj)
-        self._refresh_prefixes()
+    def _undo(self, saved_next):
+        touched = set()
+        for endpoint, oid, old in reversed(self._journal):
+            current = self._objs[endpoint].pop(oid, None)
+            if current is not None:
+                self._unindex(endpoint, current)
+            if old is not None:
+                self._objs[endpoint][oid] = old
+                self._index(endpoint, old)
+            touched.add(endpoint)
+        self._next_id = saved_next
+        if "ipam.prefixes" in touched:
+            self._refresh_prefixes()
         self._invalidate()
+
+    def _put(self, endpoint, new, old=None):
+        """Store ``new`` (replacing ``old``), keeping indexes, caches and the undo journal right."""
+        if self._journal is not None:
+            self._journal.append((endpoint, new["id"], old))
+        if old is not None:
+            self._unindex(endpoint, old)
+        self._objs[endpoint][new["id"]] = new
+        self._index(endpoint, new)
+        self._invalidate(endpoint, old, new)
+
+    def _drop(self, endpoint, obj):
+        if self._journal is not None:
+            self._journal.append((endpoint, obj["id"], obj))
+        self._unindex(endpoint, obj)
+        del self._objs[endpoint][obj["id"]]
+        self._invalidate(endpoint, obj, None)
 
     # -- create / update -----------------------------------------------------------------------------
     def _create_one(self, endpoint, data, user, request_id):
@@ -337,8 +350,7 @@ class WriteMixin:
         if "last_updated" in obj:
             obj["last_updated"] = now
         self._next_id[endpoint] = oid + 1
-        self._objs[endpoint][oid] = obj
-        self._index(endpoint, obj)
+        self._put(endpoint, obj)
         self._after_write(endpoint, obj, None)
         self._log(endpoint, "create", None, obj, user, request_id)
         self._after_create(endpoint, obj, user, request_id)
@@ -367,9 +379,7 @@ class WriteMixin:
         self._finish(endpoint, new, obj)
         if "last_updated" in new:
             new["last_updated"] = self._now()
-        self._unindex(endpoint, obj)
-        self._objs[endpoint][obj["id"]] = new
-        self._index(endpoint, new)
+        self._put(endpoint, new, obj)
         self._after_write(endpoint, new, before)
         self._log(endpoint, "update", before, new, user, request_id)
         return new
@@ -630,7 +640,9 @@ class WriteMixin:
             key = tuple(_key_part(obj.get(n)) for n in names)
             if any(k is None for k in key):
                 continue
-            for other in objs.values():
+            # the first field is a reference: only objects sharing it can collide
+            same = self._idx[endpoint].get(names[0], {}).get(key[0], ())
+            for other in (objs[i] for i in same if i in objs):
                 if (
                     other["id"] != obj["id"]
                     and tuple(_key_part(other.get(n)) for n in names) == key
@@ -677,7 +689,9 @@ class WriteMixin:
         name = obj.get("name")
         site, tenant = ref_id(obj.get("site")), ref_id(obj.get("tenant"))
         if name:
-            for other in self._objs["dcim.devices"].values():
+            devices = self._objs["dcim.devices"]
+            same_site = self._idx["dcim.devices"].get("site", {}).get(site, ())
+            for other in (devices[i] for i in same_site if i in devices):
                 if other["id"] == obj["id"] or not other.get("name"):
                     continue
                 if (
@@ -760,18 +774,14 @@ class WriteMixin:
             return
         vrf = ref_id(obj.get("vrf"))
         if vrf is None:
-            for other in self._objs["ipam.ip-addresses"].values():
-                if other["id"] == obj["id"] or ref_id(other.get("vrf")) is not None:
-                    continue
-                try:
-                    same = ipaddress.ip_interface(other["address"]).ip == iface.ip
-                except ValueError:
-                    same = False
-                if same:
-                    errors["address"] = [
-                        f"Duplicate IP address found in global table: {obj['address']}"
-                    ]
-                    return
+            same_host = (
+                self._idx["ipam.ip-addresses"].get("host", {}).get((None, str(iface.ip)), ())
+            )
+            if any(i != obj["id"] for i in same_host):
+                errors["address"] = [
+                    f"Duplicate IP address found in global table: {obj['address']}"
+                ]
+                return
         if old is not None and old.get("assigned_object_id") != obj.get("assigned_object_id"):
             for field in ("primary_ip4", "primary_ip6", "oob_ip"):
                 for dev in self._objs["dcim.devices"].values():
@@ -914,7 +924,6 @@ class WriteMixin:
 
     # -- side effects --------------------------------------------------------------------------------
     def _after_write(self, endpoint, obj, before):
-        self._invalidate()
         if endpoint == "ipam.prefixes":
             self._refresh_prefixes()
 
@@ -1002,8 +1011,7 @@ class WriteMixin:
         current = self._objs[endpoint].get(obj["id"])
         if current is None:
             return
-        self._unindex(endpoint, current)
-        del self._objs[endpoint][obj["id"]]
+        self._drop(endpoint, current)
         self._after_write(endpoint, current, current)
         self._log(endpoint, "delete", current, None, user, request_id)
 
@@ -1014,10 +1022,7 @@ class WriteMixin:
             new[field] = [v for v in value if ref_id(v) != target_id]
         else:
             new[field] = None
-        self._unindex(endpoint, obj)
-        self._objs[endpoint][obj["id"]] = new
-        self._index(endpoint, new)
-        self._invalidate()
+        self._put(endpoint, new, obj)
         if log and endpoint not in ("extras.config-contexts",):
             self._log(endpoint, "update", obj, new, user, request_id)
 
@@ -1089,8 +1094,7 @@ class WriteMixin:
             "prechange_data": self._serialize(endpoint, before),
             "postchange_data": self._serialize(endpoint, after),
         }
-        self._objs["core.object-changes"][oid] = change
-        self._index("core.object-changes", change)
+        self._put("core.object-changes", change)
 
 
 class _FieldError(Exception):

@@ -333,11 +333,17 @@ def _same(field, wanted, current):
 
 
 def _diff(payload, current_payload):
-    return {
-        field: value
-        for field, value in payload.items()
-        if not _same(field, value, current_payload.get(field))
-    }
+    """Fields of ``payload`` that differ from ``current_payload``. Tags are only ever added:
+    an object keeps tags the snapshot does not list."""
+    changes = {}
+    for field, value in payload.items():
+        current = current_payload.get(field)
+        if field == "tags" and isinstance(value, list) and isinstance(current, list):
+            if not set(value) <= set(current):
+                changes[field] = sorted(set(value) | set(current))
+        elif not _same(field, value, current):
+            changes[field] = value
+    return changes
 
 
 class _Seeder:
@@ -457,9 +463,10 @@ class _Seeder:
                     f"(ids {obj.get('id')} and another); fix the snapshot"
                 )
             self.mapper.set(endpoint, obj["id"], existing["id"])
+            if self.tag_id is not None and "tags" in payload:
+                # the marker tag is for objects this import creates
+                payload = dict(payload, tags=[t for t in payload["tags"] if t != self.tag_id])
             changes = _diff(payload, current)
-            if self.tag_id is not None:
-                changes.pop("tags", None)
             if changes:
                 updates.append(dict(changes, id=existing["id"]))
                 self._count("updated", endpoint)

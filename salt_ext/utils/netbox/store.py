@@ -61,7 +61,9 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
         self._idx = {ep: {} for ep in ENDPOINTS}
         self._next_id = {ep: 1 for ep in ENDPOINTS}
         self._rank_cache = {}
+        self._rank_low = {}
         self._lookup_cache = {}
+        self._journal = None
         self._extra = {}
 
     # -- loading / export ----------------------------------------------------------------------------
@@ -347,9 +349,29 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
             return result
 
     # -- internals shared by the mixins --------------------------------------------------------------
-    def _invalidate(self):
-        self._rank_cache.clear()
-        self._lookup_cache.clear()
+    def _invalidate(self, endpoint=None, old=None, new=None):
+        """Drop the cached orderings and lookups a write to ``endpoint`` makes stale (all of them
+        without an endpoint)."""
+        if endpoint is None:
+            self._rank_cache.clear()
+            self._rank_low.clear()
+            self._lookup_cache.clear()
+            return
+        rank = self._rank_cache.get(endpoint)
+        if endpoint == "core.object-changes" and rank is not None and old is None and new:
+            # changes are appended newest-first in the default ordering: no re-sort needed
+            self._rank_low[endpoint] = self._rank_low.get(endpoint, 0) - 1
+            rank[new["id"]] = self._rank_low[endpoint]
+        else:
+            self._rank_cache.pop(endpoint, None)
+        for key in [k for k in self._lookup_cache if k[0] == endpoint]:
+            del self._lookup_cache[key]
+        renamed = old is not None and (
+            new is None or any(old.get(f) != new.get(f) for f in ("name", "model", "vid"))
+        )
+        if renamed:
+            for dependent in _RANK_DEPENDENTS.get(endpoint, ()):
+                self._rank_cache.pop(dependent, None)
 
     def _index_keys(self, endpoint, field, obj):
         if (endpoint, field) in GENERIC_REFS:
@@ -357,6 +379,12 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
             if obj.get(tfield) and obj.get(ifield) is not None:
                 return [(obj[tfield], obj[ifield])]
             return []
+        if field == "host":
+            try:
+                host = str(ipaddress.ip_interface(obj.get("address")).ip)
+            except ValueError:
+                return []
+            return [(ref_id(obj.get("vrf")), host)]
         if field == "terminations":
             keys = []
             for end in ("a_terminations", "b_terminations"):
@@ -380,6 +408,8 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
             fields += [name for (ep, name) in GENERIC_REFS if ep == endpoint]
             if endpoint == "dcim.cables":
                 fields.append("terminations")
+            if endpoint == "ipam.ip-addresses":
+                fields.append("host")
             cached = _INDEXED[endpoint] = tuple(fields)
         return cached
 
@@ -440,3 +470,15 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
 
 
 _INDEXED = {}
+
+#: endpoints whose default ordering uses the name of objects of another endpoint
+_RANK_DEPENDENTS = {
+    "dcim.devices": ("dcim.interfaces",),
+    "dcim.sites": ("dcim.racks", "ipam.vlans"),
+    "dcim.locations": ("dcim.racks",),
+    "dcim.manufacturers": ("dcim.device-types", "dcim.interface-templates"),
+    "dcim.device-types": ("dcim.interface-templates",),
+    "ipam.vlan-groups": ("ipam.vlans",),
+    "ipam.vrfs": ("ipam.prefixes",),
+    "virtualization.virtual-machines": ("virtualization.interfaces",),
+}
