@@ -7,6 +7,40 @@ object, computed fields (counts, primary_ip, config_context, cable peers, ...). 
 from salt_ext.utils.netbox._store_meta import ENDPOINTS, SHAPE_ENDPOINT, SHAPES
 from salt_ext.utils.netbox._store_util import copy_json, deep_merge
 
+#: brief forms the OpenAPI schema has no component for (NetBox's ``brief_fields`` of those serializers)
+_EXTRA_BRIEF = {
+    "BriefPrefix": (
+        "ipam.prefixes",
+        ["id", "url", "display", "family", "prefix", "description", "_depth"],
+    ),
+    "BriefVMInterface": (
+        "virtualization.interfaces",
+        ["id", "url", "display", ("virtual_machine", "BriefVirtualMachine"), "name", "description"],
+    ),
+    "BriefService": (
+        "ipam.services",
+        ["id", "url", "display", "name", "protocol", "ports", "description"],
+    ),
+    "BriefJournalEntry": ("extras.journal-entries", ["id", "url", "display", "created"]),
+    "BriefConfigContext": (
+        "extras.config-contexts",
+        ["id", "url", "display", "name", "description"],
+    ),
+    "BriefCustomField": ("extras.custom-fields", ["id", "url", "display", "name", "description"]),
+    "BriefInventoryItem": (
+        "dcim.inventory-items",
+        ["id", "url", "display", ("device", "BriefDevice"), "name", "description", "_depth"],
+    ),
+    "BriefInterfaceTemplate": (
+        "dcim.interface-templates",
+        ["id", "url", "display", "name", "description"],
+    ),
+    "BriefObjectChange": ("core.object-changes", ["id", "url", "display"]),
+}
+for _shape, (_endpoint, _fields) in _EXTRA_BRIEF.items():
+    SHAPES.setdefault(_shape, [f if isinstance(f, tuple) else (f, None) for f in _fields])
+    SHAPE_ENDPOINT.setdefault(_shape, _endpoint)
+
 #: object type (``dcim.device``) -> endpoint (``dcim.devices``)
 OBJECT_TYPE_ENDPOINT = {meta["object_type"]: ep for ep, meta in ENDPOINTS.items()}
 
