@@ -303,6 +303,9 @@ def _termination(term, mapper, field):
 def _convert(value, mapper, field):
     if _is_ref(value):
         return mapper.ref(endpoint_from_url(value["url"]), value["id"], field)
+    if isinstance(value, dict) and isinstance(mapper, _Identity) and "id" in value:
+        # a reference without url (some servers' m2m renderings): already a target id
+        return value["id"]
     if _is_choice(value):
         return value["value"]
     if isinstance(value, list):
@@ -339,8 +342,9 @@ def _diff(payload, current_payload):
     for field, value in payload.items():
         current = current_payload.get(field)
         if field == "tags" and isinstance(value, list) and isinstance(current, list):
-            if not set(value) <= set(current):
-                changes[field] = sorted(set(value) | set(current))
+            if not {str(v) for v in value} <= {str(v) for v in current}:
+                merged = list(current) + [v for v in value if v not in current]
+                changes[field] = merged
         elif not _same(field, value, current):
             changes[field] = value
     return changes
@@ -463,10 +467,11 @@ class _Seeder:
                     f"(ids {obj.get('id')} and another); fix the snapshot"
                 )
             self.mapper.set(endpoint, obj["id"], existing["id"])
+            wanted = payload
             if self.tag_id is not None and "tags" in payload:
                 # the marker tag is for objects this import creates
-                payload = dict(payload, tags=[t for t in payload["tags"] if t != self.tag_id])
-            changes = _diff(payload, current)
+                wanted = dict(payload, tags=[t for t in payload["tags"] if t != self.tag_id])
+            changes = _diff(wanted, current)
             if changes:
                 updates.append(dict(changes, id=existing["id"]))
                 self._count("updated", endpoint)
