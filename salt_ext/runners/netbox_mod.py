@@ -27,7 +27,7 @@ from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 from salt_ext.utils.netbox_ops.inventory import clean_serial, serials_equal
 
 try:
-    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, get_source, seed
+    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, export, get_source, seed
 
     HAS_ACCESS_LAYER = True
     IMPORT_ERROR = ""
@@ -106,6 +106,8 @@ def export_snapshot(site, path):
     path
         the file to write
 
+    Returns ``{"path", "site", "netbox_version", "objects": n, "counts": {endpoint: n}}``.
+
     CLI Example:
 
     .. code-block:: bash
@@ -114,14 +116,16 @@ def export_snapshot(site, path):
     """
     if not site or not path:
         raise SaltInvocationError("netbox.export_snapshot needs site=<slug> and path=<file>")
-    # export is loaded on first use (it pulls in the snapshot writer)
-    from salt_ext.utils.netbox import export  # noqa: PLC0415
-
     with _errors(f"netbox.export_snapshot site={site}"):
-        result = export.export_snapshot(_source(), site, path)
-    if isinstance(result, dict):
-        return {"path": str(path), "site": site, **result}
-    return {"path": str(path), "site": site}
+        data = export.export_snapshot(_source(), site, str(path))
+    counts = export.snapshot_counts(data)
+    return {
+        "path": str(path),
+        "site": site,
+        "netbox_version": data.get("netbox_version"),
+        "objects": sum(counts.values()),
+        "counts": counts,
+    }
 
 
 def import_snapshot(path=None, tag=None):
@@ -205,7 +209,8 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
     """
     Compare what NetBox says about the servers of a site (or rack) with what their minions
     report: serial number and MAC address per interface. Reports come from the grains cached
-    on the master, or, with ``live=True``, from running ``hardware.inventory`` on the minions.
+    on the master (``serialnumber``, ``hwaddr_interfaces``; needs ``minion_data_cache: True``),
+    or, with ``live=True``, from running ``hardware.inventory`` on the minions.
 
     site
         the site slug
@@ -218,7 +223,8 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
 
     Returns ``{"table": <text table>, "rows": [...], "mismatches": n}``; a row per device
     with columns device, minion, status, check (``serial``/``mac <iface>``), netbox, reported
-    and result (``ok``, ``MISMATCH``, ``missing in NetBox``, ``not reported``, ``no minion``).
+    and result (``ok``, ``MISMATCH``, ``missing in NetBox``, ``not reported``, ``no minion``,
+    ``no data``); ``mismatches`` counts ``MISMATCH`` and ``missing in NetBox``.
 
     CLI Example:
 
@@ -260,6 +266,9 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
         if minion not in reports:
             rows.append([dev["name"], minion or "-", state, "-", "-", "-", "no minion"])
             continue
+        if not reports[minion]:
+            rows.append([dev["name"], minion, state, "-", "-", "-", "no data"])
+            continue
         serial, macs = _reported(minion, reports[minion])
         nb_serial = dev.get("serial") or ""
         if not nb_serial and not serial:
@@ -270,7 +279,7 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
             result = "missing in NetBox"
         else:
             result = "ok" if serials_equal(nb_serial, serial) else "MISMATCH"
-        mismatches += result != "ok"
+        mismatches += result in ("MISMATCH", "missing in NetBox")
         rows.append([dev["name"], minion, state, "serial", nb_serial or "-", serial or "-", result])
         ifaces = {i["name"]: i for i in by_device.get(dev["id"], [])}
         for name in sorted(set(ifaces) | set(macs)):
@@ -295,11 +304,17 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
                 [dev["name"], minion, state, f"mac {name}", nb_mac or "-", seen or "-", result]
             )
     header = ["device", "minion", "status", "check", "netbox", "reported", "result"]
-    return {
+    ret = {
         "table": _table(header, rows),
         "rows": [dict(zip(header, row, strict=True)) for row in rows],
         "mismatches": mismatches,
     }
+    if not live and reports and not any(reports.values()):
+        ret["hint"] = (
+            "the master has no cached grains: set minion_data_cache: True in the master "
+            "configuration, or run with live=True"
+        )
+    return ret
 
 
 def sync_autosign(site=None, grain="serialnumber", statuses=None):
