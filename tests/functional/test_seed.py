@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from salt_ext.utils.netbox import NetBoxClient, SnapshotSource, load_config
+from salt_ext.utils.netbox import NetBoxClient, NetBoxNotFound, SnapshotSource, load_config
+from salt_ext.utils.netbox.export import export_snapshot, snapshot_counts
 from salt_ext.utils.netbox.seed import import_snapshot
 from tests.support.netbox_standin import NetBoxStandin
 
@@ -194,3 +195,38 @@ def test_tagged_seed_into_a_snapshot_file(tmp_path, lab1_snapshot):
     again = import_snapshot(reread, copy.deepcopy(lab1_snapshot), tag="seeded")
     assert again["totals"]["created"] == 0
     assert again["totals"]["updated"] == 0
+
+
+def test_export_round_trip(seeded, lab1_snapshot, tmp_path):
+    """Exporting the seeded site gives the lab back, and the export seeds another NetBox."""
+    _, client, _, _ = seeded
+    path = tmp_path / "export.json"
+    client.counter.reset()
+    data = export_snapshot(client, "lab1", str(path))
+    assert client.counter.total < 40  # batched: a few requests per endpoint
+    assert json.loads(path.read_text()) == data
+    assert data["site"] == "lab1"
+    assert data["base_url"] == client.base_url
+    lab = lab1_snapshot["objects"]
+    counts = {ep: n for ep, n in snapshot_counts(data).items() if n}
+    assert counts == {ep: len(objs) for ep, objs in lab.items() if objs}
+    for endpoint in ("dcim.devices", "dcim.cables", "ipam.ip-addresses", "dcim.interfaces"):
+        assert _sorted(endpoint, data["objects"][endpoint]) == _sorted(endpoint, lab[endpoint])
+    # the file is a snapshot source ...
+    source = SnapshotSource(str(path))
+    assert len(source.list("dcim.devices", {"site": "lab1"})) == len(lab["dcim.devices"])
+    # ... and seeds another NetBox
+    target = tmp_path / "target.json"
+    target.write_text(json.dumps({"netbox_version": "4.6.8", "objects": {}}))
+    report = import_snapshot(SnapshotSource(str(target)), data)
+    assert report["totals"]["existing"] == 0
+    copy_of_copy = SnapshotSource(str(target))
+    for endpoint in ("dcim.devices", "dcim.cables"):
+        assert _sorted(endpoint, copy_of_copy.list(endpoint)) == _sorted(endpoint, lab[endpoint])
+
+
+def test_export_unknown_site(seeded, tmp_path):
+    _, client, _, _ = seeded
+    with pytest.raises(NetBoxNotFound, match="site 'nowhere' not found"):
+        export_snapshot(client, "nowhere", str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()

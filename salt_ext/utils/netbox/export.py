@@ -56,6 +56,11 @@ CONTEXT_ASSIGNMENTS = {
     "cluster_groups": "virtualization.cluster-groups",
     "clusters": "virtualization.clusters",
 }
+#: many-to-many fields -> endpoint of their objects (for servers that render them as bare ids)
+M2M_FIELDS = {
+    "extras.config-contexts": dict(CONTEXT_ASSIGNMENTS, tags="extras.tags"),
+    "ipam.services": {"ipaddresses": "ipam.ip-addresses", "tags": "extras.tags"},
+}
 _OPAQUE = frozenset(("custom_fields", "data", "local_context_data", "config_context"))
 NOTES = [
     "objects: one list per endpoint (app.endpoint-name), in dependency order; each list is the "
@@ -97,7 +102,28 @@ class _Exporter:
         self.objects = {}
         self.queries = {}
 
+    def _as_refs(self, endpoint, obj):
+        """Bare ids (or url-less stubs) in many-to-many fields become NetBox's nested objects."""
+        fields = M2M_FIELDS.get(endpoint)
+        if not fields:
+            return obj
+        base = (getattr(self.source, "api_url", None) or "").rstrip("/")
+        out = dict(obj)
+        for field, target in fields.items():
+            values = obj.get(field)
+            if not isinstance(values, list):
+                continue
+            refs = []
+            for value in values:
+                ident = value.get("id") if isinstance(value, dict) else value
+                ref = dict(value) if isinstance(value, dict) else {"id": ident}
+                ref.setdefault("url", f"{base}/{_common.endpoint_path(target)}/{ident}/")
+                refs.append(ref)
+            out[field] = refs
+        return out
+
     def _add(self, endpoint, objs, query):
+        objs = [self._as_refs(endpoint, obj) for obj in objs]
         have = self.objects.setdefault(endpoint, [])
         ids = {o["id"] for o in have}
         for obj in objs:
@@ -193,7 +219,8 @@ class _Exporter:
 
     def _config_contexts(self):
         kept = []
-        for ctx in self.source.list("extras.config-contexts"):
+        for listed in self.source.list("extras.config-contexts"):
+            ctx = self._as_refs("extras.config-contexts", listed)
             assigned = False
             unassigned = True
             trimmed = dict(ctx)
@@ -236,7 +263,7 @@ class _Exporter:
         objects = {ep: self.objects.get(ep, []) for ep in DEPENDENCY_ORDER if ep in self.objects}
         for endpoint, objs in self.objects.items():
             objects.setdefault(endpoint, objs)
-        for endpoint in ("extras.custom-fields", "extras.config-contexts"):
+        for endpoint in ("extras.custom-fields", "extras.config-contexts", "ipam.vrfs"):
             objects.setdefault(endpoint, [])
         base_url = getattr(self.source, "base_url", None) or ""
         return {

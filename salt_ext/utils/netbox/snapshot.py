@@ -122,6 +122,11 @@ class SnapshotSource:
         self._fresh()
         return self._meta.get("base_url") or DEFAULT_BASE_URL
 
+    @property
+    def api_url(self):
+        """The API root matching :attr:`base_url`."""
+        return f"{self.base_url.rstrip('/')}/api"
+
     # -- file handling -------------------------------------------------------------------------
     def _stat(self):
         try:
