@@ -1,0 +1,48 @@
+"""
+States for hardware generations.
+
+.. code-block:: yaml
+
+    hardware-matches-netbox:
+      hardware.validated:
+        - fail_on_warnings: false
+
+:depends: the ``hardware`` execution module (saltext-turnup).
+"""
+
+__virtualname__ = "hardware"
+
+
+def __virtual__():
+    if "hardware.validate" in __salt__:
+        return __virtualname__
+    return (False, "the hardware execution module is not available")
+
+
+def validated(name, device=None, generation=None, fail_on_warnings=False):
+    """
+    Ensure the box matches NetBox and its hardware generation profile (``hardware.validate``).
+    Read-only: it never changes anything, so ``test=True`` reports the same result. Fails with one
+    comment line per failed check (``[FAIL] cabling.eno2: eno2 is cabled to tor2-r1 Ethernet7,
+    NetBox says tor2-r1 Ethernet1``).
+
+    name
+        A label for the state.
+    device
+        NetBox device name (default: the device of this minion).
+    generation
+        Validate against this generation's profile instead of the box's own.
+    fail_on_warnings
+        Also fail on warning-level checks (placeholder serials, unavailable sources).
+
+    .. code-block:: yaml
+
+        hardware-matches-netbox:
+          hardware.validated
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    report = __salt__["hardware.validate"](device=device, generation=generation)
+    ok = report["passed"] and not (fail_on_warnings and report["warnings"])
+    ret["result"] = bool(ok)
+    ret["comment"] = report["text"]
+    return ret

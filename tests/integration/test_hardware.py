@@ -1,0 +1,177 @@
+"""Hardware generations end to end: a real master and three minions, each simulating a different
+real server of the lab (real dmidecode of a Dell M630, an HPE BL460c Gen9 and a Supermicro
+SSG-6028R from ../shared, plus authored NIC/disk/LLDP/BMC outputs carrying the lab's NetBox
+values). NetBox is the stand-in seeded with lab1 through the API (or a real NetBox)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+from saltfactories.utils import random_string
+
+from tests.support.saltenv import (
+    SHARED_FIXTURES,
+    SHARED_MISSING_REASON,
+    master_overrides,
+    minion_overrides,
+)
+from tests.unit.hardware.lab import BOXES, simulate_spec
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(SHARED_FIXTURES is None, reason=SHARED_MISSING_REASON),
+]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("hwgen")
+
+
+def spec_path(workdir, box):
+    return workdir / f"{box}-simulate.json"
+
+
+def write_spec(workdir, box, overrides=None):
+    spec_path(workdir, box).write_text(json.dumps(simulate_spec(box, overrides)))
+
+
+@pytest.fixture(scope="module")
+def master(salt_factories, netbox_target):
+    factory = salt_factories.salt_master_daemon(
+        random_string("hw-m-"), overrides=master_overrides(netbox_target)
+    )
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def minions(master, netbox_target, workdir):
+    started = {}
+    factories = []
+    for box in sorted(BOXES):
+        write_spec(workdir, box)
+        hardware = {
+            "simulate": str(spec_path(workdir, box)),
+            "root": str(workdir / f"{box}-root"),
+            "apply_live": False,
+        }
+        factory = master.salt_minion_daemon(
+            box, overrides=minion_overrides(netbox_target, hardware=hardware)
+        )
+        factories.append(factory)
+    try:
+        for factory in factories:
+            factory.start()
+            started[factory.id] = factory
+        yield started
+    finally:
+        for factory in factories:
+            factory.terminate()
+
+
+@pytest.fixture
+def faulty(workdir):
+    """Write a fault into a box's simulation; restored afterwards."""
+    touched = []
+
+    def inject(box, overrides):
+        touched.append(box)
+        write_spec(workdir, box, overrides)
+
+    yield inject
+    for box in touched:
+        write_spec(workdir, box)
+
+
+def call(minion, *args, **kwargs):
+    ret = minion.salt_call_cli(timeout=120).run(*args, **kwargs)
+    assert ret.returncode in (0, 1), ret
+    return ret
+
+
+def checks(report):
+    return {c["name"]: c for c in report["checks"]}
+
+
+@pytest.mark.parametrize(
+    "box,product,generation",
+    [
+        ("srv-r1-01", "PowerEdge M630", "gen10"),
+        ("srv-r1-02", "ProLiant BL460c Gen9", "gen11"),
+        ("srv-r1-03", "SSG-6028R-OSD072P", "gen12"),
+    ],
+)
+def test_inventory_and_validation_pass(minions, box, product, generation):
+    minion = minions[box]
+    inv = call(minion, "hardware.inventory").data
+    assert inv["system"]["product"] == product
+    assert inv["system"]["serial"] == f"LAB1R1S0{box[-1]}"
+    assert inv["simulated"] is True
+    report = call(minion, "hardware.validate").data
+    assert report["passed"], report["text"]
+    assert report["generation"] == generation
+    assert report["device"] == box
+    assert report["netbox_source"] == "netbox"
+    assert checks(report)["cabling.eno2"]["ok"]
+
+
+def test_wrong_serial_fails(minions, faulty):
+    faulty("srv-r1-02", {"system": {"serial": "LAB1R1S05"}})
+    report = call(minions["srv-r1-02"], "hardware.validate").data
+    assert not report["passed"]
+    assert report["failed"] == ["serial"]
+    assert checks(report)["serial"]["expected"] == "LAB1R1S02"
+
+
+def test_wrong_switch_port_fails(minions, faulty):
+    faulty("srv-r1-01", {"lldp": {"eno2": {"port_id": "Ethernet7"}}})
+    report = call(minions["srv-r1-01"], "hardware.validate").data
+    assert report["failed"] == ["cabling.eno2"]
+    assert "NetBox says tor2-r1 Ethernet1" in checks(report)["cabling.eno2"]["comment"]
+
+
+def test_missing_dimms_fail(minions, faulty):
+    faulty("srv-r1-03", {"memory": {"dimms": {"P1_DIMMA1": None, "P1_DIMMB1": None}}})
+    report = call(minions["srv-r1-03"], "hardware.validate").data
+    assert set(report["failed"]) == {"memory.dimm_count", "memory.total_gb"}
+    ret = call(minions["srv-r1-03"], "state.single", "hardware.validated", "hw")
+    assert ret.returncode == 1
+    state = next(iter(ret.data.values()))
+    assert state["result"] is False
+    assert "[FAIL] memory.dimm_count: expected 4, found 2" in state["comment"]
+
+
+def test_state_apply_hwgen_writes_files_and_is_idempotent(minions, workdir):
+    minion = minions["srv-r1-01"]
+    root = pathlib.Path(workdir / "srv-r1-01-root")
+    preview = call(minion, "state.apply", "hwgen", test=True)
+    assert preview.returncode == 0, preview
+    pending = [s for s in preview.data.values() if s["result"] is None]
+    assert pending and all(s["changes"] for s in pending)
+    assert not root.exists()
+
+    first = call(minion, "state.apply", "hwgen")
+    assert first.returncode == 0, first
+    assert all(s["result"] is True for s in first.data.values())
+    rules = (root / "etc/udev/rules.d/70-hwgen-net.rules").read_text()
+    assert 'ATTR{address}=="24:6e:96:01:11:01", NAME="eno1"' in rules
+    bond = (root / "etc/systemd/network/30-hwgen-bond0.network").read_text()
+    assert "Address=10.10.1.11/24" in bond
+    assert "Bond=bond0" in (root / "etc/systemd/network/20-hwgen-eno1.network").read_text()
+    assert "Mode=802.3ad" in (root / "etc/systemd/network/10-hwgen-bond0.netdev").read_text()
+    assert "vm.swappiness = 1" in (root / "etc/sysctl.d/90-hwgen.conf").read_text()
+    assert "intel_iommu=on" in (root / "etc/default/grub.d/90-hwgen.cfg").read_text()
+
+    second = call(minion, "state.apply", "hwgen")
+    assert second.returncode == 0, second
+    assert [s["__id__"] for s in second.data.values() if s["changes"]] == []
+
+
+def test_state_apply_refuses_a_box_failing_validation(minions, workdir, faulty):
+    faulty("srv-r1-02", {"lldp": {"eno1": {"chassis_name": "tor2-r1"}}})
+    ret = call(minions["srv-r1-02"], "state.apply", "hwgen")
+    assert ret.returncode != 0
+    assert not (workdir / "srv-r1-02-root").exists()
