@@ -1,0 +1,182 @@
+"""
+The snapshot source answers exactly like the API: the same filtered queries against
+``SnapshotSource(lab1.json)`` and against ``NetBoxClient`` on the stand-in loaded with lab1 give
+identical objects (URLs normalised to one host).
+"""
+
+import json
+import multiprocessing
+import os
+import re
+
+import pytest
+
+from salt_ext.utils.netbox import (
+    NetBoxClient,
+    NetBoxInvalidRequest,
+    NetBoxNotFound,
+    NetBoxPreconditionFailed,
+    SnapshotSource,
+    get_source,
+    load_config,
+)
+from tests.support.netbox_standin import NetBoxStandin
+from tests.support.saltenv import LAB1_SNAPSHOT
+
+# lab1 ids (kept by both sources): site LAB1 25, rack R2 44, device srv-r1-01 110
+QUERIES = {
+    "site": ("dcim.devices", {"site": "lab1"}, {}),
+    "status-multi": ("dcim.devices", {"status": ["active", "planned"], "site_id": 25}, {}),
+    "role": ("dcim.devices", {"role": "storage-server"}, {}),
+    "rack_id": ("dcim.devices", {"rack_id": 44}, {}),
+    "tag": ("dcim.racks", {"tag": "turnup-lab"}, {}),
+    "cf-text": ("dcim.devices", {"cf_minion_id": "srv-r1-01.lab1.example.net"}, {}),
+    "cf-boolean": ("dcim.racks", {"cf_auto_turnup": "true"}, {}),
+    "name__ic": ("dcim.devices", {"name__ic": "R3"}, {}),
+    "q": ("dcim.devices", {"q": "srv-r2"}, {}),
+    "interfaces-by-device": ("dcim.interfaces", {"device_id": 110}, {}),
+    "mgmt-interfaces": ("dcim.interfaces", {"site": "lab1", "mgmt_only": "true"}, {}),
+    "ips-by-parent": ("ipam.ip-addresses", {"parent": "10.10.1.0/24"}, {}),
+    "ordering": ("dcim.devices", {"site": "lab1", "ordering": "-name"}, {}),
+    "brief": ("dcim.devices", {"site": "lab1"}, {"brief": True}),
+    "fields": (
+        "dcim.devices",
+        {"site": "lab1"},
+        {"fields": ["id", "name", "status", "primary_ip4"]},
+    ),
+    "exclude": ("dcim.devices", {"name": "srv-r1-01"}, {"exclude": ["config_context"]}),
+    "has_primary_ip": ("dcim.devices", {"site": "lab1", "has_primary_ip": False}, {}),
+    "macs-by-devices": ("dcim.mac-addresses", [("device_id", 110), ("device_id", 111)], {}),
+    "cables-by-site": ("dcim.cables", {"site_id": 25}, {}),
+    "prefixes-by-site": ("ipam.prefixes", {"site_id": 25, "ordering": "prefix"}, {}),
+}
+
+
+@pytest.fixture(scope="module")
+def sources():
+    standin = NetBoxStandin(snapshot="lab1")
+    standin.start()
+    client = NetBoxClient(
+        load_config({"netbox": {"url": standin.url, "token": standin.token_v1, "timeout": 10}})
+    )
+    snapshot = SnapshotSource(str(LAB1_SNAPSHOT))
+    yield snapshot, client, standin.url
+    standin.stop()
+
+
+def _normalised(objects, url):
+    text = json.dumps(objects, sort_keys=True)
+    return json.loads(
+        re.sub(
+            re.escape(url), "http://netbox", text.replace("http://127.0.0.1:8001", "http://netbox")
+        )
+    )
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_snapshot_answers_like_the_api(sources, name):
+    snapshot, client, url = sources
+    endpoint, params, options = QUERIES[name]
+    from_api = client.list(endpoint, params, page_size=20, **options)
+    from_snapshot = snapshot.list(endpoint, params, **options)
+    assert from_api, f"query {name} matches nothing: it would prove nothing"
+    assert _normalised(from_snapshot, url) == _normalised(from_api, url)
+    # and the natural order is the same
+    assert [o["id"] for o in from_snapshot] == [o["id"] for o in from_api]
+
+
+# -- writes to a snapshot file ------------------------------------------------------------------
+
+
+def _tag_writer(path, prefix, count):
+    source = SnapshotSource(path)
+    for index in range(count):
+        source.create("extras.tags", {"name": f"{prefix}-{index}", "slug": f"{prefix}-{index}"})
+
+
+@pytest.fixture
+def small_snapshot(tmp_path, lab1_snapshot):
+    """A snapshot file with the lab's tags, site and its region/tenant only (fast to rewrite)."""
+    keep = ("extras.tags", "tenancy.tenants", "dcim.regions", "dcim.sites")
+    data = dict(lab1_snapshot, objects={ep: lab1_snapshot["objects"][ep] for ep in keep})
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_concurrent_writers_lose_no_update(small_snapshot):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_tag_writer, args=(small_snapshot, f"w{n}", 5)) for n in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    slugs = {t["slug"] for t in SnapshotSource(small_snapshot).list("extras.tags")}
+    assert {f"w{n}-{i}" for n in range(4) for i in range(5)} <= slugs
+    leftovers = [p for p in os.listdir(os.path.dirname(small_snapshot)) if p.startswith(".snap")]
+    assert not leftovers
+
+
+def test_reads_reload_after_another_writer(small_snapshot):
+    reader = SnapshotSource(small_snapshot)
+    writer = SnapshotSource(small_snapshot)
+    assert reader.find("extras.tags", slug="late") is None
+    writer.create("extras.tags", {"name": "late", "slug": "late"})
+    assert reader.find("extras.tags", slug="late")["name"] == "late"
+    site = reader.find("dcim.sites", slug="lab1")
+    writer.update("dcim.sites", site["id"], {"description": "changed elsewhere"})
+    assert reader.get("dcim.sites", site["id"])["description"] == "changed elsewhere"
+
+
+def test_refused_write_leaves_the_file_alone(small_snapshot):
+    source = SnapshotSource(small_snapshot)
+    before = open(small_snapshot, encoding="utf-8").read()
+    with pytest.raises(NetBoxInvalidRequest) as exc:
+        source.create("dcim.devices", {"name": "srv-x"})
+    assert "site: This field is required." in str(exc.value)
+    site = source.find("dcim.sites", slug="lab1")
+    with pytest.raises(NetBoxPreconditionFailed):
+        source.update("dcim.sites", site["id"], {"description": "x"}, if_match='W/"stale"')
+    with pytest.raises(NetBoxNotFound):
+        source.delete("extras.tags", 999999)
+    assert open(small_snapshot, encoding="utf-8").read() == before
+    assert source.get("dcim.sites", site["id"])["description"] == site["description"]
+
+
+def test_snapshot_write_keeps_format_and_order(small_snapshot, lab1_snapshot):
+    source = SnapshotSource(small_snapshot)
+    tag = source.create("extras.tags", {"name": "fmt", "slug": "fmt"})
+    data = json.loads(open(small_snapshot, encoding="utf-8").read())
+    assert list(data["objects"]) == ["extras.tags", "tenancy.tenants", "dcim.regions", "dcim.sites"]
+    assert data["notes"] == lab1_snapshot["notes"]
+    assert data["netbox_version"] == "4.6.8"
+    assert tag["id"] in {t["id"] for t in data["objects"]["extras.tags"]}
+    source.delete("extras.tags", tag["id"])
+    assert source.find("extras.tags", slug="fmt") is None
+
+
+def test_snapshot_status_and_get_source(small_snapshot):
+    context = {}
+    source = get_source({"netbox": {"snapshot": small_snapshot}}, context)
+    assert isinstance(source, SnapshotSource)
+    assert get_source({"netbox": {"snapshot": small_snapshot}}, context) is source
+    status = source.status()
+    assert status["kind"] == "snapshot"
+    assert status["source"] == small_snapshot
+    assert status["netbox_version"] == "4.6.8"
+    source.counter.reset()
+    source.list("extras.tags")
+    assert source.counter.count("extras.tags", "GET") == 1
+
+
+def test_snapshot_allocates_ips(tmp_path):
+    path = tmp_path / "lab.json"
+    path.write_text(LAB1_SNAPSHOT.read_text())
+    source = SnapshotSource(str(path))
+    prefix = source.find("ipam.prefixes", prefix="10.10.2.0/24", vrf_id=None)
+    free = source.available_ips(prefix["id"], count=2)
+    ip = source.allocate_ip(prefix["id"], {"status": "reserved"})
+    assert ip["address"] == free[0]["address"]
+    again = SnapshotSource(str(path))
+    assert again.find("ipam.ip-addresses", address=ip["address"])["status"]["value"] == "reserved"
