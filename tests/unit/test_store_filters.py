@@ -295,3 +295,18 @@ def test_filter_definitions_match_the_schema():
             assert base in names_, (endpoint, base)
             for lookup in lookups.split():
                 assert f"{base}__{lookup}" in names_, (endpoint, base, lookup)
+
+
+def test_every_endpoint_lists_full_and_brief(store):
+    store.create("dcim.inventory-items", {"device": 110, "name": "CPU0", "manufacturer": 1})
+    vm = store.create("virtualization.virtual-machines", {"name": "vm1", "site": 25})
+    store.create("virtualization.interfaces", {"virtual_machine": vm["id"], "name": "eth0"})
+    for endpoint in store.endpoints():
+        ids = store.query_ids(endpoint, [])
+        full = store.represent_ids(endpoint, ids[:3], "http://nb.test")
+        brief = store.represent_ids(endpoint, ids[:3], "http://nb.test", brief=True)
+        assert len(full) == len(brief) == min(3, len(ids)), endpoint
+        for row, small in zip(full, brief, strict=True):
+            assert small["id"] == row["id"] and small["display"] == row["display"], endpoint
+            assert small["url"].startswith("http://nb.test/api/"), endpoint
+            assert set(small) < set(row) or endpoint == "core.object-changes", endpoint
