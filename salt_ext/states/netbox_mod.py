@@ -78,8 +78,12 @@ def _test():
 
 
 def _jid():
+    """The job to name in journal entries: the orchestration, else this state run's job."""
+    orchestration = globals().get("__orchestration_jid__")
+    if orchestration:
+        return str(orchestration)
     low = globals().get("__low__")
-    return jrnl.job_id(__opts__, None, low if isinstance(low, dict) else None)
+    return jrnl.job_id(__opts__, None, dict(low) if hasattr(low, "get") else None)
 
 
 def _fail(ret, err):

@@ -1,8 +1,10 @@
 """Unit tests: endpoint names, content types, Salt 3007 compatibility, journal comments."""
 
 import json
+import os
 
 import pytest
+import salt.payload
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox_ops import compat, endpoints, journal
@@ -151,3 +153,23 @@ def test_check_kind():
     assert journal.check_kind("Warning") == "warning"
     with pytest.raises(SaltInvocationError, match="kind must be one of"):
         journal.check_kind("loud")
+
+
+def _proc_file(cachedir, jid, pid):
+    proc = cachedir / "proc"
+    proc.mkdir(exist_ok=True)
+    (proc / jid).write_bytes(salt.payload.dumps({"jid": jid, "pid": pid, "fun": "state.apply"}))
+
+
+def test_running_job_id_reads_this_process_job(tmp_path):
+    opts = {"cachedir": str(tmp_path)}
+    assert journal.running_job_id(opts) is None  # no proc dir at all
+    _proc_file(tmp_path, "20261129000000000001", os.getpid() + 100000)
+    assert journal.running_job_id(opts) is None  # another process's job
+    _proc_file(tmp_path, "20261129000000000002", os.getpid())
+    (tmp_path / "proc" / "garbage").write_bytes(b"\x00\x01")
+    assert journal.running_job_id(opts) == "20261129000000000002"
+    assert journal.job_id(opts) == "20261129000000000002"
+    assert journal.job_id(dict(opts, jid="9")) == "9"
+    _proc_file(tmp_path, "20261129000000000003", os.getpid())  # threaded minion: ambiguous
+    assert journal.running_job_id(opts) is None

@@ -1,0 +1,302 @@
+"""
+NetBox as a Salt target, end to end: a real salt-master and a minion (``srv-r2-01``, simulating a
+real Dell M630 from ../shared's dmidecode plus authored NIC/disk/BMC outputs) against a NetBox
+stand-in of this module's own, seeded with lab1 through the API.
+
+- the example SLS ``netbox_examples.turnup`` applied twice: the second run changes nothing, and
+  its journal entry names the Salt job that wrote it;
+- ``netbox.sync_inventory`` fills MAC addresses and inventory items, then refuses a conflicting
+  serial with a clear message;
+- two concurrent ``netbox.assign_next_ip`` calls (one on the minion, one on the master through
+  ``salt-run salt.cmd``) on one prefix get different addresses;
+- the token never appears in any return, event or log line of these tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pathlib
+import shutil
+import threading
+import time
+
+import pytest
+import yaml
+from saltfactories.utils import random_string
+
+from salt_ext.utils.netbox import NetBoxClient, load_config
+from salt_ext.utils.netbox.seed import import_snapshot
+from tests.support.netbox_standin import NetBoxStandin
+from tests.support.saltenv import (
+    REPO_ROOT,
+    SHARED_FIXTURES,
+    SHARED_MISSING_REASON,
+    master_overrides,
+    minion_overrides,
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(SHARED_FIXTURES is None, reason=SHARED_MISSING_REASON),
+]
+
+MINION = "srv-r2-01"
+SIMULATED_M630 = REPO_ROOT / "tests" / "unit" / "hardware" / "fixtures" / "simulated" / "srv-r1-01"
+#: everything returned by the daemons in this module, scanned for the token at the end
+RETURNS = []
+
+
+class Target:
+    def __init__(self, standin):
+        self.standin = standin
+        self.url = standin.url
+        self.token = standin.token_v2  # the v2 form: "nbt_<key>.<secret>"
+
+
+@pytest.fixture(scope="module")
+def netbox(lab1_snapshot):
+    """A stand-in of this module's own (the tests write), seeded with lab1 through the API."""
+    if os.environ.get("NETBOX_URL"):
+        pytest.skip("writes to NetBox: runs against the stand-in only")
+    standin = NetBoxStandin().start()
+    target = Target(standin)
+    import_snapshot(client(target), copy.deepcopy(lab1_snapshot))
+    yield target
+    standin.stop()
+
+
+def client(target):
+    return NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
+
+
+@pytest.fixture(scope="module")
+def simulation(tmp_path_factory):
+    """A simulated real server for srv-r2-01: real M630 dmidecode, its own MACs and serial."""
+    if not SIMULATED_M630.is_dir():
+        pytest.skip(f"{SIMULATED_M630} (the hardware engineer's simulated M630) is absent")
+    work = tmp_path_factory.mktemp("srv-r2-01-hw")
+    box = work / "box"
+    shutil.copytree(SIMULATED_M630, box)
+    for path in box.iterdir():
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("24:6e:96:01:11", "24:6e:96:02:11").replace(
+            "24:6E:96:01:11", "24:6E:96:02:11"
+        )
+        path.write_text(text, encoding="utf-8")
+    overrides = yaml.safe_load((box / "overrides.yaml").read_text(encoding="utf-8")) or {}
+    overrides.setdefault("system", {})["serial"] = "LAB1R2S01"
+    (box / "overrides.yaml").write_text(yaml.safe_dump(overrides), encoding="utf-8")
+    spec = {
+        "dir": str(box),
+        "dmidecode": str(SHARED_FIXTURES / "hardware" / "dmidecode" / "Dell_PowerEdge_M630.txt"),
+        "overrides": overrides,
+    }
+    spec_file = work / "simulate.json"
+    spec_file.write_text(json.dumps(spec), encoding="utf-8")
+    return {"spec": str(spec_file), "root": str(work / "root")}
+
+
+@pytest.fixture(scope="module")
+def master(salt_factories, netbox, tmp_path_factory):
+    overrides = master_overrides(
+        netbox,
+        log_level_logfile="debug",
+        autosign_grains_dir=str(tmp_path_factory.mktemp("autosign")),
+    )
+    factory = salt_factories.salt_master_daemon(random_string("nbt-m-"), overrides=overrides)
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def minion(master, netbox, simulation):
+    hardware = {"simulate": simulation["spec"], "root": simulation["root"], "apply_live": False}
+    factory = master.salt_minion_daemon(
+        MINION,
+        overrides=minion_overrides(netbox, hardware=hardware, log_level_logfile="debug"),
+    )
+    with factory.started():
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def started_at():
+    return time.time()
+
+
+def salt(master, minion, *args, timeout=180):
+    ret = master.salt_cli(timeout=timeout).run(*args, minion_tgt=minion.id)
+    RETURNS.append(ret)
+    return ret
+
+
+def job_ids(event_listener, master, fun, after, count, timeout=60):  # noqa: PLR0917
+    """The jids of the minion's ``fun`` returns seen on the master bus after ``after``, oldest
+    first (events reach the listener asynchronously: wait for ``count`` of them)."""
+    deadline = time.time() + timeout
+    while True:
+        events = event_listener.get_events(
+            [(master.id, f"salt/job/*/ret/{MINION}")], after_time=after
+        )
+        found = sorted((e.data["jid"] for e in events if e.data.get("fun") == fun), key=int)
+        if len(found) >= count or time.time() > deadline:
+            assert len(found) == count, events
+            return found
+        time.sleep(0.5)
+
+
+def _state_results(ret):
+    assert isinstance(ret.data, dict), ret
+    return ret.data
+
+
+def test_sls_applied_twice_second_run_changes_nothing(
+    master, minion, netbox, event_listener, started_at
+):
+    before = time.time()
+    first = salt(master, minion, "state.apply", "netbox_examples.turnup")
+    assert first.returncode == 0, first
+    results = _state_results(first)
+    assert len(results) == 7
+    assert all(r["result"] is True for r in results.values()), results
+    changed = {r["__id__"] for r in results.values() if r["changes"]}
+    assert {"netbox-example-oob", "netbox-example-cable", "netbox-example-journal"} <= changed
+
+    second = salt(master, minion, "state.apply", "netbox_examples.turnup")
+    assert second.returncode == 0, second
+    results = _state_results(second)
+    assert all(r["result"] is True for r in results.values()), results
+    assert [r["__id__"] for r in results.values() if r["changes"]] == []
+
+    # NetBox holds what the SLS declared
+    nb = client(netbox)
+    dev = nb.find("dcim.devices", name=MINION)
+    iface = nb.find("dcim.interfaces", device_id=dev["id"], name="ens3f0")
+    assert (
+        iface["mtu"] == 9000 and iface["primary_mac_address"]["mac_address"] == "02:00:5E:10:02:21"
+    )
+    assert iface["link_peers"][0]["name"] == "Ethernet21"
+    assert nb.find("ipam.ip-addresses", address="10.10.2.21/24")["status"]["value"] == "reserved"
+
+    # the journal entry names the job of the first run
+    jids = job_ids(event_listener, master, "state.apply", before, 2)
+    entries = [
+        e
+        for e in nb.list(
+            "extras.journal-entries",
+            {"assigned_object_type": "dcim.device", "assigned_object_id": dev["id"]},
+        )
+        if e["comments"].startswith("spare uplink ens3f0")
+    ]
+    assert len(entries) == 1
+    assert f"Salt job {jids[0]} ({MINION})" in entries[0]["comments"]
+
+
+def test_set_status_journal_names_the_published_job(master, minion, netbox, event_listener):
+    before = time.time()
+    ret = salt(master, minion, "netbox.set_status", "srv-r2-03", "staged", "comment=burn-in ok")
+    assert ret.returncode == 0, ret
+    assert ret.data["changed"] is True and ret.data["old"] == "planned"
+    (jid,) = job_ids(event_listener, master, "netbox.set_status", before, 1)
+    entry = client(netbox).get("extras.journal-entries", ret.data["journal_id"])
+    assert entry["comments"].startswith("Status planned -> staged: burn-in ok")
+    assert f"Salt job {jid}" in entry["comments"]
+
+
+def test_sync_inventory_from_a_simulated_server(master, minion, netbox):
+    nb = client(netbox)
+    dev = nb.find("dcim.devices", name=MINION)
+    assert not nb.list("dcim.inventory-items", {"device_id": dev["id"]})
+
+    ret = salt(master, minion, "netbox.sync_inventory")
+    assert ret.returncode == 0, ret
+    data = ret.data
+    assert data["device"] == MINION and data["conflicts"] == []
+    assert set(data["changes"]["mac_addresses"]) >= {"eno1", "eno2"}
+    ifaces = {i["name"]: i for i in nb.list("dcim.interfaces", {"device_id": dev["id"]})}
+    assert ifaces["eno1"]["mac_address"] == "24:6E:96:02:11:01"
+    assert ifaces["eno2"]["mac_address"] == "24:6E:96:02:11:02"
+    items = nb.list("dcim.inventory-items", {"device_id": dev["id"]})
+    assert items and set(data["changes"]["inventory_items"]) == {i["name"] for i in items}
+    assert any(i["name"].upper().startswith("CPU") for i in items)
+    assert all(i["discovered"] for i in items)
+
+    again = salt(master, minion, "netbox.sync_inventory")
+    assert again.returncode == 0 and again.data["changes"] == {}, again
+
+    # NetBox now says another serial: refused, clearly, and nothing overwritten
+    nb.update("dcim.devices", dev["id"], {"serial": "LAB1R2S99"})
+    refused = salt(master, minion, "netbox.sync_inventory")
+    assert refused.returncode != 0, refused
+    (conflict,) = refused.data["conflicts"]
+    assert conflict["field"] == "serial"
+    assert (
+        "NetBox has 'LAB1R2S99' but the server reports 'LAB1R2S01'; not overwritten"
+        in conflict["message"]
+    )
+    assert nb.get("dcim.devices", dev["id"])["serial"] == "LAB1R2S99"
+
+
+def test_concurrent_assign_next_ip_get_different_addresses(master, minion, netbox):
+    outcomes = {}
+
+    def on_minion():
+        outcomes["minion"] = salt(
+            master, minion, "netbox.assign_next_ip", "10.10.3.0/24", "srv-r3-04:eno1"
+        )
+
+    def on_master():
+        ret = master.salt_run_cli(timeout=180).run(
+            "salt.cmd", "netbox.assign_next_ip", "10.10.3.0/24", "srv-r3-02:eno1"
+        )
+        RETURNS.append(ret)
+        outcomes["master"] = ret
+
+    threads = [threading.Thread(target=on_minion), threading.Thread(target=on_master)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for ret in outcomes.values():
+        assert ret.returncode == 0, ret
+        assert ret.data["allocated"] is True
+    addresses = {ret.data["address"] for ret in outcomes.values()}
+    assert len(addresses) == 2, outcomes
+    assert all(a.startswith("10.10.3.") for a in addresses)
+    nb = client(netbox)
+    for ret in outcomes.values():
+        ip = nb.get("ipam.ip-addresses", ret.data["id"])
+        assert ip["address"] == ret.data["address"]
+
+
+def test_runner_sync_autosign_and_status(master, netbox):
+    ret = master.salt_run_cli(timeout=120).run("netbox.sync_autosign", "site=lab1")
+    RETURNS.append(ret)
+    assert ret.returncode == 0, ret
+    path = pathlib.Path(ret.data["path"])
+    assert "LAB1R2S02" in path.read_text(encoding="utf-8")
+    status = master.salt_run_cli(timeout=60).run("netbox.status")
+    RETURNS.append(status)
+    assert status.returncode == 0 and status.data["reachable"] is True
+
+
+def test_token_never_appears(master, minion, netbox, event_listener, started_at):
+    """Every return, every master event and every daemon log line of this module, scanned."""
+    token = netbox.token
+    secret = token.split(".", 1)[1]
+    assert RETURNS, "no returns collected: run the whole module"
+    for ret in RETURNS:
+        text = f"{ret.stdout}\n{ret.stderr}\n{json.dumps(ret.data, default=str)}"
+        assert secret not in text, f"token in the return of {ret.cmdline}"
+    events = event_listener.get_events([(master.id, "*")], after_time=started_at - 600)
+    assert len(events) > 10
+    for event in events:
+        assert secret not in f"{event.tag} {json.dumps(event.data, default=str)}", event.tag
+    for factory in (master, minion):
+        log_file = pathlib.Path(factory.config["log_file"])
+        text = log_file.read_text(encoding="utf-8", errors="replace")
+        assert "netbox" in text.lower(), f"{log_file} does not show our calls"
+        for number, line in enumerate(text.splitlines(), 1):
+            assert secret not in line, f"token in {log_file}:{number}"
