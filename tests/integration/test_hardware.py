@@ -175,3 +175,26 @@ def test_state_apply_refuses_a_box_failing_validation(minions, workdir, faulty):
     ret = call(minions["srv-r1-02"], "state.apply", "hwgen")
     assert ret.returncode != 0
     assert not (workdir / "srv-r1-02-root").exists()
+
+
+def test_check_generation_runner(master, minions, workdir):
+    run = master.salt_run_cli(timeout=180)
+    ret = run.run("turnup.check_generation", gen="gen11", minion="srv-r1-02")
+    assert ret.returncode == 0, ret
+    assert ret.data["agrees"] is True, (ret.data["schema_errors"], ret.data["disagreements"])
+    assert ret.data["suggested"]["cpu"]["cores"] == 20
+
+    # A draft gen13 written from the wrong datasheet: 4 DIMMs of 16 GB and 25G NICs.
+    draft = workdir / "gen13.sls"
+    draft.write_text(
+        "hwgen_profiles:\n  gen13:\n    device_types: [proliant-bl460c-gen9]\n"
+        "    match: {vendor: '^HPE?$', product: 'BL460c Gen9'}\n"
+        "    expected:\n      memory: {dimm_count: 4, dimm_size_gb: 16}\n"
+        "      nics: {count: 2, min_speed_mbps: 25000}\n"
+    )
+    ret = run.run(
+        "turnup.check_generation", gen="gen13", minion="srv-r1-02", profile_file=str(draft)
+    )
+    assert ret.returncode != 0
+    names = {c["name"] for c in ret.data["disagreements"]}
+    assert names == {"memory.dimm_count", "memory.dimm_size_gb", "nics.speed"}

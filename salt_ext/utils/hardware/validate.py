@@ -549,3 +549,93 @@ def format_report(report):
         detail = check["comment"] or f"expected {check['expected']!r}, found {check['actual']!r}"
         lines.append(f"  [{mark}] {check['name']}: {detail}")
     return "\n".join(lines)
+
+
+def suggest_expected(inventory):
+    """An ``expected:`` block describing this inventory exactly: a starting point for a draft."""
+    cpu = inventory.get("cpu") or {}
+    memory = inventory.get("memory") or {}
+    nics = inventory.get("nics") or []
+    groups = {}
+    for disk in inventory.get("disks") or []:
+        cls = _disk_class(disk) or "any"
+        group = groups.setdefault(cls, {"class": cls, "count": 0, "min_size_gb": None})
+        group["count"] += 1
+        size = int((disk.get("size_bytes") or 0) / 1000**3)
+        group["min_size_gb"] = (
+            size if group["min_size_gb"] is None else min(group["min_size_gb"], size)
+        )
+    sizes = sorted({round((d.get("size_bytes") or 0) / GB) for d in memory.get("dimms") or []})
+    speeds = [n.get("speed_mbps") for n in nics if n.get("speed_mbps")]
+    drivers = sorted({n.get("driver") for n in nics if n.get("driver")})
+    expected = {
+        "cpu": {
+            "model": re.escape(cpu["model"]) if cpu.get("model") else None,
+            "sockets": cpu.get("sockets"),
+            "cores": cpu.get("cores"),
+            "threads": cpu.get("threads"),
+        },
+        "memory": {
+            "total_gb": memory.get("total_gb"),
+            "dimm_count": memory.get("dimm_count"),
+            "dimm_size_gb": sizes[0] if len(sizes) == 1 else None,
+        },
+        "disks": sorted(groups.values(), key=lambda g: g["class"]),
+        "nics": {
+            "count": len(nics),
+            "min_speed_mbps": min(speeds) if speeds else None,
+            "driver": "^(" + "|".join(re.escape(d) for d in drivers) + ")$" if drivers else None,
+        },
+        "firmware": {
+            "bios": (inventory.get("firmware") or {}).get("bios"),
+            "bmc": (inventory.get("firmware") or {}).get("bmc"),
+        },
+    }
+    return {
+        section: (
+            {k: v for k, v in values.items() if v is not None}
+            if isinstance(values, dict)
+            else values
+        )
+        for section, values in expected.items()
+    }
+
+
+def compare_draft(inventory, name, profile):
+    """
+    Where a (draft) generation profile disagrees with a real sample box::
+
+        {"generation", "schema_errors": [...], "matches_hardware": bool,
+         "agrees": bool, "disagreements": [<failed checks>], "checks": [...],
+         "hardware": {"vendor", "product"}, "suggested": {<expected block from the box>}}
+    """
+    from salt_ext.utils.hardware.profiles import check_profile  # noqa: PLC0415
+
+    errors = check_profile(name, profile)
+    system = inventory.get("system") or {}
+    checks = [] if errors else hardware_checks(inventory, dict(profile, name=name))
+    matched = not errors and matches(profile, inventory)
+    if not errors:
+        rules = profile.get("match") or {}
+        checks.insert(
+            0,
+            _check(
+                "match",
+                rules,
+                {"vendor": system.get("vendor"), "product": system.get("product")},
+                matched,
+                comment="" if matched else "the match patterns do not recognise this hardware",
+            ),
+        )
+    disagreements = [c for c in checks if not c["ok"]]
+    return {
+        "generation": name,
+        "schema_errors": errors,
+        "matches_hardware": matched,
+        "agrees": not errors and not disagreements,
+        "disagreements": disagreements,
+        "checks": checks,
+        "hardware": {"vendor": system.get("vendor"), "product": system.get("product")},
+        "inventory_warnings": inventory.get("warnings") or [],
+        "suggested": suggest_expected(inventory),
+    }

@@ -1,0 +1,103 @@
+"""
+Turn-up orchestration helpers run on the master (``salt-run turnup.<function>``).
+
+Functions are grouped by turn-up step; each is a thin shell over ``salt_ext.utils``.
+
+- Hardware generations: :py:func:`check_generation`
+
+:depends: the ``hardware`` execution module on the minions.
+"""
+
+import logging
+
+import salt.client
+import yaml
+from salt.exceptions import SaltInvocationError
+from salt.exceptions import SaltRunnerError
+
+from salt_ext.utils.hardware import validate as hwvalidate
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "turnup"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _minion_call(client, minion, fun, arg=(), timeout=60):
+    ret = client.cmd(minion, fun, arg=list(arg), timeout=timeout, full_return=True)
+    if minion not in ret:
+        raise SaltRunnerError(
+            f"minion {minion!r} did not answer {fun} within {timeout}s: is it up and accepted?"
+        )
+    answer = ret[minion]
+    if answer.get("retcode", 0) != 0 or not isinstance(answer.get("ret"), dict):
+        raise SaltRunnerError(f"{fun} failed on {minion}: {answer.get('ret')}")
+    return answer["ret"]
+
+
+def _draft_profile(gen, profile_file, pillar):
+    if profile_file:
+        try:
+            with open(profile_file, encoding="utf-8") as handle:
+                doc = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as err:
+            raise SaltInvocationError(f"profile_file {profile_file!r}: {err}") from err
+        if isinstance(doc, dict) and isinstance(doc.get("hwgen_profiles"), dict):
+            doc = doc["hwgen_profiles"].get(gen)
+        if not isinstance(doc, dict):
+            raise SaltInvocationError(
+                f"profile_file {profile_file!r} holds no profile for {gen!r} "
+                "(expected 'hwgen_profiles: {" + gen + ": {...}}' or the profile itself)"
+            )
+        return doc, profile_file
+    profiles = pillar.get("hwgen_profiles") or {}
+    if gen not in profiles:
+        raise SaltInvocationError(
+            f"no draft profile {gen!r} in the pillar of the sample box (known: {sorted(profiles)}): "
+            f"add pillar/hwgen/{gen}.sls and list it in pillar/top.sls, or pass profile_file="
+        )
+    return profiles[gen], f"pillar hwgen_profiles:{gen}"
+
+
+def check_generation(gen, minion, profile_file=None, timeout=120):
+    """
+    Onboarding a new hardware generation: inventory a sample box and report where the draft
+    profile disagrees with the real machine (schema errors, match patterns, CPU, memory, disks,
+    NICs, PSUs, firmware), with a ``suggested`` expected block taken from the box.
+    Returns ``retcode`` 1 (and ``salt-run`` exits 1) when the draft does not agree.
+
+    gen
+        The generation being drafted (``gen13``).
+    minion
+        The minion id of a sample box of that generation.
+    profile_file
+        Read the draft from this YAML file instead of the box's pillar ``hwgen_profiles:<gen>``.
+    timeout
+        Seconds to wait for the minion.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run turnup.check_generation gen=gen13 minion=srv-r4-01
+        salt-run turnup.check_generation gen=gen13 minion=srv-r4-01 profile_file=/srv/draft/gen13.sls
+    """
+    if not gen or not isinstance(gen, str):
+        raise SaltInvocationError("gen=<generation name> is required, e.g. gen=gen13")
+    if not minion or not isinstance(minion, str):
+        raise SaltInvocationError("minion=<minion id of a sample box> is required")
+    client = salt.client.get_local_client(__opts__["conf_file"])
+    # Compiled on the master from pillar_roots (a draft just added is seen without a refresh).
+    pillar = {} if profile_file else (__salt__["pillar.show_pillar"](minion) or {})
+    profile, origin = _draft_profile(gen, profile_file, pillar)
+    inventory = _minion_call(client, minion, "hardware.inventory", timeout=timeout)
+    report = hwvalidate.compare_draft(inventory, gen, profile)
+    report["minion"] = minion
+    report["profile_source"] = origin
+    report["retcode"] = 0 if report["agrees"] else 1
+    if not report["agrees"]:
+        __context__["retcode"] = 1
+    return report
