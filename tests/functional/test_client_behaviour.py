@@ -3,12 +3,20 @@ NetBoxClient behaviour against the NetBox stand-in: retries only for idempotent 
 Retry-After, timeouts, NetBox's error messages, token handling, pagination and URL batching.
 """
 
+import datetime
+import ipaddress
 import logging
+import ssl
 import threading
 import time
 from urllib.parse import urlencode
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from urllib3.exceptions import InsecureRequestWarning
 
 from salt_ext.utils.netbox import (
     NetBoxAmbiguous,
@@ -397,3 +405,81 @@ def test_get_source_caches_per_config_without_token(nb):
     assert nb.token_v2 not in repr(context)
     assert nb.token_v1 not in repr(context)
     assert nb.count() == 0
+
+
+# -- TLS ----------------------------------------------------------------------------------------
+
+
+def _certificates(directory):
+    """A CA and a server certificate for 127.0.0.1 signed by it (PEM files)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def _cert(subject, issuer, public_key, signing_key, *, ca, san=None):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    def _name(common_name):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _cert(_name("test CA"), _name("test CA"), ca_key.public_key(), ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = _cert(_name("127.0.0.1"), ca.subject, key.public_key(), ca_key, ca=False, san=san)
+    paths = {name: directory / f"{name}.pem" for name in ("ca", "cert", "key")}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return {name: str(path) for name, path in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def tls_standin(tmp_path_factory):
+    """The stand-in behind TLS with a certificate signed by a private CA."""
+    pems = _certificates(tmp_path_factory.mktemp("tls"))
+    nb = NetBoxStandin(snapshot=None)
+    nb.start()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pems["cert"], pems["key"])
+    with nb._bind_lock:  # pylint: disable=protected-access
+        server = nb._server  # pylint: disable=protected-access
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    yield nb, f"https://127.0.0.1:{nb.port}", pems
+    nb.stop()
+
+
+def test_tls_with_ca_bundle(tls_standin):
+    nb, url, pems = tls_standin
+    client = _client(nb, url=url, ca_bundle=pems["ca"])
+    assert client.status()["source"] == url
+    assert client.list("dcim.sites") == []
+
+
+def test_tls_verification_failure_says_how_to_fix(tls_standin):
+    nb, url, _ = tls_standin
+    client = _client(nb, url=url)
+    with pytest.raises(NetBoxUnavailable) as exc:
+        client.status()
+    assert "netbox:ca_bundle" in str(exc.value)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(exc.value)
+    assert client.counter.retries == 0
+    unverified = _client(nb, url=url, verify=False)
+    with pytest.warns(InsecureRequestWarning):
+        assert unverified.status()["reachable"] is True

@@ -243,6 +243,13 @@ class NetBoxClient:
                 "netbox:timeout",
                 endpoint=endpoint,
             ) from None
+        except requests.exceptions.SSLError as err:
+            raise NetBoxUnavailable(
+                f"TLS with NetBox at {self.base_url} failed ({method} {path}): "
+                f"{scrub(_reason(err))}; set netbox:ca_bundle to the CA that signed NetBox's "
+                "certificate (netbox:verify: false only for a lab)",
+                endpoint=endpoint,
+            ) from None
         except requests.exceptions.RetryError as err:
             raise NetBoxUnavailable(
                 f"NetBox at {self.base_url} kept failing {method} {path} after "

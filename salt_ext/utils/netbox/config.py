@@ -397,4 +397,12 @@ def load_config(opts, pillar=None, overrides=None):
             MAX_PAGE_SIZE,
             hint=" (NetBox caps pages at MAX_PAGE_SIZE=1000)",
         )
-    return NetBoxConfig(**values)
+    config = NetBoxConfig(**values)
+    if config.url and config.token and config.url.lower().startswith("http://"):
+        host = re.sub(r"^http://([^/:]+).*$", r"\1", config.url, flags=re.IGNORECASE)
+        if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+            log.warning(
+                "netbox:url %s is plain http: the API token travels unencrypted; use https://",
+                config.url,
+            )
+    return config
