@@ -220,3 +220,14 @@ def test_config_is_frozen():
     assert isinstance(cfg, NetBoxConfig)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.url = "http://other"
+
+
+def test_plain_http_warns_except_on_loopback(caplog):
+    with caplog.at_level("WARNING"):
+        _load(url="http://127.0.0.1:8001", token=V1)
+        _load(url="https://nb.example.net", token=V1)
+    assert "plain http" not in caplog.text
+    with caplog.at_level("WARNING"):
+        _load(url="http://nb.example.net", token=V1)
+    assert "netbox:url http://nb.example.net is plain http" in caplog.text
+    assert V1 not in caplog.text
