@@ -246,8 +246,9 @@ def config(root=None, device=None, generation=None):
     """
     The files the ``hwgen`` SLS writes for this box, rendered from its generation profile and
     NetBox (udev NIC naming, systemd-networkd bond and addresses, sysctl, kernel arguments):
-    ``{generation, files: {path: content}, paths, sysctl, kernel_args, network_files,
-    apply_live}``.
+    ``{generation, files: {path: content}, stale: [paths], paths, sysctl, kernel_args,
+    network_files, apply_live}``. ``stale`` lists files an earlier run wrote that the current
+    profile no longer produces (the SLS removes them).
 
     root
         Write under this directory instead of ``hardware:root`` (default ``/``).
@@ -273,6 +274,16 @@ def config(root=None, device=None, generation=None):
         root=root,
         path_overrides=settings.get("paths"),
     )
+    network_dir = rendered["paths"]["network_dir"]
+    existing = os.listdir(network_dir) if os.path.isdir(network_dir) else []
+    stale = hwrender.stale_files(rendered, existing)
+    for key in ("udev_rules", "sysctl_file", "kernel_args_file"):
+        path = rendered["paths"][key]
+        if path not in rendered["files"] and os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                if handle.read(200).startswith("# Managed by Salt (hardware generation"):
+                    stale.append(path)
+    rendered["stale"] = stale
     rendered["apply_live"] = bool(settings.get("apply_live", root == "/"))
     rendered["device"] = netbox["device"].get("name")
     return rendered

@@ -24,6 +24,16 @@ hwgen-file-{{ path }}:
     {%- endif %}
 {%- endfor %}
 
+{%- for path in hw.stale %}
+hwgen-stale-{{ path }}:
+  file.absent:
+    - name: {{ path | yaml_encode }}
+    {%- if validate %}
+    - require:
+      - hardware: hwgen-validated
+    {%- endif %}
+{%- endfor %}
+
 {%- if hw.apply_live %}
 {%- set p = hw.paths %}
 {%- if p.udev_rules in hw.files %}
@@ -48,7 +58,7 @@ hwgen-update-grub:
     - onchanges:
       - file: hwgen-file-{{ p.kernel_args_file }}
 {%- endif %}
-{%- if hw.network_files %}
+{%- if hw.network_files or hw.stale %}
 hwgen-networkd-reload:
   cmd.run:
     - name: networkctl reload
@@ -56,6 +66,9 @@ hwgen-networkd-reload:
     - onchanges:
 {%- for name in hw.network_files %}
       - file: hwgen-file-{{ p.network_dir }}/{{ name }}
+{%- endfor %}
+{%- for path in hw.stale %}
+      - file: hwgen-stale-{{ path }}
 {%- endfor %}
 {%- endif %}
 {%- endif %}

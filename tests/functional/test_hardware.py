@@ -259,3 +259,22 @@ def test_profiles_pillar_files_are_plain_yaml():
     """pillar/hwgen/*.sls stay plain YAML (readable by tools and by the unit tests)."""
     for path in sorted((PILLAR_ROOT / "hwgen").glob("*.sls")):
         assert list(yaml.safe_load(path.read_text())) == ["hwgen_profiles"]
+
+
+@requires_shared
+def test_hwgen_sls_removes_files_of_an_earlier_profile(tmp_path):
+    settings = box_settings(tmp_path, "srv-r1-01")
+    root = pathlib.Path(settings["root"])
+    old = root / "etc/systemd/network/30-hwgen-bond1.network"
+    old.parent.mkdir(parents=True)
+    old.write_text("[Match]\nName=bond1\n")
+    foreign = root / "etc/systemd/network/50-admin.network"
+    foreign.write_text("[Match]\nName=eth9\n")
+    mods, _ = loaders(tmp_path, hardware=settings)
+    assert mods["hardware.config"]()["stale"] == [str(old)]
+    mods, _ = loaders(tmp_path, hardware=settings)
+    ret = mods["state.sls"]("hwgen")
+    assert all(s["result"] is True for s in ret.values()), ret
+    assert not old.exists() and foreign.exists()
+    mods, _ = loaders(tmp_path, hardware=settings)
+    assert mods["hardware.config"]()["stale"] == []

@@ -229,6 +229,24 @@ def kernel_args(profile, config_context=None):
     return args
 
 
+def stale_files(rendered, existing_network_files):
+    """
+    Files an earlier run of ``hwgen`` wrote that this rendering no longer produces: networkd
+    files named ``*-hwgen-*`` in the network directory, and the fixed-name udev/sysctl/kernel
+    argument files when the profile stopped asking for them (``existing_network_files`` lists
+    the network directory; fixed-name files are checked by the caller's ``exists``).
+    """
+    where = rendered["paths"]
+    stale = [
+        os.path.join(where["network_dir"], name)
+        for name in sorted(existing_network_files or [])
+        if "-hwgen-" in name
+        and name.endswith((".network", ".netdev", ".link"))
+        and os.path.join(where["network_dir"], name) not in rendered["files"]
+    ]
+    return stale
+
+
 def render(
     profile, interfaces, ip_addresses=None, config_context=None, *, root="/", path_overrides=None
 ):
