@@ -35,7 +35,8 @@ from salt_ext.utils.netbox_ops.diff import host_of, normalize_mac, simplify
 from salt_ext.utils.netbox_ops.inventory import plan_sync
 
 try:
-    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, get_source
+    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError
+    from salt_ext.utils.netbox_ops import glue
 
     HAS_ACCESS_LAYER = True
     IMPORT_ERROR = ""
@@ -57,23 +58,12 @@ def __virtual__():
 
 # -- plumbing -----------------------------------------------------------------------------------
 def _source():
-    pillar = globals().get("__pillar__")
-    try:
-        pillar = dict(pillar) if pillar else None
-    except Exception:  # pylint: disable=broad-except
-        pillar = None
-    return get_source(__opts__, __context__, pillar=pillar)
+    return glue.source(__opts__, __context__, globals().get("__pillar__"))
 
 
-@contextlib.contextmanager
 def _errors(what):
     """NetBox failures -> CommandExecutionError; bad configuration -> SaltInvocationError."""
-    try:
-        yield
-    except NetBoxConfigError as err:
-        raise SaltInvocationError(f"{what}: {err}") from err
-    except NetBoxError as err:
-        raise CommandExecutionError(f"{what}: {err}") from err
+    return glue.mapped_errors(what, CommandExecutionError)
 
 
 def _clean(kwargs):

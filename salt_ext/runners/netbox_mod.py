@@ -27,7 +27,8 @@ from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 from salt_ext.utils.netbox_ops.inventory import clean_serial, serials_equal
 
 try:
-    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, export, get_source, seed
+    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, export, seed
+    from salt_ext.utils.netbox_ops import glue
 
     HAS_ACCESS_LAYER = True
     IMPORT_ERROR = ""
@@ -52,17 +53,11 @@ def __virtual__():
 
 
 def _source():
-    return get_source(__opts__, __context__)
+    return glue.source(__opts__, __context__)
 
 
-@contextlib.contextmanager
 def _errors(what):
-    try:
-        yield
-    except NetBoxConfigError as err:
-        raise SaltInvocationError(f"{what}: {err}") from err
-    except NetBoxError as err:
-        raise SaltRunnerError(f"{what}: {err}") from err
+    return glue.mapped_errors(what, SaltRunnerError)
 
 
 def status():

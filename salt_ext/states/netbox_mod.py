@@ -39,7 +39,8 @@ from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 
 try:
-    from salt_ext.utils.netbox import NetBoxError, get_source
+    from salt_ext.utils.netbox import NetBoxError
+    from salt_ext.utils.netbox_ops import glue
 
     HAS_ACCESS_LAYER = True
 except ImportError:  # pragma: no cover - packaging problem
@@ -61,12 +62,7 @@ def __virtual__():
 
 
 def _source():
-    pillar = globals().get("__pillar__")
-    try:
-        pillar = dict(pillar) if pillar else None
-    except Exception:  # pylint: disable=broad-except
-        pillar = None
-    return get_source(__opts__, __context__, pillar=pillar)
+    return glue.source(__opts__, __context__, globals().get("__pillar__"))
 
 
 def _ret(name):
