@@ -13,6 +13,7 @@ import pytest
 
 from salt_ext.utils.netbox import (
     NetBoxClient,
+    NetBoxError,
     NetBoxInvalidRequest,
     NetBoxNotFound,
     NetBoxPreconditionFailed,
@@ -180,3 +181,12 @@ def test_snapshot_allocates_ips(tmp_path):
     assert ip["address"] == free[0]["address"]
     again = SnapshotSource(str(path))
     assert again.find("ipam.ip-addresses", address=ip["address"])["status"]["value"] == "reserved"
+
+
+def test_write_failure_is_a_clear_error(small_snapshot):
+    os.mkdir(small_snapshot + ".lock")  # the lock cannot be created (as for a read-only dir)
+    source = SnapshotSource(small_snapshot)
+    assert source.find("dcim.sites", slug="lab1")  # reads need no write access
+    with pytest.raises(NetBoxError, match="needs write access"):
+        source.create("extras.tags", {"name": "ro", "slug": "ro"})
+    assert source.find("extras.tags", slug="ro") is None

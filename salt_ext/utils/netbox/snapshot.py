@@ -202,6 +202,13 @@ class SnapshotSource:
                     f"{LOCK_TIMEOUT}s ({self.path}.lock)",
                     endpoint=endpoint,
                 ) from None
+            except OSError as err:
+                raise NetBoxError(
+                    f"cannot write the snapshot {self.path!r} ({err.strerror or err}); the "
+                    "salt user needs write access to the file's directory (for the lock file and "
+                    "the atomic replace)",
+                    endpoint=endpoint,
+                ) from None
 
     def _read(self, endpoint, method, path, func, pages=1):
         for _ in range(max(pages, 1)):
