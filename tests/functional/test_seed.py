@@ -230,3 +230,23 @@ def test_export_unknown_site(seeded, tmp_path):
     with pytest.raises(NetBoxNotFound, match="site 'nowhere' not found"):
         export_snapshot(client, "nowhere", str(tmp_path / "x.json"))
     assert not (tmp_path / "x.json").exists()
+
+
+def test_export_of_the_lab_is_the_lab(lab1_snapshot):
+    """Exporting site lab1 from a NetBox holding exactly lab1 gives lab1.json back: the same
+    endpoints, objects, ids and order (computed counts aside)."""
+    standin = NetBoxStandin(snapshot="lab1")
+    standin.start()
+    try:
+        client = NetBoxClient(
+            load_config({"netbox": {"url": standin.url, "token": standin.token_v1}})
+        )
+        data = export_snapshot(client, "lab1")
+    finally:
+        standin.stop()
+    assert client.counter.total < 40
+    for endpoint, wanted in lab1_snapshot["objects"].items():
+        got = data["objects"][endpoint]
+        assert [o["id"] for o in got] == [o["id"] for o in wanted], endpoint
+        assert _sorted(endpoint, got) == _sorted(endpoint, wanted), endpoint
+    assert list(data["objects"])[: len(lab1_snapshot["objects"])] == list(lab1_snapshot["objects"])
