@@ -171,7 +171,7 @@ def _memory(records):
         size = props.get("Size") or ""
         locator = clean(props.get("Locator"))
         bank = clean(props.get("Bank Locator"))
-        slot = locator or bank or rec["handle"]
+        slot = locator or bank or f"unlabelled {rec['handle']}"
         if slot in seen and bank:
             slot = f"{bank}/{locator}"
         if slot in seen:
