@@ -98,6 +98,13 @@ def endpoint_path(endpoint):
     return check_endpoint(endpoint).replace(".", "/", 1)
 
 
+def check_ident(ident):
+    """Validate an object id (positive integer, or its string) and return it as ``int``."""
+    if isinstance(ident, bool) or not isinstance(ident, (int, str)) or not str(ident).isdigit():
+        raise NetBoxConfigError(f"object id must be a positive integer (got {ident!r})")
+    return int(ident)
+
+
 def _text(value):
     if value is None:
         return "null"

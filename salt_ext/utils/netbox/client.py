@@ -187,7 +187,7 @@ class NetBoxClient:
         """The URL of ``endpoint`` (``dcim.devices``), an object of it, or an action on it."""
         url = f"{self.api_url}/{_common.endpoint_path(endpoint)}/"
         if ident is not None:
-            url += f"{_ident(ident)}/"
+            url += f"{_common.check_ident(ident)}/"
         if action:
             url += f"{action}/"
         return url
@@ -384,7 +384,9 @@ class NetBoxClient:
 
     def get(self, endpoint, ident):
         """The object ``ident`` of ``endpoint``; raises ``NetBoxNotFound``."""
-        return self.request("GET", self.endpoint_url(endpoint, ident), endpoint=endpoint)
+        return self.request(
+            "GET", self.endpoint_url(endpoint, _common.check_ident(ident)), endpoint=endpoint
+        )
 
     def find(self, endpoint, **keys):
         """
@@ -415,7 +417,7 @@ class NetBoxClient:
         headers = {"If-Match": if_match} if if_match else None
         return self.request(
             "PATCH",
-            self.endpoint_url(endpoint, ident),
+            self.endpoint_url(endpoint, _common.check_ident(ident)),
             json=data,
             headers=headers,
             endpoint=endpoint,
@@ -430,14 +432,16 @@ class NetBoxClient:
 
     def delete(self, endpoint, ident):
         """Delete object ``ident``; raises ``NetBoxNotFound`` if it is gone."""
-        self.request("DELETE", self.endpoint_url(endpoint, ident), endpoint=endpoint)
+        self.request(
+            "DELETE", self.endpoint_url(endpoint, _common.check_ident(ident)), endpoint=endpoint
+        )
 
     def available_ips(self, prefix_id, count=None):
         """Free addresses of prefix ``prefix_id`` (``count`` of them, or NetBox's default)."""
         params = [("limit", str(int(count)))] if count else None
         return self.request(
             "GET",
-            self.endpoint_url("ipam.prefixes", prefix_id, "available-ips"),
+            self.endpoint_url("ipam.prefixes", _common.check_ident(prefix_id), "available-ips"),
             params=params,
             endpoint="ipam.prefixes.available-ips",
         )
@@ -447,16 +451,10 @@ class NetBoxClient:
         _check_body("ipam.prefixes.available-ips", data, "allocate_ip")
         return self.request(
             "POST",
-            self.endpoint_url("ipam.prefixes", prefix_id, "available-ips"),
+            self.endpoint_url("ipam.prefixes", _common.check_ident(prefix_id), "available-ips"),
             json=data,
             endpoint="ipam.prefixes.available-ips",
         )
-
-
-def _ident(ident):
-    if isinstance(ident, bool) or not isinstance(ident, (int, str)) or not str(ident).isdigit():
-        raise NetBoxConfigError(f"object id must be a positive integer (got {ident!r})")
-    return int(ident)
 
 
 def _reason(err):

@@ -311,6 +311,7 @@ class SnapshotSource:
 
     def get(self, endpoint, ident):
         """The object ``ident`` of ``endpoint``; raises ``NetBoxNotFound``."""
+        ident = _common.check_ident(ident)
         path = f"/api/{_common.endpoint_path(endpoint)}/{ident}/"
         base_url = self.base_url
         return self._read(endpoint, "GET", path, lambda s: s.get(endpoint, ident, base_url))
@@ -335,6 +336,7 @@ class SnapshotSource:
         """PATCH object ``ident``; ``if_match`` (an ETag) makes it conditional."""
         if not isinstance(data, dict):
             raise NetBoxConfigError(f"update({endpoint}) data must be a dict (got {data!r})")
+        ident = _common.check_ident(ident)
         path = f"/api/{_common.endpoint_path(endpoint)}/{ident}/"
         base_url = self.base_url
 
@@ -363,6 +365,7 @@ class SnapshotSource:
 
     def delete(self, endpoint, ident):
         """Delete object ``ident`` (NetBox's cascades apply)."""
+        ident = _common.check_ident(ident)
         path = f"/api/{_common.endpoint_path(endpoint)}/{ident}/"
         self._mutate(endpoint, "DELETE", path, lambda s: s.delete(endpoint, ident))
 
