@@ -20,6 +20,7 @@ import tempfile
 
 import salt.client
 import salt.utils.files
+import salt.utils.minions
 from salt.exceptions import SaltInvocationError, SaltRunnerError
 
 from salt_ext.utils.netbox_ops import ops
@@ -219,7 +220,7 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
     Returns ``{"table": <text table>, "rows": [...], "mismatches": n}``; a row per device
     with columns device, minion, status, check (``serial``/``mac <iface>``), netbox, reported
     and result (``ok``, ``MISMATCH``, ``missing in NetBox``, ``not reported``, ``no minion``,
-    ``no data``); ``mismatches`` counts ``MISMATCH`` and ``missing in NetBox``.
+    ``no data``, ``no answer``); ``mismatches`` counts ``MISMATCH`` and ``missing in NetBox``.
 
     CLI Example:
 
@@ -244,20 +245,29 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
     by_device = {}
     for iface in interfaces:
         by_device.setdefault(iface["device"]["id"], []).append(iface)
+    unanswered = set()
     if live:
-        client = salt.client.get_local_client(__opts__["conf_file"])
-        wanted = [(d.get("custom_fields") or {}).get("minion_id") or d["name"] for d in devices]
-        reports = (
-            client.cmd(wanted, "hardware.inventory", tgt_type="list", timeout=timeout)
-            if wanted
-            else {}
-        )
+        # only minions whose keys are accepted: the others would only make the call wait
+        known = set(salt.utils.minions.CkMinions(__opts__).check_minions("*")["minions"])
+        wanted = []
+        for dev in devices:
+            wanted.append(_minion_for(dev, known))
+        wanted = sorted({m for m in wanted if m in known})
+        reports = {}
+        if wanted:
+            client = salt.client.get_local_client(__opts__["conf_file"])
+            answers = client.cmd(wanted, "hardware.inventory", tgt_type="list", timeout=timeout)
+            reports = {m: v for m, v in (answers or {}).items() if isinstance(v, dict)}
+        unanswered = set(wanted) - set(reports)
     else:
         reports = __salt__["cache.grains"](tgt="*") or {}
     rows, mismatches = [], 0
     for dev in sorted(devices, key=lambda d: d["name"]):
-        minion = _minion_for(dev, reports)
+        minion = _minion_for(dev, reports.keys() | unanswered)
         state = simplify(dev.get("status"))
+        if minion in unanswered:
+            rows.append([dev["name"], minion, state, "-", "-", "-", "no answer"])
+            continue
         if minion not in reports:
             rows.append([dev["name"], minion or "-", state, "-", "-", "-", "no minion"])
             continue

@@ -239,6 +239,22 @@ def test_sync_inventory_from_a_simulated_server(master, minion, netbox):
     assert nb.get("dcim.devices", dev["id"])["serial"] == "LAB1R2S99"
 
 
+def test_runner_diff_inventory_live(master, minion, netbox):
+    """After the sync (and the refused serial), the live comparison shows both."""
+    ret = master.salt_run_cli(timeout=180).run(
+        "netbox.diff_inventory", "site=lab1", "rack=R2", "live=True"
+    )
+    RETURNS.append(ret)
+    assert ret.returncode == 0, ret
+    rows = {(r["device"], r["check"]): r for r in ret.data["rows"]}
+    assert rows[(MINION, "serial")]["netbox"] == "LAB1R2S99"
+    assert rows[(MINION, "serial")]["reported"] == "LAB1R2S01"
+    assert rows[(MINION, "serial")]["result"] == "MISMATCH"
+    assert rows[(MINION, "mac eno1")]["result"] == "ok"
+    assert rows[("srv-r2-02", "-")]["result"] == "no minion"
+    assert "LAB1R2S99" in ret.data["table"]
+
+
 def test_concurrent_assign_next_ip_get_different_addresses(master, minion, netbox):
     outcomes = {}
 
