@@ -298,6 +298,46 @@ def test_runner_sync_autosign_and_status(master, netbox):
     assert status.returncode == 0 and status.data["reachable"] is True
 
 
+def test_orchestrate_runs_the_states_on_the_master(master, netbox, event_listener):
+    before = time.time()
+    ret = master.salt_run_cli(timeout=180).run("state.orchestrate", "netbox_examples.orch_note")
+    RETURNS.append(ret)
+    assert ret.returncode == 0, ret
+    (results,) = ret.data["data"].values()
+    assert all(r["result"] is True for r in results.values()), results
+    assert {r["__id__"] for r in results.values() if r["changes"]} == {
+        "netbox-orch-staged",
+        "netbox-orch-note",
+    }
+    deadline = time.time() + 60
+    while True:
+        events = event_listener.get_events([(master.id, "salt/run/*/new")], after_time=before)
+        jids = [e.data["jid"] for e in events if e.data.get("fun") == "runner.state.orchestrate"]
+        if jids or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    (jid,) = jids
+    nb = client(netbox)
+    dev = nb.find("dcim.devices", name="srv-r2-04")
+    assert dev["status"]["value"] == "staged"
+    comments = [
+        e["comments"]
+        for e in nb.list(
+            "extras.journal-entries",
+            {"assigned_object_type": "dcim.device", "assigned_object_id": dev["id"]},
+        )
+    ]
+    assert any(c.startswith("turn-up orchestrated") and f"Salt job {jid}" in c for c in comments)
+    assert any(
+        c.startswith("Status planned -> staged") and f"Salt job {jid}" in c for c in comments
+    )
+    again = master.salt_run_cli(timeout=180).run("state.orchestrate", "netbox_examples.orch_note")
+    RETURNS.append(again)
+    assert again.returncode == 0, again
+    (results,) = again.data["data"].values()
+    assert [r["__id__"] for r in results.values() if r["changes"]] == []
+
+
 def test_token_never_appears(master, minion, netbox, event_listener, started_at):
     """Every return, every master event and every daemon log line of this module, scanned."""
     token = netbox.token
