@@ -256,3 +256,15 @@ def test_parse_records_lists_and_garbage():
     assert records[0]["props"] == {"Serial Number": "X1", "Flags": ["A", "B"]}
     assert records[0]["title"] == "System Information"
     assert parse_dmidecode("")["system"] == {}
+
+
+@requires_shared
+@pytest.mark.parametrize("path", shared_files("dmidecode"), ids=lambda p: p.name)
+def test_truncated_and_mangled_output_never_raises(path):
+    """Output cut short (a tool killed by a timeout) or with CRLF line ends still parses."""
+    lines = path.read_text().splitlines()
+    for cut in range(0, len(lines), max(1, len(lines) // 25)):
+        inv = assemble({"dmidecode": "\n".join(lines[:cut])})
+        assert inv["memory"]["dimm_count"] in (None, *range(0, 64))
+    crlf = parse_dmidecode("\r\n".join(lines))
+    assert crlf["system"] == parse_dmidecode("\n".join(lines))["system"]

@@ -101,3 +101,14 @@ def test_dotted_interface_and_two_neighbours_on_one_port():
     assert list(nbs) == ["eth0.100"]
     assert nbs["eth0.100"]["chassis_name"] == "sw1"
     assert [n["chassis_name"] for n in nbs["eth0.100"]["additional"]] == ["sw2"]
+
+
+@pytest.mark.parametrize("name", ["lldpctl-2nb.json", "lldpctl-2nb.keyvalue", "lldpctl-2nb.json0"])
+def test_truncated_output_is_a_warning_not_a_crash(captured, name):
+    from salt_ext.utils.hardware.inventory import assemble  # noqa: PLC0415
+
+    text = (captured / name).read_text()
+    for cut in range(0, len(text), 97):
+        inv = assemble({"lldp": text[:cut]})
+        assert isinstance(inv["lldp"], dict)
+        assert inv["sources"]["lldp"] in ("ok", "unparsable")
