@@ -6,6 +6,7 @@ The loader helpers here are shared with ``test_netbox_state.py`` and ``test_netb
 """
 
 import copy
+import json
 import threading
 
 import pytest
@@ -14,6 +15,8 @@ import salt.loader
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_ext.utils.netbox import NetBoxClient, load_config
+from salt_ext.utils.netbox_ops import glue
+from tests.support.saltenv import SHARED_FIXTURES, SHARED_MISSING_REASON
 
 JID = "20261129130501123456"
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
@@ -392,3 +395,106 @@ def test_compat_create_functions(nb):
     assert next(iter(lagged["dcim"]["interfaces"].values()))["type"]["value"] == "lag"
     gone = mods["netbox.delete_interface"]("srv-r2-09", "eno1")
     assert list(gone["DELETE"]["dcim"]["interfaces"].values()) == ["eno1"]
+
+
+class SchemaCheckingSource:
+    """
+    A NetBox source for endpoints the stand-in does not model (circuits): keeps objects in
+    memory and checks every write against NetBox 4.6.8's OpenAPI request schema (known fields,
+    required fields), so the compat functions are shown to send what NetBox 4 accepts.
+    """
+
+    def __init__(self, openapi, objects=None):
+        self.openapi = openapi
+        self.objects = {k: list(v) for k, v in (objects or {}).items()}
+        self.writes = []
+        self._next = 1000
+
+    def _schema(self, endpoint, method="post"):
+        app, name = endpoint.split(".")
+        op = self.openapi["paths"][f"/api/{app}/{name}/"][method]
+        ref = op["requestBody"]["content"]["application/json"]["schema"]
+        ref = ref.get("oneOf", [ref])[0]["$ref"].rsplit("/", 1)[1]
+        return self.openapi["components"]["schemas"][ref]
+
+    def list(self, endpoint, params=None, **_):
+        out = []
+        for obj in self.objects.get(endpoint, []):
+            ok = True
+            for key, value in (params or {}).items():
+                field = key[:-3] if key.endswith("_id") and key not in obj else key
+                have = obj.get(field)
+                have = have.get("id") if isinstance(have, dict) else have
+                ok = ok and str(have) == str(value)
+            if ok:
+                out.append(obj)
+        return out
+
+    def get(self, endpoint, ident):
+        return next(o for o in self.objects[endpoint] if o["id"] == ident)
+
+    def create(self, endpoint, data):
+        schema = self._schema(endpoint)
+        unknown = set(data) - set(schema["properties"])
+        assert not unknown, f"{endpoint}: NetBox 4.6.8 has no field(s) {unknown}"
+        missing = set(schema.get("required", [])) - set(data)
+        assert not missing, f"{endpoint}: required field(s) {missing} not sent"
+        self.writes.append((endpoint, data))
+        self._next += 1
+        obj = {"id": self._next, **data}
+        self.objects.setdefault(endpoint, []).append(obj)
+        return obj
+
+
+@pytest.fixture
+def schema_source(monkeypatch, netbox_client):
+    if SHARED_FIXTURES is None:
+        pytest.skip(SHARED_MISSING_REASON)
+    with open(SHARED_FIXTURES / "netbox" / "openapi-4.6.8.json", encoding="utf-8") as fh:
+        openapi = json.load(fh)
+    tor = netbox_client.find("dcim.devices", name="tor1-r1")
+    iface = netbox_client.find("dcim.interfaces", device_id=tor["id"], name="Ethernet48")
+    iface = {**iface, "device": {"id": tor["id"], "name": "tor1-r1"}, "cable": None}
+    src = SchemaCheckingSource(openapi, {"dcim.devices": [tor], "dcim.interfaces": [iface]})
+    monkeypatch.setattr(glue, "get_source", lambda *a, **k: src)
+    return src
+
+
+def test_compat_circuits_send_what_netbox4_accepts(schema_source, netbox_target, tmp_path):
+    mods, _ = loaders(netbox_target, tmp_path)
+    made = mods["netbox.create_circuit_provider"]("Telia")
+    provider_id = made["circuits"]["providers"]["id"]
+    assert mods["netbox.create_circuit_provider"]("Telia") == {}
+    assert mods["netbox.get_circuit_provider"]("Telia")["id"] == provider_id
+    with pytest.raises(SaltInvocationError, match="ipam.asns"):
+        mods["netbox.create_circuit_provider"]("Lumen", asn=3356)
+    made = mods["netbox.create_circuit_type"]("Transit")
+    assert made["circuits"]["circuit-types"]["slug"] == "transit"
+    circuit = mods["netbox.create_circuit"](
+        "LAB1-TRANSIT-01", provider_id, "Transit", description="lab transit"
+    )
+    assert circuit["circuits"]["circuits"]["cid"] == "LAB1-TRANSIT-01"
+    term = mods["netbox.create_circuit_termination"](
+        "LAB1-TRANSIT-01", "Ethernet48", "tor1-r1", 10000, xconnect_id="XC-1"
+    )
+    (payload,) = term["circuits"]["circuit-terminations"].values()
+    assert payload["termination_type"] == "dcim.site" and payload["port_speed"] == 10000
+    endpoints = [endpoint for endpoint, _ in schema_source.writes]
+    assert endpoints == [
+        "circuits.providers",
+        "circuits.circuit-types",
+        "circuits.circuits",
+        "circuits.circuit-terminations",
+        "dcim.cables",
+    ]
+    _, cable = schema_source.writes[-1]
+    term_id = schema_source.objects["circuits.circuit-terminations"][0]["id"]
+    assert cable["a_terminations"] == [
+        {
+            "object_type": "dcim.interface",
+            "object_id": schema_source.objects["dcim.interfaces"][0]["id"],
+        }
+    ]
+    assert cable["b_terminations"] == [
+        {"object_type": "circuits.circuittermination", "object_id": term_id}
+    ]
