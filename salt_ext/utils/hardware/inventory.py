@@ -39,7 +39,6 @@ VIRTUAL_DRIVERS = frozenset(
     ("veth", "bridge", "bonding", "ifb", "dummy", "tun", "802.1Q VLAN Support", "openvswitch")
 )
 VIRTUAL_NAME_PREFIXES = (
-    "lo",
     "bond",
     "br",
     "veth",
@@ -97,7 +96,9 @@ def _parse(raw, name, parser, warnings, sources):
 
 
 def _is_virtual(link, driver):
-    if link.get("kind") in tools.VIRTUAL_KINDS:
+    """Virtual links (lo, bond, bridge, veth, vlan, ...) are not NICs. Decided by the link kind
+    (``ip -d``), the ethtool driver, a PCI bus address, and only as a last resort by name."""
+    if link["name"] == "lo" or link.get("kind") in tools.VIRTUAL_KINDS:
         return True
     if driver and driver.get("driver") in VIRTUAL_DRIVERS:
         return True
@@ -105,11 +106,10 @@ def _is_virtual(link, driver):
         return False
     if link.get("link_type") not in (None, "ether"):
         return True
-    return link["name"] == "lo" or (
+    return (
         link.get("kind") is None
         and driver is None
         and link["name"].startswith(VIRTUAL_NAME_PREFIXES)
-        and link["name"] not in ("lo0",)
     )
 
 

@@ -161,3 +161,30 @@ def test_merge_semantics():
         "system": {"serial": "x"},
     }
     assert base["nics"][0]["name"] == "eno1"  # input untouched
+
+
+def test_nic_classification_without_ethtool():
+    links = [
+        {"ifname": "lo", "link_type": "loopback", "address": "00:00:00:00:00:00"},
+        {"ifname": "lom1", "link_type": "ether", "address": "48:df:37:1e:60:b0"},
+        {"ifname": "bond0", "link_type": "ether", "address": "48:df:37:1e:60:b0"},
+        {
+            "ifname": "eno2",
+            "link_type": "ether",
+            "address": "48:df:37:1e:60:b0",
+            "permaddr": "48:df:37:1e:60:b1",
+            "master": "bond0",
+        },
+        {
+            "ifname": "vlan100",
+            "link_type": "ether",
+            "address": "48:df:37:1e:60:b0",
+            "linkinfo": {"info_kind": "vlan"},
+        },
+        {"ifname": "ib0", "link_type": "infiniband", "address": "80:00:02:08:fe:80:00:00:00:00"},
+    ]
+    result = inv.assemble({"ip": json.dumps(links)})
+    assert [(n["name"], n["mac"], n["master"]) for n in result["nics"]] == [
+        ("eno2", "48:df:37:1e:60:b1", "bond0"),
+        ("lom1", "48:df:37:1e:60:b0", None),
+    ]
