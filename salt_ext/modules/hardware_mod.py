@@ -162,6 +162,8 @@ def _netbox(device=None):
 def _profile(generation=None, netbox=None):
     try:
         return hwprofiles.select_profile(__pillar__, generation)
+    except hwprofiles.ProfileError:
+        raise
     except SaltInvocationError:
         if generation is not None or netbox is None:
             raise
@@ -194,6 +196,8 @@ def profile(generation=None):
     """
     try:
         return hwprofiles.select_profile(__pillar__, generation)
+    except hwprofiles.ProfileError:
+        raise
     except SaltInvocationError:
         if generation is not None:
             raise

@@ -278,3 +278,11 @@ def test_hwgen_sls_removes_files_of_an_earlier_profile(tmp_path):
     assert not old.exists() and foreign.exists()
     mods, _ = loaders(tmp_path, hardware=settings)
     assert mods["hardware.config"]()["stale"] == []
+
+
+def test_invalid_profile_in_pillar_is_reported(tmp_path):
+    profiles = load_profiles()
+    profiles["gen10"]["config"]["bond"]["mode"] = "lacp"
+    mods, _ = loaders(tmp_path, pillar={"hwgen_profiles": profiles})
+    with pytest.raises(SaltInvocationError, match="hwgen_profiles:gen10:config:bond:mode"):
+        mods["hardware.config"]()
