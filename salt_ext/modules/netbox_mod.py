@@ -331,15 +331,14 @@ def journal(obj, comment, kind="info", **kwargs):
     src = _source()
     with _errors("netbox.journal"):
         object_type, object_id, _ = ops.object_ref(src, obj)
-        text = jrnl.comment_with_job(comment, _jid(kwargs), __opts__.get("id"))
-        return src.create(
-            "extras.journal-entries",
-            {
-                "assigned_object_type": object_type,
-                "assigned_object_id": object_id,
-                "kind": kind,
-                "comments": text,
-            },
+        return ops.write_journal(
+            src,
+            object_type,
+            object_id,
+            comment,
+            kind=kind,
+            jid=_jid(kwargs),
+            who=__opts__.get("id"),
         )
 
 
@@ -373,22 +372,13 @@ def set_status(device, status, comment=None, **kwargs):  # pylint: disable=redef
         if old == status:
             ret["journal_id"] = None
             return ret
-        src.update("dcim.devices", dev["id"], {"status": status})
-        after = simplify(src.get("dcim.devices", dev["id"]).get("status"))
-        if after != status:
+        after, entry = ops.change_status(
+            src, dev, status, comment, jid=_jid(kwargs), who=__opts__.get("id")
+        )
+        if entry is None:
             raise CommandExecutionError(
                 f"NetBox did not keep status {status!r} on {dev['name']} (it has {after!r})"
             )
-        text = f"Status {old} -> {status}" + (f": {comment}" if comment else "")
-        entry = src.create(
-            "extras.journal-entries",
-            {
-                "assigned_object_type": "dcim.device",
-                "assigned_object_id": dev["id"],
-                "kind": "info",
-                "comments": jrnl.comment_with_job(text, _jid(kwargs), __opts__.get("id")),
-            },
-        )
     ret.update(changed=True, journal_id=entry["id"])
     return ret
 

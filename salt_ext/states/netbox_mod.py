@@ -265,19 +265,11 @@ def device_status(name, status, comment=None):
             ret["result"] = None
             ret["comment"] = f"device {name} status would change {old} -> {status}"
             return ret
-        res = ops.ensure(src, "dcim.devices", {"status": status}, lookup={"id": dev["id"]})
-        if res.get("not_kept"):
-            return _fail(ret, f"NetBox did not keep status {status!r} on device {name}")
-        text = f"Status {old} -> {status}" + (f": {comment}" if comment else "")
-        entry = src.create(
-            "extras.journal-entries",
-            {
-                "assigned_object_type": "dcim.device",
-                "assigned_object_id": dev["id"],
-                "kind": "info",
-                "comments": jrnl.comment_with_job(text, _jid(), __opts__.get("id")),
-            },
+        after, entry = ops.change_status(
+            src, dev, status, comment, jid=_jid(), who=__opts__.get("id")
         )
+        if entry is None:
+            return _fail(ret, f"NetBox did not keep status {status!r} on device {name} ({after})")
         ret["changes"]["journal_entry"] = entry["id"]
         ret["comment"] = f"device {name} status {old} -> {status} (journal entry {entry['id']})"
         return ret
@@ -603,14 +595,8 @@ def journal_entry(name, obj=None, comments=None, kind="info"):
             ret["result"] = None
             ret["comment"] = f"journal entry on {label} would be written"
             return ret
-        made = src.create(
-            "extras.journal-entries",
-            {
-                "assigned_object_type": object_type,
-                "assigned_object_id": object_id,
-                "kind": entry_kind,
-                "comments": jrnl.comment_with_job(text, _jid(), __opts__.get("id")),
-            },
+        made = ops.write_journal(
+            src, object_type, object_id, text, kind=entry_kind, jid=_jid(), who=__opts__.get("id")
         )
         ret["changes"]["id"] = made["id"]
         ret["comment"] = f"journal entry {made['id']} written on {label}"

@@ -11,6 +11,7 @@ import logging
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox_ops import endpoints as eps
+from salt_ext.utils.netbox_ops import journal as jrnl
 from salt_ext.utils.netbox_ops.diff import (
     diff_object,
     host_of,
@@ -421,3 +422,31 @@ def object_ref(src, obj, resolver=None):
     if dev is None:
         raise SaltInvocationError(f"device {obj!r} not found in NetBox (dcim.devices)")
     return "dcim.device", dev["id"], dev["name"]
+
+
+def write_journal(src, object_type, object_id, text, *, kind="info", jid=None, who=None):
+    """Create a journal entry whose comments end with the line naming the Salt job."""
+    return src.create(
+        "extras.journal-entries",
+        {
+            "assigned_object_type": object_type,
+            "assigned_object_id": object_id,
+            "kind": jrnl.check_kind(kind),
+            "comments": jrnl.comment_with_job(text, jid, who),
+        },
+    )
+
+
+def change_status(src, dev, status, comment=None, *, jid=None, who=None):
+    """
+    Set a device's status, read it back, and record the change in the device's journal.
+    Returns ``(status NetBox has afterwards, journal entry)``; the entry is None (nothing
+    recorded) when NetBox did not keep the status.
+    """
+    old = simplify(dev.get("status"))
+    src.update("dcim.devices", dev["id"], {"status": status})
+    after = simplify(src.get("dcim.devices", dev["id"]).get("status"))
+    if after != status:
+        return after, None
+    text = f"Status {old} -> {status}" + (f": {comment}" if comment else "")
+    return after, write_journal(src, "dcim.device", dev["id"], text, jid=jid, who=who)
