@@ -1,0 +1,158 @@
+"""Unit tests: NetBox operations over an in-memory snapshot source (lab1), no HTTP."""
+
+import shutil
+
+import pytest
+from salt.exceptions import SaltInvocationError
+
+from salt_ext.utils.netbox import SnapshotSource
+from salt_ext.utils.netbox_ops import ops
+from tests.support.saltenv import LAB1_SNAPSHOT
+
+
+@pytest.fixture
+def src(tmp_path):
+    path = tmp_path / "lab1.json"
+    shutil.copy(LAB1_SNAPSHOT, path)
+    return SnapshotSource(str(path))
+
+
+@pytest.fixture
+def resolver(src):
+    return ops.Resolver(src)
+
+
+def test_ref_by_slug_name_model_and_id(src, resolver):
+    site = src.list("dcim.sites")[0]
+    assert resolver.ref("dcim.sites", "lab1") == site["id"]
+    assert resolver.ref("dcim.sites", "LAB1") == site["id"]
+    assert resolver.ref("dcim.sites", site["id"]) == site["id"]
+    assert resolver.ref("dcim.sites", {"id": site["id"]}) == site["id"]
+    m630 = next(t for t in src.list("dcim.device-types") if t["model"] == "PowerEdge M630")
+    assert resolver.ref("dcim.device-types", "PowerEdge M630") == m630["id"]
+    rack = resolver.ref("dcim.racks", {"name": "R2", "site": "lab1"})
+    assert src.get("dcim.racks", rack)["name"] == "R2"
+    assert resolver.ref("dcim.sites", None) is None
+
+
+def test_ref_errors_name_the_endpoint(resolver):
+    with pytest.raises(SaltInvocationError, match=r"'nowhere' not found in NetBox dcim.sites"):
+        resolver.ref("dcim.sites", "nowhere", field="site")
+    with pytest.raises(SaltInvocationError, match="not a reference"):
+        resolver.ref("dcim.sites", True)
+    with pytest.raises(ops.AmbiguousLookup, match=r"matches \d+ objects"):
+        resolver.find_one("dcim.interfaces", {"name": "eno1"})
+
+
+def test_resolve_fields_scopes_lag_to_the_device(src, resolver):
+    dev = src.find("dcim.devices", name="srv-r2-01")
+    bond = src.find("dcim.interfaces", device_id=dev["id"], name="bond0")
+    resolved = resolver.resolve_fields(
+        "dcim.interfaces",
+        {
+            "device": "srv-r2-01",
+            "name": "eno9",
+            "lag": "bond0",
+            "tags": ["turnup-lab"],
+            "type": {"value": "lag", "label": "LAG"},
+        },
+    )
+    assert resolved["device"] == dev["id"] and resolved["lag"] == bond["id"]
+    assert resolved["type"] == "lag" and len(resolved["tags"]) == 1
+    with pytest.raises(SaltInvocationError, match="read-only"):
+        resolver.resolve_fields("dcim.devices", {"config_context": {}})
+    with pytest.raises(SaltInvocationError, match="custom_fields must be a mapping"):
+        resolver.resolve_fields("dcim.devices", {"custom_fields": ["x"]})
+
+
+def test_lookup_params(resolver):
+    assert ops.lookup_params("dcim.devices", {"name": "x", "site": 25, "serial": "s"}) == {
+        "name": "x",
+        "site_id": 25,
+    }
+    assert ops.lookup_params("dcim.sites", {}, {"slug": "lab1"}) == {"slug": "lab1"}
+    params = ops.lookup_params(
+        "dcim.interfaces", {}, {"device": "srv-r2-01", "name": "eno1"}, resolver
+    )
+    assert set(params) == {"device_id", "name"}
+    with pytest.raises(SaltInvocationError, match="cannot identify"):
+        ops.lookup_params("dcim.devices", {"serial": "x"})
+
+
+def test_ensure_test_update_create_and_remove(src, tmp_path):
+    path = tmp_path / "lab1.json"
+    before = path.read_bytes()
+    res = ops.ensure(
+        src,
+        "dcim.devices",
+        {"name": "srv-r2-01", "status": "active"},
+        lookup={"name": "srv-r2-01"},
+        test=True,
+    )
+    assert res["action"] == "updated"
+    assert res["changes"] == {"status": {"old": "planned", "new": "active"}}
+    assert path.read_bytes() == before  # test mode wrote nothing
+    res = ops.ensure(
+        src, "dcim.devices", {"name": "srv-r2-01", "status": "active"}, lookup={"name": "srv-r2-01"}
+    )
+    assert res["action"] == "updated" and res["not_kept"] == {}
+    assert res["object"]["status"]["value"] == "active"
+    res = ops.ensure(src, "dcim.devices", {"status": "active"}, lookup={"name": "srv-r2-01"})
+    assert res["action"] == "unchanged" and res["changes"] == {}
+    res = ops.ensure(src, "dcim.sites", {"name": "LAB3", "slug": "lab3", "status": "planned"})
+    assert res["action"] == "created" and res["changes"] == {"created": "LAB3"}
+    assert src.find("dcim.sites", slug="lab3")["status"]["value"] == "planned"
+    assert ops.ensure(src, "dcim.sites", {"slug": "lab4"}, create=False)["action"] == "missing"
+    assert ops.remove(src, "dcim.sites", {"slug": "lab3"}, test=True)["action"] == "deleted"
+    assert src.find("dcim.sites", slug="lab3") is not None
+    assert ops.remove(src, "dcim.sites", {"slug": "lab3"})["changes"] == {"deleted": "LAB3"}
+    assert ops.remove(src, "dcim.sites", {"slug": "lab3"})["action"] == "absent"
+
+
+def test_find_device_by_minion_id(src):
+    assert ops.find_device(src, minion_id="srv-r1-01.lab1.example.net")["name"] == "srv-r1-01"
+    # no custom field: the name, then the short name of the minion id
+    assert ops.find_device(src, minion_id="srv-r2-01")["name"] == "srv-r2-01"
+    assert ops.find_device(src, minion_id="srv-r2-02.other.domain")["name"] == "srv-r2-02"
+    assert ops.find_device(src, minion_id="ghost") is None
+    with pytest.raises(SaltInvocationError, match="device name"):
+        ops.find_device(src)
+
+
+def test_find_interface_forms(src):
+    by_str = ops.find_interface(src, "srv-r2-01:eno1")
+    assert ops.find_interface(src, "eno1", "srv-r2-01")["id"] == by_str["id"]
+    assert ops.find_interface(src, {"device": "srv-r2-01", "name": "eno1"})["id"] == by_str["id"]
+    assert ops.find_interface(src, by_str["id"])["name"] == "eno1"
+    with pytest.raises(SaltInvocationError, match="not found on device"):
+        ops.find_interface(src, "srv-r2-01:eno9")
+    with pytest.raises(SaltInvocationError, match="device:interface"):
+        ops.find_interface(src, "eno1")
+
+
+def test_object_ref_forms(src):
+    dev = src.find("dcim.devices", name="srv-r2-01")
+    assert ops.object_ref(src, "srv-r2-01") == ("dcim.device", dev["id"], "srv-r2-01")
+    assert ops.object_ref(src, dev["id"])[:2] == ("dcim.device", dev["id"])
+    assert ops.object_ref(src, "dcim.interfaces:12")[:2] == ("dcim.interface", 12)
+    assert ops.object_ref(src, {"endpoint": "ipam.ip-addresses", "id": 3})[:2] == (
+        "ipam.ipaddress",
+        3,
+    )
+    assert ops.object_ref(src, {"type": "dcim.interface", "id": 4})[:2] == ("dcim.interface", 4)
+    with pytest.raises(SaltInvocationError, match="not found"):
+        ops.object_ref(src, "ghost")
+
+
+def test_change_status_writes_journal(src):
+    dev = src.find("dcim.devices", name="srv-r2-05")
+    after, entry = ops.change_status(src, dev, "staged", "ok", jid="42", who="master")
+    assert after == "staged"
+    assert entry["comments"] == "Status planned -> staged: ok\n\n— Salt job 42 (master)"
+    assert entry["assigned_object_id"] == dev["id"]
+
+
+def test_describe():
+    assert ops.describe("dcim.interfaces", {"name": "eno1", "device": {"name": "s1"}}) == "s1:eno1"
+    assert ops.describe("ipam.ip-addresses", {"address": "10.0.0.1/24"}) == "10.0.0.1/24"
+    assert ops.describe("dcim.cables", {"id": 4}) == "dcim.cables #4"
