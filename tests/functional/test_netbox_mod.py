@@ -430,6 +430,9 @@ class SchemaCheckingSource:
                 out.append(obj)
         return out
 
+    def iter(self, endpoint, params=None, **kwargs):
+        return iter(self.list(endpoint, params, **kwargs))
+
     def get(self, endpoint, ident):
         return next(o for o in self.objects[endpoint] if o["id"] == ident)
 

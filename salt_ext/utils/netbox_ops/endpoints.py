@@ -124,6 +124,21 @@ REFERENCES = {
 # Endpoints whose objects are found by a single string (name-like) when referenced by a string.
 # Order matters: the first field that matches wins.
 LOOKUP_FIELDS = {
+    "dcim.devices": ("name",),
+    "dcim.racks": ("name",),
+    "dcim.interfaces": ("name",),
+    "dcim.inventory-items": ("name",),
+    "dcim.front-ports": ("name",),
+    "dcim.rear-ports": ("name",),
+    "dcim.console-ports": ("name",),
+    "dcim.power-ports": ("name",),
+    "dcim.power-outlets": ("name",),
+    "ipam.vrfs": ("name", "rd"),
+    "ipam.asns": ("asn",),
+    "virtualization.clusters": ("name",),
+    "virtualization.virtual-machines": ("name",),
+    "extras.config-templates": ("name",),
+    "circuits.providers": ("slug", "name"),
     "dcim.device-types": ("model", "slug"),
     "ipam.ip-addresses": ("address",),
     "ipam.prefixes": ("prefix",),

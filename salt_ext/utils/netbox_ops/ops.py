@@ -30,8 +30,17 @@ _SERVER_ONLY_FILTERS = frozenset(
 )
 
 
+#: objects NetBox may return that do not pass the client-side check before we call the query
+#: broken (NetBox ignored a filter): bounds the cost of a bad query on a large NetBox
+MAX_MISSES = 1000
+
+
 class AmbiguousLookup(SaltInvocationError):
     """A natural key matched several objects."""
+
+
+class UnknownFilter(SaltInvocationError):
+    """A look-up key is not a field of the endpoint's objects (NetBox would ignore it)."""
 
 
 def _server_params(params):
@@ -65,10 +74,33 @@ class Resolver:
 
     # -- look-ups --------------------------------------------------------------------------
     def find_all(self, endpoint, params):
-        """Every object of ``endpoint`` matching exact-match ``params`` (checked client side)."""
-        found = self.src.list(endpoint, _server_params(params))
+        """
+        Every object of ``endpoint`` matching exact-match ``params``, checked client side: NetBox
+        silently ignores a filter it does not know, so a key that is not a field of the objects
+        raises UnknownFilter, and a query returning more than MAX_MISSES objects that do not
+        match is stopped.
+        """
         client = _client_params(params)
-        return [obj for obj in found if matches(obj, client)]
+        found, misses = [], 0
+        for obj in self.src.iter(endpoint, _server_params(params)):
+            unknown = sorted(
+                k for k in client if k not in obj and not (k.endswith("_id") and k[:-3] in obj)
+            )
+            if unknown:
+                raise UnknownFilter(
+                    f"{', '.join(unknown)}: not a field of {endpoint} objects (NetBox ignores "
+                    "unknown filters); use one of their fields"
+                )
+            if matches(obj, client):
+                found.append(obj)
+                continue
+            misses += 1
+            if misses > MAX_MISSES:
+                raise UnknownFilter(
+                    f"NetBox ignored part of the query {endpoint} {client} (more than "
+                    f"{MAX_MISSES} objects that do not match); check the filter names"
+                )
+        return found
 
     def find_one(self, endpoint, params, what=None):
         """The one object matching ``params``, None when none; AmbiguousLookup when several."""
@@ -125,7 +157,10 @@ class Resolver:
             return self._cache[key]
         for lookup in eps.lookup_fields(endpoint):
             params = {lookup: text, **(scope or {})}
-            obj = self.find_one(endpoint, params, what=field)
+            try:
+                obj = self.find_one(endpoint, params, what=field)
+            except UnknownFilter:
+                continue  # an endpoint without that field (no slug): try the next one
             if obj is not None:
                 self._cache[key] = obj["id"]
                 return obj["id"]

@@ -156,3 +156,14 @@ def test_describe():
     assert ops.describe("dcim.interfaces", {"name": "eno1", "device": {"name": "s1"}}) == "s1:eno1"
     assert ops.describe("ipam.ip-addresses", {"address": "10.0.0.1/24"}) == "10.0.0.1/24"
     assert ops.describe("dcim.cables", {"id": 4}) == "dcim.cables #4"
+
+
+def test_a_key_that_is_not_a_field_is_refused_not_ignored(resolver, monkeypatch):
+    # NetBox ignores unknown filters and would answer with every device
+    with pytest.raises(ops.UnknownFilter, match="nmae: not a field of dcim.devices"):
+        resolver.find_one("dcim.devices", {"nmae": "srv-r2-01"})
+    # a snapshot source, like NetBox, ignores the unknown filter: the client-side check stops
+    # a query that returns too many objects that do not match
+    monkeypatch.setattr(ops, "MAX_MISSES", 3)
+    with pytest.raises(ops.UnknownFilter, match="NetBox ignored part of the query"):
+        resolver.find_all("dcim.interfaces", {"count_ipaddresses": 999})
