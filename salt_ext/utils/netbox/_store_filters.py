@@ -389,7 +389,8 @@ class FilterMixin:
         objs = self._objs.get(target, {})
         field = _REL_FIELD.get(target)
         if field is None:
-            field = "slug" if "slug" in ENDPOINTS[target]["fields"] else "name"
+            known = ENDPOINTS.get(target, {}).get("fields", {})
+            field = "slug" if "slug" in known or not known else "name"
         for value in values:
             if value == "null":
                 out.add(None)

@@ -4,7 +4,9 @@ object, computed fields (counts, primary_ip, config_context, cable peers, ...). 
 ``store.NetBoxStore``.
 """
 
-from salt_ext.utils.netbox._store_meta import ENDPOINTS, SHAPE_ENDPOINT, SHAPES
+import decimal
+
+from salt_ext.utils.netbox._store_meta import ENDPOINTS, SHAPE_ENDPOINT, SHAPES, SLUG_M2M
 from salt_ext.utils.netbox._store_util import copy_json, deep_merge
 
 #: brief forms the OpenAPI schema has no component for (NetBox's ``brief_fields`` of those serializers)
@@ -357,6 +359,8 @@ class RenderMixin:
             elif (endpoint, name) in GENERIC_REFS:
                 tfield, ifield = GENERIC_REFS[(endpoint, name)]
                 out[name] = self._brief_generic(obj.get(tfield), obj.get(ifield), base, memo, value)
+            elif (endpoint, name) in SLUG_M2M:
+                out[name] = self._slugs(spec[1], value)
             elif spec is not None and spec[0] in ("fk", "fkm"):
                 target, shape = spec[1], spec[2]
                 if spec[0] == "fkm":
@@ -377,6 +381,21 @@ class RenderMixin:
         special = getattr(self, "_render_" + endpoint.replace(".", "_").replace("-", "_"), None)
         if special is not None:
             special(obj, out, base, memo, exclude)
+        return out
+
+    def _slugs(self, target, refs):
+        """A ``SlugRelatedField(many=True)``: the slugs of the referenced objects (a slug stored
+        as such, e.g. of a tag a snapshot names but does not hold, is kept)."""
+        out = []
+        for ref in refs or ():
+            if isinstance(ref, str):
+                out.append(ref)
+                continue
+            obj = self._objs.get(target, {}).get(ref_id(ref))
+            if obj is not None:
+                out.append(obj.get("slug"))
+            elif isinstance(ref, dict) and ref.get("slug"):
+                out.append(ref["slug"])
         return out
 
     def _render_dcim_devices(self, obj, out, base, memo, exclude):
@@ -443,6 +462,20 @@ class RenderMixin:
             out["connected_endpoints"] = None
             out["connected_endpoints_type"] = None
             out["connected_endpoints_reachable"] = False
+
+    def _render_ipam_vlan_groups(self, obj, out, base, memo, exclude):
+        if "utilization" in out:
+            out["utilization"] = self.vlan_group_utilization(obj)
+
+    def vlan_group_utilization(self, group):
+        """NetBox's ``annotate_utilization()``: VLANs in the group * 100 / VLAN ids its ranges
+        hold, rounded to 2 places (half away from zero, like PostgreSQL), as a string."""
+        total = group.get("total_vlan_ids") or 0
+        if total <= 0:
+            return "0.00"
+        count = self._count("ipam.vlan-groups", "vlan_count", group["id"])
+        value = decimal.Decimal(count * 100) / decimal.Decimal(total)
+        return str(value.quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_UP))
 
     def _render_dcim_cables(self, obj, out, base, memo, exclude):
         for end in ("a", "b"):

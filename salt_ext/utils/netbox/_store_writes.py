@@ -7,7 +7,14 @@ defaults, partial/full updates, cascades on delete and the change log. Private: 
 import contextlib
 import ipaddress
 
-from salt_ext.utils.netbox._store_meta import ENDPOINTS
+from salt_ext.utils.netbox._store_meta import (
+    BLANK_CHOICES,
+    ENDPOINTS,
+    MODEL_DEFAULTS,
+    NULLABLE_CHOICES,
+    PK_M2M,
+    SLUG_M2M,
+)
 from salt_ext.utils.netbox._store_render import (
     COUNTS,
     GENERIC_REFS,
@@ -58,11 +65,11 @@ _CONSTRAINTS = {
     ],
 }
 
-#: defaults of fields a create leaves out (others: None / "" / [] / {} / False by type)
+#: defaults of fields a create leaves out, on every endpoint (per-model defaults: ``MODEL_DEFAULTS``;
+#: others: None for nullable fields, else "" / [] / {} / False / 0 by type)
 _DEFAULTS = {
     "enabled": True,
     "is_active": True,
-    "weight": 1000,
     "color": "",
     "status": None,
 }
@@ -122,6 +129,9 @@ _SOFT = {
     ("dcim.interfaces", "bridge"),
     ("dcim.interfaces", "untagged_vlan"),
     ("dcim.interfaces", "tagged_vlans"),
+    ("virtualization.interfaces", "untagged_vlan"),
+    ("virtualization.interfaces", "parent"),
+    ("virtualization.interfaces", "bridge"),
     ("ipam.services", "ipaddresses"),
     ("ipam.ip-addresses", "nat_inside"),
     ("core.object-changes", "changed_object"),
@@ -403,6 +413,10 @@ class WriteMixin:
                 obj[name] = f"{self._stored_base}{ui_path(endpoint)}{oid}/"
             elif name in _RO_DEFAULTS:
                 obj[name] = copy_json(_RO_DEFAULTS[name])
+            elif (endpoint, name) in MODEL_DEFAULTS and kind == "choice":
+                obj[name] = self._choice_value(spec[1], MODEL_DEFAULTS[(endpoint, name)])
+            elif (endpoint, name) in MODEL_DEFAULTS:
+                obj[name] = copy_json(MODEL_DEFAULTS[(endpoint, name)])
             elif kind == "fkm":
                 obj[name] = []
             elif kind == "fk":
@@ -452,20 +466,21 @@ class WriteMixin:
             try:
                 if name == "custom_fields":
                     values[name] = self._coerce_cf(endpoint, value)
-                elif name == "tags":
+                elif name == "tags" and (endpoint, name) not in SLUG_M2M:
                     values[name] = self._coerce_tags(value)
                 elif spec is None:
                     values[name] = value
                 elif spec[0] == "fk":
                     values[name] = self._coerce_ref(spec[1], value, nullable=spec[3])
                 elif spec[0] == "fkm":
-                    if not isinstance(value, list):
-                        raise _FieldError(
-                            f'Expected a list of items but got type "{_tname(value)}".'
-                        )
-                    values[name] = [self._coerce_ref(spec[1], v, nullable=False) for v in value]
+                    values[name] = self._coerce_m2m(endpoint, name, spec[1], value)
                 elif spec[0] == "choice":
-                    values[name] = self._coerce_choice(spec[1], value, spec[2])
+                    values[name] = self._coerce_choice(
+                        spec[1],
+                        value,
+                        nullable=(endpoint, name) in NULLABLE_CHOICES,
+                        blank=(endpoint, name) in NULLABLE_CHOICES | BLANK_CHOICES,
+                    )
                 else:
                     values[name] = self._coerce_scalar(name, spec[1], spec[2], value)
             except _FieldError as err:
@@ -511,23 +526,86 @@ class WriteMixin:
         )
 
     def _coerce_tags(self, value):
+        """NetBox's ``NestedTagSerializer(many=True)``: each tag by numeric id (int or digit string)
+        or by a dictionary of attributes (``{"id": ..}``, ``{"name": ..}``, ``{"slug": ..}``)."""
         if not isinstance(value, list):
             raise _FieldError(f'Expected a list of items but got type "{_tname(value)}".')
         out = []
         for item in value:
-            wanted = {"slug": item} if isinstance(item, str) and not item.isdigit() else item
-            ref = self._coerce_ref("extras.tags", wanted, nullable=False)
+            if item is None:
+                raise _FieldError("This field may not be null.")
+            ref = self._coerce_ref("extras.tags", item, nullable=False)
             if ref not in out:
                 out.append(ref)
         return out
 
+    def _coerce_m2m(self, endpoint, name, target, value):
+        """A many-to-many field: a list of references stored as ``{"id": ..}``."""
+        if not isinstance(value, list):
+            raise _FieldError(f'Expected a list of items but got type "{_tname(value)}".')
+        if (endpoint, name) in PK_M2M:
+            refs = [self._coerce_pk(target, v) for v in value]
+        elif (endpoint, name) in SLUG_M2M:
+            refs = [self._coerce_slug(target, v) for v in value]
+        else:
+            refs = [self._coerce_ref(target, v, nullable=False) for v in value]
+        out = []
+        for ref in refs:
+            if ref not in out:
+                out.append(ref)
+        return out
+
+    def _coerce_pk(self, target, value):
+        """DRF's ``PrimaryKeyRelatedField``: a primary key (int or digit string) only."""
+        if value is None:
+            raise _FieldError("This field may not be null.")
+        if isinstance(value, bool):
+            raise _FieldError("Incorrect type. Expected pk value, received bool.")
+        pk = value
+        if isinstance(value, str) and value.strip().isdigit():
+            pk = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            pk = int(value)
+        if not isinstance(pk, int):
+            raise _FieldError(f"Incorrect type. Expected pk value, received {_tname(value)}.")
+        if pk not in self._objs.get(target, {}):
+            raise _FieldError(f'Invalid pk "{value}" - object does not exist.')
+        return {"id": pk}
+
+    def _coerce_slug(self, target, value):
+        """DRF's ``SlugRelatedField(slug_field="slug")``: an existing object's slug."""
+        if value is None:
+            raise _FieldError("This field may not be null.")
+        if not isinstance(value, str):
+            raise _FieldError("Invalid value.")
+        found = [oid for oid, obj in self._objs.get(target, {}).items() if obj.get("slug") == value]
+        if not found:
+            raise _FieldError(f"Object with slug={value} does not exist.")
+        return {"id": found[0]}
+
     @staticmethod
-    def _coerce_choice(choices, value, nullable):
-        if value is None or value == "":
-            return None
-        if isinstance(value, dict) and "value" in value:
-            value = value["value"]
-        if not isinstance(value, (str, int)) or isinstance(value, bool) or value not in choices:
+    def _coerce_choice(choices, value, *, nullable, blank):
+        """NetBox's ``ChoiceField``: the value itself (``"true"``/``"false"``/digit strings are
+        converted), never a dict or list; null only where the model field is nullable."""
+        if value is None:
+            if nullable:
+                return None
+            raise _FieldError("This field may not be null.")
+        if value == "":
+            if blank:
+                return None
+            raise _FieldError('"" is not a valid choice.')
+        if isinstance(value, (dict, list)):
+            raise _FieldError(
+                'Value must be passed directly (e.g. "foo": 123); do not use a dictionary or list.'
+            )
+        if isinstance(value, str) and value not in choices:
+            if value.lower() in ("true", "false"):
+                value = value.lower() == "true"
+            else:
+                with contextlib.suppress(ValueError):
+                    value = int(value)
+        if isinstance(value, bool) or value not in choices:
             raise _FieldError(f"{value} is not a valid choice.")
         return {"value": value, "label": choices[value]}
 
@@ -831,6 +909,33 @@ class WriteMixin:
 
     def _finish_ipam_vlan_groups(self, obj, old, errors):
         self._set_scope(obj, errors)
+        total = 0
+        for vid_range in obj.get("vid_ranges") or ():
+            # NetBox's IntegerRangeSerializer, then VLANGroup.clean()
+            if not isinstance(vid_range, (list, tuple)) or len(vid_range) != 2:
+                errors["vid_ranges"] = ["Ranges must be specified in the form (lower, upper)."]
+                return
+            lower, upper = vid_range
+            if type(lower) is not int or type(upper) is not int:  # noqa: E721 - bool is no int
+                errors["vid_ranges"] = ["Range boundaries must be defined as integers."]
+                return
+            if lower < 1:
+                errors["vid_ranges"] = [
+                    f"Starting VLAN ID in range ({lower}) cannot be less than 1"
+                ]
+                return
+            if upper > 4094:
+                errors["vid_ranges"] = [f"Ending VLAN ID in range ({upper}) cannot exceed 4094"]
+                return
+            if lower > upper:
+                errors["vid_ranges"] = [
+                    "Ending VLAN ID in range must be greater than or equal to the starting VLAN "
+                    f"ID ({lower}-{upper})"
+                ]
+                return
+            total += upper - lower + 1
+        obj["vid_ranges"] = [list(r) for r in obj.get("vid_ranges") or ()]
+        obj["total_vlan_ids"] = total
 
     def _set_scope(self, obj, errors):
         stype, sid = obj.get("scope_type"), obj.get("scope_id")
@@ -978,6 +1083,7 @@ class WriteMixin:
             if (src_ep, field) not in _CASCADE
             and (src_ep, field) not in _SOFT
             and field not in ("tags", "terminations")
+            and (ENDPOINTS[src_ep]["fields"].get(field) or ("",))[0] != "fkm"  # m2m: removed
             and src_ep not in ("core.object-changes", "extras.config-contexts")
         ]
         if blocking:

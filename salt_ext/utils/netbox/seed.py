@@ -408,6 +408,11 @@ class _Seeder:
             return found["id"]
         return self.source.create("extras.tags", {"name": slug, "slug": slug})["id"]
 
+    def _marker(self, endpoint):
+        """The marker tag as ``endpoint`` takes it: config contexts name tags by slug
+        (NetBox's ``SlugRelatedField``), every other model by id."""
+        return self.tag if endpoint == "extras.config-contexts" else self.tag_id
+
     def _count(self, kind, endpoint, n=1):
         self.report[kind][endpoint] = self.report[kind].get(endpoint, 0) + n
 
@@ -447,7 +452,7 @@ class _Seeder:
         for obj in objs:
             payload, deferred = to_payload(endpoint, obj, self.mapper)
             if self.tag_id is not None and "tags" in payload:
-                payload["tags"] = sorted(set(payload["tags"]) | {self.tag_id})
+                payload["tags"] = sorted(set(payload["tags"]) | {self._marker(endpoint)})
             prepared.append((obj, payload, deferred))
         index = self._candidates(endpoint, [p for _, p, _ in prepared])
         to_create = []
@@ -470,7 +475,8 @@ class _Seeder:
             wanted = payload
             if self.tag_id is not None and "tags" in payload:
                 # the marker tag is for objects this import creates
-                wanted = dict(payload, tags=[t for t in payload["tags"] if t != self.tag_id])
+                marker = self._marker(endpoint)
+                wanted = dict(payload, tags=[t for t in payload["tags"] if t != marker])
             changes = _diff(wanted, current)
             if changes:
                 updates.append(dict(changes, id=existing["id"]))

@@ -21,7 +21,7 @@ import threading
 import uuid
 
 from salt_ext.utils.netbox._store_filters import FilterError, FilterMixin
-from salt_ext.utils.netbox._store_meta import ENDPOINTS
+from salt_ext.utils.netbox._store_meta import ENDPOINTS, SLUG_M2M
 from salt_ext.utils.netbox._store_render import (
     GENERIC_REFS,
     OBJECT_TYPE_ENDPOINT,
@@ -97,8 +97,25 @@ class NetBoxStore(RenderMixin, FilterMixin, WriteMixin):
                     self._index(endpoint, obj)
                     if obj["id"] >= self._next_id[endpoint]:
                         self._next_id[endpoint] = obj["id"] + 1
+            self._slugs_to_refs()
             self._refresh_prefixes()
             self._invalidate()
+
+    def _slugs_to_refs(self):
+        """Slug lists (``SLUG_M2M``: config context tags) as loaded from a snapshot -> references,
+        so matching, filters and cascades see them like any many-to-many field."""
+        for endpoint, name in SLUG_M2M:
+            target = ENDPOINTS[endpoint]["fields"][name][1]
+            by_slug = {o.get("slug"): oid for oid, o in self._objs[target].items()}
+            for obj in list(self._objs[endpoint].values()):
+                values = obj.get(name) or []
+                if not any(isinstance(v, str) and v in by_slug for v in values):
+                    continue
+                self._unindex(endpoint, obj)
+                obj[name] = [
+                    {"id": by_slug[v]} if isinstance(v, str) and v in by_slug else v for v in values
+                ]
+                self._index(endpoint, obj)
 
     def _renumber(self, objects, base):
         mapping = {}
