@@ -7,7 +7,16 @@ auth (v1 and v2 tokens), ETag/If-Match, headers and error bodies, plus fault inj
     nb.start(); nb.url; nb.token_v1; nb.token_v2; nb.store
     nb.faults.add("status", status=503, count=2, path_prefix="/api/dcim/")
     nb.faults.down(); nb.faults.up()
+    nb.requests; nb.count(method=None, path_prefix=None); nb.settle(); nb.reset_requests()
     nb.stop()
+
+Request log: every request is logged when it ARRIVES (request line and headers read), before its body
+is read or any fault applies, as ``{"method", "path", "query", "received_at", "status",
+"answered_at", "client_gone"}``: ``received_at``/``answered_at`` are ``time.monotonic()`` values of the
+test process; ``status`` is filled just before the response is written, so a client that has its
+answer always finds it logged. It stays ``None`` for a request never answered: a ``drop`` fault, a
+request still hanging, or one whose client had gone by the time the answer was ready (then
+``client_gone`` is ``True`` and nothing is written). ``settle()`` waits until no request is in flight.
 
 CLI: ``python -m tests.support.netbox_standin [--port N] [--snapshot PATH|lab1] [--token-v1 X]
 [--token-v2 Y]`` prints one JSON line ``{"url", "token_v1", "token_v2"}`` and serves until killed.
@@ -19,6 +28,7 @@ import argparse
 import json
 import pathlib
 import secrets
+import select
 import signal
 import socket
 import string
@@ -189,7 +199,8 @@ class NetBoxStandin:
         self.token_v2 = token_v2 or make_token_v2()
         self.faults = Faults(self)
         self.requests = []
-        self._log_lock = threading.Lock()
+        self._log_lock = threading.Condition()
+        self._in_flight = 0
         self._port = port
         self._server = None
         self._thread = None
@@ -255,11 +266,47 @@ class NetBoxStandin:
             self._thread.join(timeout=5)
 
     # -- request log ---------------------------------------------------------------------------------
-    def _record(self, method, path, query, status):
+    def _arrived(self, method, path, query):
+        """Log a request as it arrives; returns its (live) log entry."""
+        entry = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "received_at": time.monotonic(),
+            "status": None,
+            "answered_at": None,
+            "client_gone": False,
+        }
         with self._log_lock:
-            self.requests.append({"method": method, "path": path, "query": query, "status": status})
+            self.requests.append(entry)
+            self._in_flight += 1
+        return entry
+
+    def _answered(self, entry, status):
+        with self._log_lock:
+            entry["status"] = status
+            entry["answered_at"] = time.monotonic()
+
+    def _unanswered(self, entry, client_gone):
+        with self._log_lock:
+            entry["status"] = None
+            entry["answered_at"] = None
+            entry["client_gone"] = client_gone
+
+    def _finished(self):
+        with self._log_lock:
+            self._in_flight -= 1
+            self._log_lock.notify_all()
+
+    def settle(self, timeout=10.0):
+        """Wait (up to ``timeout`` seconds) until no request is being handled (hung ones included);
+        returns a copy of the log."""
+        with self._log_lock:
+            self._log_lock.wait_for(lambda: self._in_flight <= 0, timeout=timeout)
+            return list(self.requests)
 
     def reset_requests(self):
+        """Forget the logged requests (requests still in flight finish unlogged)."""
         with self._log_lock:
             self.requests.clear()
 
@@ -329,7 +376,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self):
         self._dispatch("OPTIONS")
 
+    def _client_gone(self):
+        """Whether the client closed its end while the request was handled (EOF waiting)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def _send(self, status, body=None, headers=None):
+        if self._gone:
+            return
+        if self._client_gone():
+            # nobody to answer (e.g. a client timed out on a hung request): never answered
+            self._gone = True
+            self.close_connection = True
+            self.standin._unanswered(self._entry, client_gone=True)
+            return
         payload = b""
         hdrs = {"API-Version": API_VERSION}
         if body is not None or status not in (204,):
@@ -337,20 +402,36 @@ class _Handler(BaseHTTPRequestHandler):
                 payload = json.dumps(body).encode("utf-8")
                 hdrs["Content-Type"] = "application/json"
         hdrs.update(headers or {})
-        self.send_response(status)
-        for key, value in hdrs.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload) if self.command != "HEAD" else 0))
-        self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+        # logged before the first byte goes out: a client holding its answer finds it logged
+        self.standin._answered(self._entry, status)
         self._status = status
+        try:
+            self.send_response(status)
+            for key, value in hdrs.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload) if self.command != "HEAD" else 0))
+            self.end_headers()
+            if payload and self.command != "HEAD":
+                self.wfile.write(payload)
+            self.wfile.flush()
+        except OSError:
+            self._gone = True
+            self.close_connection = True
+            self.standin._unanswered(self._entry, client_gone=True)
 
     def _dispatch(self, method):
         split = urlsplit(self.path)
         path = split.path
         query = parse_qsl(split.query, keep_blank_values=True)
         self._status = None
+        self._gone = False
+        self._entry = self.standin._arrived(method, path, query)
+        try:
+            self._handle(method, path, query)
+        finally:
+            self.standin._finished()
+
+    def _handle(self, method, path, query):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         fault = self.standin.faults.take(method, path)
@@ -361,7 +442,6 @@ class _Handler(BaseHTTPRequestHandler):
                     self.connection.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
-                self.standin._record(method, path, query, None)
                 return
             if fault.kind in ("latency", "hang"):
                 time.sleep(float(fault.kw.get("seconds", 1.0)))
@@ -369,7 +449,6 @@ class _Handler(BaseHTTPRequestHandler):
                 status = int(fault.kw.get("status", 503))
                 body = fault.kw.get("body", {"detail": f"Injected failure ({status})."})
                 self._send(status, body)
-                self.standin._record(method, path, query, status)
                 return
             elif fault.kind == "ratelimit":
                 retry = fault.kw.get("retry_after", 1)
@@ -378,15 +457,14 @@ class _Handler(BaseHTTPRequestHandler):
                     {"detail": f"Request was throttled. Expected available in {retry} seconds."},
                     {"Retry-After": str(retry)},
                 )
-                self.standin._record(method, path, query, 429)
                 return
         try:
             self._route(method, path, query, raw)
         except StoreError as err:
             self._send(err.status, err.body, dict(err.headers, Allow=self._allow))
         except Exception as err:  # pylint: disable=broad-except
-            self._send(500, {"error": str(err), "exception": type(err).__name__})
-        self.standin._record(method, path, query, self._status)
+            if self._status is None:
+                self._send(500, {"error": str(err), "exception": type(err).__name__})
 
     # -- routing -------------------------------------------------------------------------------------
     def _route(self, method, path, query, raw):

@@ -7,6 +7,8 @@ import json
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import requests
@@ -23,6 +25,7 @@ def nb():
 @pytest.fixture
 def http(nb):
     nb.faults.clear()
+    nb.settle()
     nb.reset_requests()
     session = requests.Session()
     session.headers["Authorization"] = f"Token {nb.token_v1}"
@@ -125,11 +128,50 @@ def test_fault_hang_trips_a_client_timeout(nb, http):
         http.get(f"{nb.url}/api/status/", timeout=0.3)
 
 
+def test_requests_are_logged_on_arrival_and_status_filled_when_answered(nb, http):
+    nb.faults.add("hang", seconds=1.0, count=1, path_prefix="/api/dcim/sites/")
+    answers = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(http.get(f"{nb.url}/api/dcim/sites/25/", timeout=10))
+    )
+    waiting.start()
+    try:
+        # the hanging request is in the log (and counted) before any answer
+        deadline = time.monotonic() + 5
+        while not nb.count("GET", "/api/dcim/sites/") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        entry = nb.requests[0]
+        assert entry["path"] == "/api/dcim/sites/25/" and entry["status"] is None
+        assert isinstance(entry["received_at"], float) and entry["answered_at"] is None
+    finally:
+        waiting.join(10)
+    # the client has its answer: the log has the status already
+    assert answers[0].status_code == 200
+    assert entry["status"] == 200 and entry["answered_at"] >= entry["received_at"]
+    assert entry["client_gone"] is False
+
+
+def test_hung_request_whose_client_has_gone_is_never_answered(nb, http):
+    nb.faults.add("hang", seconds=1.0, count=1)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        http.get(f"{nb.url}/api/status/", timeout=0.2)
+    log = nb.settle()
+    assert [(r["path"], r["status"], r["client_gone"]) for r in log] == [
+        ("/api/status/", None, True)
+    ]
+    assert log[0]["answered_at"] is None
+    # the stand-in goes on answering new connections
+    assert http.get(f"{nb.url}/api/status/", timeout=5).status_code == 200
+    assert [r["status"] for r in nb.requests] == [None, 200]
+
+
 def test_fault_drop_closes_without_answer(nb, http):
     nb.faults.add("drop", count=1)
     with pytest.raises(requests.exceptions.ConnectionError):
         http.get(f"{nb.url}/api/status/", timeout=5)
     assert http.get(f"{nb.url}/api/status/", timeout=5).status_code == 200
+    # logged on arrival; the dropped one never had a status
+    assert [r["status"] for r in nb.settle()] == [None, 200]
 
 
 def test_down_refuses_and_up_rebinds_same_port(nb, http):
