@@ -407,3 +407,79 @@ def test_vlan_group_ranges_are_validated(store, ranges, message):
         store.create, "ipam.vlan-groups", {"name": "g", "slug": "g", "vid_ranges": ranges}
     )
     assert body == {"vid_ranges": [message]}
+
+
+# -- cables -------------------------------------------------------------------------------------
+def _cabled_interface(store):
+    for cable in store.query("dcim.cables", []):
+        a, b = cable["a_terminations"], cable["b_terminations"]
+        if len(a) == 1 and len(b) == 1 and a[0]["object_type"] == "dcim.interface":
+            return cable, a[0]["object_id"], b[0]["object_id"]
+    raise AssertionError("lab1 has no interface-to-interface cable")
+
+
+def test_deleting_an_interface_keeps_its_cable_with_the_other_end(store):
+    """NetBox 3.3+ (4.6 too) deletes the CableTermination only: the Cable stays, half connected."""
+    cable, a_iface, b_iface = _cabled_interface(store)
+    etag = store.etag("dcim.cables", cable["id"])
+    changes = len(store.query("core.object-changes", []))
+    store.delete("dcim.interfaces", a_iface)
+    kept = store.get("dcim.cables", cable["id"])
+    assert kept["a_terminations"] == []
+    assert [t["object_id"] for t in kept["b_terminations"]] == [b_iface]
+    assert store.etag("dcim.cables", cable["id"]) == etag  # the Cable itself was not saved
+    everything = store.query("core.object-changes", [])
+    logged = {
+        (c["changed_object_type"], c["action"]["value"])
+        for c in everything[: len(everything) - changes]
+    }
+    assert ("dcim.interface", "delete") in logged  # with its IP and MAC address
+    assert not {change for change in logged if change[0] == "dcim.cable"}
+    other = store.get("dcim.interfaces", b_iface)
+    assert other["cable"]["id"] == cable["id"]
+    assert other["link_peers"] == [] and other["connected_endpoints"] is None
+    assert store.query("dcim.cables", [("interface_id", str(b_iface))])[0]["id"] == cable["id"]
+    # the remaining end still holds the cable: a new one there is refused, like NetBox
+    free = store.create(
+        "dcim.interfaces",
+        {"device": other["device"]["id"], "name": "spare9", "type": "1000base-t"},
+    )
+    body = _errors(
+        store.create,
+        "dcim.cables",
+        {
+            "a_terminations": [{"object_type": "dcim.interface", "object_id": b_iface}],
+            "b_terminations": [{"object_type": "dcim.interface", "object_id": free["id"]}],
+        },
+    )
+    assert "already has a cable attached" in body["a_terminations"][0]
+    # deleting the cable frees it
+    store.delete("dcim.cables", cable["id"])
+    assert store.get("dcim.interfaces", b_iface)["cable"] is None
+
+
+def test_deleting_a_device_keeps_the_cables_of_its_interfaces(store):
+    cable, a_iface, b_iface = _cabled_interface(store)
+    device = store.get("dcim.interfaces", a_iface)["device"]["id"]
+    store.delete("dcim.devices", device)
+    kept = store.get("dcim.cables", cable["id"])
+    assert kept["a_terminations"] == [] and kept["b_terminations"][0]["object_id"] == b_iface
+
+
+def test_deleting_the_interface_of_a_primary_ip_clears_it_once(store):
+    """The IP goes with its interface; the device's primary_ip4 is SET_NULL (one change record);
+    the computed ``primary_ip`` never blocks the delete."""
+    device = next(d for d in store.query("dcim.devices", []) if d["primary_ip4"])
+    ip = store.get("ipam.ip-addresses", device["primary_ip4"]["id"])
+    before = len(store.query("core.object-changes", []))
+    store.delete("dcim.interfaces", ip["assigned_object_id"])
+    after = store.get("dcim.devices", device["id"])
+    assert after["primary_ip4"] is None and after["primary_ip"] is None
+    changes = store.query("core.object-changes", [])
+    device_updates = [
+        c
+        for c in changes[: len(changes) - before]
+        if c["changed_object_type"] == "dcim.device" and c["changed_object_id"] == device["id"]
+    ]
+    assert len(device_updates) == 1
+    assert device_updates[0]["postchange_data"]["primary_ip4"] is None

@@ -270,7 +270,8 @@ class WriteMixin:
 
     def delete(self, endpoint, obj_id, user="admin", request_id=None, base_url=None):
         """Delete an object with NetBox's cascades (a device takes its interfaces, their IPs and MAC
-        addresses, its inventory items, services and journal entries); protected references -> 409.
+        addresses, its inventory items, services and journal entries; a cable attached to a deleted
+        interface stays, without that termination); protected references -> 409.
         """
         self._check_endpoint(endpoint)
         request_id = request_id or self._new_request_id()
@@ -1084,6 +1085,7 @@ class WriteMixin:
             and (src_ep, field) not in _SOFT
             and field not in ("tags", "terminations")
             and (ENDPOINTS[src_ep]["fields"].get(field) or ("",))[0] != "fkm"  # m2m: removed
+            and not _derived(src_ep, field)
             and src_ep not in ("core.object-changes", "extras.config-contexts")
         ]
         if blocking:
@@ -1107,10 +1109,11 @@ class WriteMixin:
                 if (src_ep, field) in _CASCADE:
                     self._delete_one(src_ep, other, user, request_id, seen)
                 elif field == "terminations":
-                    self._delete_one(src_ep, other, user, request_id, seen)
+                    self._drop_termination(other, ENDPOINTS[endpoint]["object_type"], obj["id"])
                 elif src_ep != "core.object-changes":
-                    # an object being deleted in this cascade is not "updated" (Django's collector)
-                    log = (src_ep, oid) not in seen
+                    # an object being deleted in this cascade is not "updated" (Django's collector);
+                    # a derived reference (``primary_ip``, ``cable``) is no field NetBox saves
+                    log = (src_ep, oid) not in seen and not _derived(src_ep, field)
                     self._clear_ref(
                         src_ep, other, field, obj["id"], user=user, request_id=request_id, log=log
                     )
@@ -1120,6 +1123,20 @@ class WriteMixin:
         self._drop(endpoint, current)
         self._after_write(endpoint, current, current)
         self._log(endpoint, "delete", current, None, user, request_id)
+
+    def _drop_termination(self, cable, object_type, object_id):
+        """A cable end's object is deleted: NetBox (3.3+, still 4.6) deletes its CableTermination
+        only (GenericRelation cascade) and keeps the Cable, with the other end's terminations.
+        The Cable itself is not saved (no change record, ``last_updated`` and ETag unchanged);
+        NetBox's change record of the CableTermination has no endpoint in this store."""
+        new = copy_json(cable)
+        for end in ("a_terminations", "b_terminations"):
+            new[end] = [
+                term
+                for term in new.get(end) or ()
+                if (term.get("object_type"), term.get("object_id")) != (object_type, object_id)
+            ]
+        self._put("dcim.cables", new, cable)
 
     def _clear_ref(self, endpoint, obj, field, target_id, *, user, request_id, log=True):
         new = copy_json(obj)
@@ -1227,6 +1244,13 @@ _VERBOSE = {
     "virtualization.virtualmachine": "virtual machine",
     "virtualization.vminterface": "interface",
 }
+
+
+def _derived(endpoint, field):
+    """Whether a reference field is computed for the representation (read-only: ``primary_ip``,
+    an interface's ``cable`` or ``mac_addresses``), never a model field of its own."""
+    spec = ENDPOINTS[endpoint]["fields"].get(field)
+    return spec is not None and spec[0] in ("fk", "fkm") and bool(spec[4])
 
 
 def _tname(value):
