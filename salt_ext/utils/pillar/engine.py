@@ -114,12 +114,10 @@ class Engine:
                 )
                 return record, view, self._status({"synced_at": synced}, now, True, error)
             raise PillarUnavailable(
-                f"NetBox is unavailable for {what} ({error}) and the cached copy is "
+                f"NetBox failed for {what} ({error}) and the cached copy is "
                 f"{age:.0f}s old, past max_stale ({self.options.max_stale:g}s)"
             )
-        raise PillarUnavailable(
-            f"NetBox is unavailable for {what} ({error}) and no cached copy exists"
-        )
+        raise PillarUnavailable(f"NetBox failed for {what} ({error}) and no cached copy exists")
 
     def obtain(
         self,

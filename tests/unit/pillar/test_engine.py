@@ -275,3 +275,64 @@ def test_hwgen_top_level_with_the_profile_of_the_generation(master_opts):
     assert "hwgen" not in make_engine(master_opts, hwgen=False).compile(
         "srv-r1-01", {"hwgen_profiles": profiles}
     )
+
+
+def test_virtual_machines_with_and_without_site(master_opts):
+    engine = make_engine(master_opts, virtual_machines=True)
+    src = engine.source()
+    site = src.find("dcim.sites", slug="lab1")
+    in_site = src.create(
+        "virtualization.virtual-machines",
+        {"name": "vm-a", "status": "active", "site": site["id"], "vcpus": 2, "memory": 2048},
+    )
+    loose = src.create("virtualization.virtual-machines", {"name": "vm-b", "status": "active"})
+    eth0 = src.create(
+        "virtualization.interfaces", {"name": "eth0", "virtual_machine": in_site["id"]}
+    )
+    src.create(
+        "ipam.ip-addresses",
+        {
+            "address": "10.10.9.5/24",
+            "assigned_object_type": "virtualization.vminterface",
+            "assigned_object_id": eth0["id"],
+        },
+    )
+    src.create("virtualization.interfaces", {"name": "ens3", "virtual_machine": loose["id"]})
+    vm_a = engine.compile("vm-a", {})["netbox"]
+    assert vm_a["kind"] == "virtual_machine" and vm_a["vcpus"] == 2
+    assert vm_a["site"]["slug"] == "lab1" and len(vm_a["prefixes"]) == 8
+    assert [ip["address"] for ip in vm_a["interfaces"]["eth0"]["ip_addresses"]] == ["10.10.9.5/24"]
+    assert "rack_devices" not in vm_a and "peer" not in vm_a["interfaces"]["eth0"]
+    vm_b = engine.compile("vm-b", {})["netbox"]
+    assert vm_b["site"] is None and list(vm_b["interfaces"]) == ["ens3"]
+    assert vm_b["_meta"]["scope"] == f"vm-{loose['id']}"
+    # without virtual_machines: true, VMs are unknown
+    assert make_engine(master_opts).compile("vm-a", {}) == {}
+
+
+def test_sites_restricts_the_index(master_opts):
+    make_engine(master_opts).source().create(
+        "dcim.sites", {"name": "AMS01", "slug": "ams01", "status": "active"}
+    )
+    assert make_engine(master_opts, sites=["ams01"]).compile("srv-r1-01", {}) == {}
+    assert make_engine(master_opts, sites=["lab1"]).compile("srv-r1-01", {})["netbox"]["id"]
+    with pytest.raises(PillarUnavailable, match="ams99"):
+        make_engine(master_opts, sites=["ams99"]).compile("srv-r1-01", {})
+
+
+def test_deleted_device_becomes_unknown(master_opts):
+    engine = make_engine(master_opts, on_unknown="error")
+    engine.compile("srv-r2-08", {})
+    src = engine.source()
+    dev = src.find("dcim.devices", name="srv-r2-08")
+    src.delete("dcim.devices", dev["id"])
+    expire(engine, site_name(engine))
+    expire(engine, engine.options.index_key)
+    with pytest.raises(CommandExecutionError, match="not in NetBox"):
+        engine.compile("srv-r2-08", {})
+    # the site record follows at the next compile of a minion of the site
+    assert engine.compile("srv-r2-07", {})["netbox"]["name"] == "srv-r2-07"
+    record = engine.store.cache.fetch(engine.store.bank, site_name(engine))
+    names = {d["name"] for d in record["objects"]["dcim.devices"]}
+    assert "srv-r2-08" not in names and "srv-r2-07" in names
+    assert not [i for i in record["objects"]["dcim.interfaces"] if i["device"]["id"] == dev["id"]]
