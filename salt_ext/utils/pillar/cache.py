@@ -47,7 +47,9 @@ class LockTimeout(Exception):
 
 
 def _salt_cache(opts, driver):
-    key = (driver, opts.get("cachedir"), id(opts))
+    """One ``salt.cache.Cache`` per driver and location (its loader is costly to build)."""
+    redis_opts = tuple(sorted((k, str(v)) for k, v in opts.items() if k.startswith("cache.")))
+    key = (driver, opts.get("cachedir"), redis_opts)
     with _CACHES_LOCK:
         cache = _CACHES.get(key)
         if cache is None:

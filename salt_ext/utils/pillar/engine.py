@@ -387,8 +387,17 @@ def _summary(record):
 
 
 def _engine_key(opts, kwargs):
-    raw = json.dumps(kwargs, sort_keys=True, default=str)
-    return (id(opts), opts.get("cachedir"), hashlib.sha1(raw.encode()).hexdigest())
+    """
+    Engines are shared by every compile of a process with the same configuration. Salt hands the
+    ext_pillar a fresh copy of the master opts for each compile, so the key is what the engine
+    reads from the opts (cache driver and location, the ``netbox`` section) plus the options.
+    """
+    relevant = {k: v for k, v in opts.items() if k.startswith("cache.")}
+    relevant.update(
+        cachedir=opts.get("cachedir"), cache=opts.get("cache"), netbox=opts.get("netbox")
+    )
+    raw = json.dumps([relevant, kwargs], sort_keys=True, default=str)
+    return hashlib.sha1(raw.encode()).hexdigest()
 
 
 def get_engine(opts, context, kwargs):
