@@ -16,6 +16,9 @@ import os
 
 import pytest
 
+from salt_ext.utils.netbox import NetBoxClient, load_config
+from salt_ext.utils.netbox.seed import import_snapshot
+from tests.support.netbox_standin import NetBoxStandin
 from tests.support.saltenv import LAB1_SNAPSHOT
 
 # Salt's log handlers keep writing to pytest's captured streams after pytest closed them (daemon
@@ -49,19 +52,13 @@ def lab1_snapshot():
 
 
 def _client_for(url, token):
-    from salt_ext.utils.netbox import NetBoxClient, load_config
-
     return NetBoxClient(load_config({"netbox": {"url": url, "token": token, "timeout": 10}}))
 
 
 def _seeded_target(snapshot):
-    from salt_ext.utils.netbox.seed import import_snapshot
-
     if os.environ.get("NETBOX_URL") and os.environ.get("NETBOX_TOKEN"):
         target = NetBoxTarget(url=os.environ["NETBOX_URL"], token=os.environ["NETBOX_TOKEN"])
     else:
-        from tests.support.netbox_standin import NetBoxStandin
-
         standin = NetBoxStandin()
         standin.start()
         target = NetBoxTarget(url=standin.url, token=standin.token_v1, standin=standin)

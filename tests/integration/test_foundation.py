@@ -10,6 +10,8 @@ from importlib.metadata import distribution, entry_points
 import pytest
 from saltfactories.utils import random_string
 
+import salt_ext
+from salt_ext.utils.netbox import SnapshotSource
 from tests.support.saltenv import REPO_ROOT, master_overrides, minion_overrides
 
 pytestmark = pytest.mark.integration
@@ -47,8 +49,6 @@ def test_modules_come_from_the_installed_entry_point(master, minion):
     assert eps.get("salt_ext") == "salt_ext"
     dist = distribution("saltext-turnup")
     assert dist.metadata["Name"] == "saltext-turnup"
-    import salt_ext
-
     assert pathlib.Path(salt_ext.__file__).resolve().parent == REPO_ROOT / "salt_ext"
     for factory in (master, minion):
         ext_dir = pathlib.Path(factory.config["extension_modules"])
@@ -81,8 +81,6 @@ def test_runner_netbox_status(master, netbox_target):
 
 def test_runner_export_snapshot_roundtrip(master, netbox_target, tmp_path):
     """``salt-run netbox.export_snapshot`` writes a snapshot the snapshot source can serve."""
-    from salt_ext.utils.netbox import SnapshotSource
-
     path = tmp_path / "lab1-export.json"
     ret = master.salt_run_cli(timeout=120).run(
         "netbox.export_snapshot", "site=lab1", f"path={path}"

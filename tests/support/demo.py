@@ -82,7 +82,9 @@ class Demo:
         self.procs.append(proc)
         line = proc.stdout.readline()
         if not line:
-            raise SystemExit("demo: the NetBox stand-in did not start (see .demo/netbox-standin.log)")
+            raise SystemExit(
+                "demo: the NetBox stand-in did not start (see .demo/netbox-standin.log)"
+            )
         info = json.loads(line)
         self.url, self.token = info["url"], info["token_v1"]
         print(f"NetBox API at {self.url} (lab1: 24 devices in racks R1, R2, R3)")
