@@ -18,6 +18,7 @@ import os
 import pytest
 from saltfactories.utils import random_string
 
+from salt_ext.runners import netbox_mod as netbox_runner
 from salt_ext.utils.pillar.engine import get_engine
 from tests.support.netbox_standin import NetBoxStandin
 from tests.support.saltenv import master_overrides, minion_overrides
@@ -182,3 +183,22 @@ def test_minion_not_in_netbox_gets_no_netbox_pillar(ghost):
     assert "netbox" not in ret.data
     assert "_errors" not in ret.data
     assert "hwgen_profiles" in ret.data  # the rest of the pillar is there
+
+
+def test_runner_cache_info_and_refresh(master, server, standin):
+    if not hasattr(netbox_runner, "pillar_refresh"):
+        pytest.skip("netbox.pillar_refresh/pillar_cache_info are not in the runner module yet")
+    info = master.salt_run_cli(timeout=120).run("netbox.pillar_cache_info")
+    assert info.returncode == 0, info
+    (source,) = info.data.values()
+    assert source["driver"] == "localfs"
+    site = next(v for k, v in source["records"].items() if k.startswith("site-"))
+    assert site["scope"]["slug"] == "lab1"
+    assert site["counts"]["dcim.devices"] == 24
+    standin.reset_requests()
+    ret = master.salt_run_cli(timeout=120).run("netbox.pillar_refresh", "site=lab1")
+    assert ret.returncode == 0, ret
+    (refreshed,) = ret.data.values()
+    assert refreshed["sites"]["lab1"]["mode"] == "full"
+    assert standin.count(method="GET", path_prefix="/api/dcim/devices/") >= 2  # index + site
+    assert standin.token_v1 not in str(info.data) + str(ret.data)
