@@ -483,3 +483,22 @@ def test_deleting_the_interface_of_a_primary_ip_clears_it_once(store):
     ]
     assert len(device_updates) == 1
     assert device_updates[0]["postchange_data"]["primary_ip4"] is None
+
+
+def test_config_context_role_filters_use_the_assignment(store):
+    role = store.query("dcim.device-roles", [("slug", "edge-server")])[0]
+    by_slug = store.query("extras.config-contexts", [("device_role", "edge-server")])
+    by_id = store.query("extras.config-contexts", [("device_role_id", str(role["id"]))])
+    assert [c["name"] for c in by_slug] == [c["name"] for c in by_id] == ["edge-server-role"]
+    assert _errors(store.query, "extras.config-contexts", [("device_role", "nope")])
+
+
+def test_config_context_tag_changes_are_logged_as_ids(store):
+    tag = store.create("extras.tags", {"name": "Logged", "slug": "logged"})
+    ctx = store.create("extras.config-contexts", {"name": "l", "data": {}, "tags": ["logged"]})
+    change = store.query(
+        "core.object-changes",
+        [("changed_object_type", "extras.configcontext"), ("changed_object_id", str(ctx["id"]))],
+    )[0]
+    # a plain many-to-many (not a TaggableManager): primary keys, like serialize_object()
+    assert change["postchange_data"]["tags"] == [tag["id"]]

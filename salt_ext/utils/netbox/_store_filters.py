@@ -568,6 +568,19 @@ class FilterMixin:
             result = result & other
         return frozenset(result)
 
+    def _f_device_role(self, endpoint, meta, param, lookup, values):
+        return self._context_roles(endpoint, param, lookup, values, by_id=False)
+
+    def _f_device_role_id(self, endpoint, meta, param, lookup, values):
+        return self._context_roles(endpoint, param, lookup, values, by_id=True)
+
+    def _context_roles(self, endpoint, param, lookup, values, by_id):
+        """Config contexts' ``device_role``/``device_role_id``: their ``roles`` assignment."""
+        if endpoint != "extras.config-contexts":
+            return NotImplemented
+        roles = self._resolve(param, "dcim.device-roles", values, by_id=by_id)
+        return self._match_refs(endpoint, "roles", roles, lookup)
+
     def _f_has_primary_ip(self, endpoint, meta, param, lookup, values):
         flag = parse_bool(param, values[-1])
         return (

@@ -1165,7 +1165,7 @@ class WriteMixin:
                 continue
             spec = meta["fields"].get(name)
             value = obj.get(name)
-            if name == "tags":
+            if name == "tags" and (endpoint, name) not in SLUG_M2M:  # TaggableManager
                 out[name] = sorted(
                     str((self._objs["extras.tags"].get(ref_id(t)) or {}).get("name", ref_id(t)))
                     for t in value or ()
