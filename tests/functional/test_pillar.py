@@ -165,13 +165,18 @@ def fresh_netbox_client(target):
     return NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
 
 
+def compile_while_down(opts, standin, minion_id):
+    """The pillar of ``minion_id`` compiled while NetBox is down."""
+    standin.faults.down()
+    try:
+        return compile_pillar(opts, minion_id)
+    finally:
+        standin.faults.up()
+
+
 def test_netbox_down_without_cache_records_errors(tmp_path, fresh_netbox):
     opts = master_opts(tmp_path, fresh_netbox, ttl=0)
-    fresh_netbox.standin.faults.down()
-    try:
-        pillar = compile_pillar(opts, "srv-r1-01")
-    finally:
-        fresh_netbox.standin.faults.up()
+    pillar = compile_while_down(opts, fresh_netbox.standin, "srv-r1-01")
     assert "netbox" not in pillar
     assert any(
         "Failed to load ext_pillar netbox" in e and "no cached copy" in e for e in pillar["_errors"]
@@ -183,11 +188,7 @@ def test_netbox_down_with_cache_serves_stale(tmp_path, fresh_netbox):
     opts = master_opts(tmp_path, fresh_netbox)
     assert compile_pillar(opts, "srv-r1-01")["netbox"]["_meta"]["stale"] is False
     expire_all(opts)
-    fresh_netbox.standin.faults.down()
-    try:
-        pillar = compile_pillar(opts, "srv-r1-01")
-    finally:
-        fresh_netbox.standin.faults.up()
+    pillar = compile_while_down(opts, fresh_netbox.standin, "srv-r1-01")
     assert "_errors" not in pillar
     meta = pillar["netbox"]["_meta"]
     assert meta["stale"] is True and meta["age_s"] >= 3600

@@ -109,15 +109,21 @@ def _expire_cache(master):
     return engine.store.names()
 
 
+def _highstate_while_down(minion, standin):
+    """``state.highstate`` and ``pillar.items`` of ``minion`` while NetBox is down."""
+    standin.faults.down()
+    try:
+        ret = minion.salt_call_cli(timeout=120).run("state.highstate")
+        pillar = minion.salt_call_cli(timeout=120).run("pillar.items", unmask=True)
+    finally:
+        standin.faults.up()
+    return ret, pillar
+
+
 def test_highstate_refused_when_netbox_down_and_nothing_cached(master, server, standin):
     # the minion's start already compiled its pillar: forget what the master cached
     _engine(master).store.flush()
-    standin.faults.down()
-    try:
-        ret = server.salt_call_cli(timeout=120).run("state.highstate")
-        pillar = server.salt_call_cli(timeout=120).run("pillar.items", unmask=True)
-    finally:
-        standin.faults.up()
+    ret, pillar = _highstate_while_down(server, standin)
     assert ret.returncode != 0
     text = str(ret.data) + str(ret.stdout)
     assert "Pillar failed to render" in text
@@ -162,12 +168,7 @@ def test_pillar_items_has_the_full_context(server, standin):
 
 def test_highstate_runs_on_a_stale_cache_when_netbox_is_down(master, server, standin):
     assert any(name.startswith("site-") for name in _expire_cache(master))
-    standin.faults.down()
-    try:
-        ret = server.salt_call_cli(timeout=120).run("state.highstate")
-        pillar = server.salt_call_cli(timeout=120).run("pillar.items", unmask=True)
-    finally:
-        standin.faults.up()
+    ret, pillar = _highstate_while_down(server, standin)
     assert ret.returncode == 0, ret
     (state,) = ret.data.values()
     assert state["result"] is True
