@@ -1,0 +1,138 @@
+"""Bulk fetch and change-log refresh of site records, on a snapshot source (counts requests)."""
+
+import shutil
+
+import pytest
+
+from salt_ext.utils.netbox.snapshot import SnapshotSource
+from salt_ext.utils.pillar import fetch
+from salt_ext.utils.pillar.assemble import SiteView, node_pillar
+from salt_ext.utils.pillar.options import parse_options
+from tests.support.saltenv import LAB1_SNAPSHOT
+
+
+@pytest.fixture
+def src(tmp_path):
+    path = tmp_path / "lab1.json"
+    shutil.copy(LAB1_SNAPSHOT, path)
+    return SnapshotSource(str(path))
+
+
+@pytest.fixture
+def options():
+    return parse_options({})
+
+
+@pytest.fixture
+def record(src, options):
+    site = src.find("dcim.sites", slug="lab1")
+    rec = fetch.full_scope(src, {"kind": "site", "id": site["id"]}, options.endpoints, options)
+    src.counter.reset()
+    return rec
+
+
+def by_endpoint(src):
+    return src.counter.snapshot()["by_endpoint"]
+
+
+def test_full_fetch_is_one_request_per_object_type(src, options):
+    site = src.find("dcim.sites", slug="lab1")
+    src.counter.reset()
+    rec = fetch.full_scope(src, {"kind": "site", "id": site["id"]}, options.endpoints, options)
+    counts = {ep: n["GET"] for ep, n in by_endpoint(src).items()}
+    assert counts == {
+        "core.object-changes": 1,
+        "dcim.sites": 1,
+        "dcim.devices": 1,
+        "dcim.racks": 1,
+        "dcim.interfaces": 1,
+        "dcim.cables": 1,
+        "dcim.mac-addresses": 1,
+        "dcim.device-types": 1,
+        "ipam.ip-addresses": 1,
+        "ipam.prefixes": 1,
+        "ipam.vlans": 1,
+        "ipam.services": 1,
+    }
+    assert rec["scope"]["slug"] == "lab1"
+    assert len(rec["objects"]["dcim.devices"]) == 24
+    assert len(rec["objects"]["dcim.interfaces"]) == 456
+    assert rec["objects"]["external.devices"] == []  # every cable stays in LAB1
+
+
+def test_switched_off_parts_are_not_fetched(src):
+    options = parse_options({"interfaces": False, "services": False})
+    site = src.find("dcim.sites", slug="lab1")
+    src.counter.reset()
+    fetch.full_scope(src, {"kind": "site", "id": site["id"]}, options.endpoints, options)
+    fetched = set(by_endpoint(src))
+    assert not fetched & {
+        "dcim.interfaces",
+        "dcim.cables",
+        "ipam.ip-addresses",
+        "dcim.mac-addresses",
+        "ipam.services",
+    }
+
+
+def test_no_change_is_one_request_and_same_version(src, record, options):
+    out = fetch.incremental_scope(src, record, options)
+    assert out["version"] == record["version"]
+    assert out["last_fetch"]["mode"] == "unchanged"
+    assert by_endpoint(src) == {"core.object-changes": {"GET": 1}}
+
+
+def test_new_cable_refetches_the_cable_only(src, record, options):
+    tor = src.find("dcim.devices", name="tor1-r3")
+    srv = src.find("dcim.devices", name="srv-r3-04")
+    a = src.find("dcim.interfaces", device_id=srv["id"], name="eno2")
+    b = src.find("dcim.interfaces", device_id=tor["id"], name="Ethernet20")
+    src.create(
+        "dcim.cables",
+        {
+            "a_terminations": [{"object_type": "dcim.interface", "object_id": a["id"]}],
+            "b_terminations": [{"object_type": "dcim.interface", "object_id": b["id"]}],
+            "status": "planned",
+        },
+    )
+    src.counter.reset()
+    out = fetch.incremental_scope(src, record, options)
+    assert out["last_fetch"]["mode"] == "incremental"
+    fetched = by_endpoint(src)
+    assert "dcim.cables" in fetched and "dcim.devices" not in fetched
+    pillar = node_pillar(SiteView(out), "device", srv["id"], options)
+    assert pillar["interfaces"]["eno2"]["peer"]["device"] == "tor1-r3"
+    assert pillar["interfaces"]["eno2"]["peer"]["cable_status"] == "planned"
+
+
+def test_too_many_changes_need_a_full_fetch(src, record):
+    options = parse_options({"changelog_max": 2})
+    for name in ("srv-r2-01", "srv-r2-02", "srv-r2-03"):
+        dev = src.find("dcim.devices", name=name)
+        src.update("dcim.devices", dev["id"], {"description": "x"})
+    with pytest.raises(fetch.NeedFullFetch, match="more than 2"):
+        fetch.incremental_scope(src, record, options)
+
+
+def test_new_ip_lands_on_its_interface(src, record, options):
+    target = src.find("dcim.devices", name="srv-r2-07")
+    iface = src.find("dcim.interfaces", device_id=target["id"], name="eno1")
+    src.create(
+        "ipam.ip-addresses",
+        {
+            "address": "192.0.2.77/24",
+            "assigned_object_type": "dcim.interface",
+            "assigned_object_id": iface["id"],
+        },
+    )
+    src.counter.reset()
+    out = fetch.incremental_scope(src, record, options)
+    pillar = node_pillar(SiteView(out), "device", target["id"], options)
+    assert [i["address"] for i in pillar["interfaces"]["eno1"]["ip_addresses"]] == ["192.0.2.77/24"]
+    assert by_endpoint(src)["ipam.ip-addresses"] == {"GET": 1}
+
+
+def test_no_cursor_needs_a_full_fetch(src, record, options):
+    record = dict(record, cursor=None)
+    with pytest.raises(fetch.NeedFullFetch):
+        fetch.incremental_scope(src, record, options)
