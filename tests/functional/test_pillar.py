@@ -11,6 +11,7 @@ that device's refetch.
 import collections
 import multiprocessing
 import os
+import pathlib
 
 import pytest
 import salt.config
@@ -112,7 +113,8 @@ def _clean_process_state():
 
 
 def test_full_pillar_through_salt(tmp_path, netbox_target):
-    pillar = compile_pillar(master_opts(tmp_path, netbox_target), "srv-r1-01")
+    opts = master_opts(tmp_path, netbox_target)
+    pillar = compile_pillar(opts, "srv-r1-01")
     assert "_errors" not in pillar
     nb = pillar["netbox"]
     assert nb["name"] == "srv-r1-01"
@@ -123,6 +125,10 @@ def test_full_pillar_through_salt(tmp_path, netbox_target):
     assert pillar["hwgen"]["name"] == "gen10"
     assert pillar["hwgen"]["config"]["mtu"] == 9000
     assert netbox_target.token not in repr(pillar)
+    # nor in what the cache holds
+    cached = list(pathlib.Path(opts["cachedir"], "netbox_pillar").rglob("*.p"))
+    assert len(cached) >= 4  # index and site: record + meta each
+    assert all(netbox_target.token.encode() not in f.read_bytes() for f in cached)
 
 
 def test_twenty_minions_together_cause_one_bulk_fetch(tmp_path, fresh_netbox, lab1_snapshot):
