@@ -46,6 +46,8 @@ MINION = "srv-r2-01"
 SIMULATED_M630 = REPO_ROOT / "tests" / "unit" / "hardware" / "fixtures" / "simulated" / "srv-r1-01"
 #: everything returned by the daemons in this module, scanned for the token at the end
 RETURNS = []
+#: every master event seen during this module's tests (the listener forgets them after 120 s)
+EVENTS = []
 
 
 class Target:
@@ -124,6 +126,15 @@ def minion(master, netbox, simulation):
 @pytest.fixture(scope="module")
 def started_at():
     return time.time()
+
+
+@pytest.fixture(autouse=True)
+def _collect_events(master, event_listener):
+    """Keep every master event of each test for the token scan."""
+    started = time.time()
+    yield
+    time.sleep(0.5)  # events reach the listener asynchronously
+    EVENTS.extend(event_listener.get_events([(master.id, "*")], after_time=started - 1))
 
 
 def salt(master, minion, *args, timeout=180):
@@ -350,8 +361,9 @@ def test_token_never_appears(master, minion, netbox, event_listener, started_at)
     for ret in RETURNS:
         text = f"{ret.stdout}\n{ret.stderr}\n{json.dumps(ret.data, default=str)}"
         assert secret not in text, f"token in the return of {ret.cmdline}"
-    events = event_listener.get_events([(master.id, "*")], after_time=started_at - 600)
-    assert len(events) >= 4  # at least the two jobs: new + ret each
+    time.sleep(0.5)
+    events = EVENTS + list(event_listener.get_events([(master.id, "*")], after_time=started_at))
+    assert len(events) >= 4  # at least the two jobs above: new + ret each
     for event in events:
         assert secret not in f"{event.tag} {json.dumps(event.data, default=str)}", event.tag
     for factory in (master, minion):
