@@ -486,7 +486,9 @@ def assign_next_ip(
     }
 
 
-def sync_inventory(device=None, inventory=None, test=False):  # pylint: disable=redefined-outer-name
+def sync_inventory(
+    device=None, inventory=None, test=False, **kwargs
+):  # pylint: disable=redefined-outer-name
     """
     Write what ``hardware.inventory`` found into NetBox: the device serial when NetBox's is
     empty, MAC address objects on the interfaces of the same name (primary when the interface
@@ -502,7 +504,8 @@ def sync_inventory(device=None, inventory=None, test=False):  # pylint: disable=
         only report what would be written
 
     Returns ``{"device", "changes", "conflicts", "warnings", "stale_items", "unchanged",
-    "test"}``; the job's return code is 1 when there are conflicts.
+    "test"}``; the job's return code is 1 when there are conflicts. When something was written,
+    a journal entry on the device summarises it and names the Salt job.
 
     CLI Example:
 
@@ -511,6 +514,11 @@ def sync_inventory(device=None, inventory=None, test=False):  # pylint: disable=
         salt srv-r2-01 netbox.sync_inventory
         salt-call netbox.sync_inventory srv-r2-01 test=True
     """
+    extra = _clean(kwargs)
+    if extra:
+        raise SaltInvocationError(
+            f"netbox.sync_inventory: unknown argument(s) {', '.join(sorted(extra))}"
+        )
     if inventory is None:
         if "hardware.inventory" not in __salt__:
             raise SaltInvocationError(
@@ -595,6 +603,15 @@ def sync_inventory(device=None, inventory=None, test=False):  # pylint: disable=
                     "dcim.inventory-items",
                     [{"id": i["id"], **i["patch"]} for i in plan["item_updates"]],
                 )
+            if changes:
+                ops.write_journal(
+                    src,
+                    "dcim.device",
+                    dev["id"],
+                    _sync_summary(plan),
+                    jid=_jid(kwargs),
+                    who=__opts__.get("id"),
+                )
     if plan["conflicts"]:
         __context__["retcode"] = 1
     return {
@@ -606,6 +623,22 @@ def sync_inventory(device=None, inventory=None, test=False):  # pylint: disable=
         "unchanged": plan["unchanged"],
         "test": bool(test),
     }
+
+
+def _sync_summary(plan):
+    parts = []
+    if plan["device_patch"]:
+        parts.append(f"serial set to {plan['device_patch']['serial']}")
+    if plan["mac_creates"]:
+        names = ", ".join(c["interface"] for c in plan["mac_creates"])
+        parts.append(f"{len(plan['mac_creates'])} MAC address(es) recorded ({names})")
+    if plan["mac_primaries"]:
+        parts.append(f"{len(plan['mac_primaries'])} primary MAC address(es) set")
+    if plan["item_creates"]:
+        parts.append(f"{len(plan['item_creates'])} inventory item(s) created")
+    if plan["item_updates"]:
+        parts.append(f"{len(plan['item_updates'])} inventory item(s) updated")
+    return "Hardware inventory synced: " + "; ".join(parts)
 
 
 # -- Salt 3007 compatibility --------------------------------------------------------------------

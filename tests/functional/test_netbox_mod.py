@@ -344,6 +344,20 @@ def test_sync_inventory_fills_then_is_idempotent(nb):
     assert set(items) == {"CPU1", "A1", "nvme0n1", "PS1"}
     assert items["PS1"]["serial"] == "CN1797263B"
     assert items["PS1"]["manufacturer"]["name"] == "Dell"
+    dev = mods["netbox.device"]("srv-r2-01")
+    notes = [
+        e["comments"]
+        for e in mods["netbox.filter"](
+            "extras.journal-entries",
+            assigned_object_id=dev["id"],
+            assigned_object_type="dcim.device",
+        )
+        if e["comments"].startswith("Hardware inventory synced")
+    ]
+    assert notes == [
+        "Hardware inventory synced: 3 MAC address(es) recorded (eno1, eno2, bmc); "
+        f"4 inventory item(s) created\n\n— Salt job {JID} (srv-r2-01)"
+    ]
     # second run: nothing to write
     before = writes(target)
     again = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory))
@@ -364,6 +378,8 @@ def test_sync_inventory_fills_empty_serial_and_refuses_a_different_one(nb):
     assert "NetBox has 'CN7X9Q2' but the server reports 'OTHER99X'" in conflict["message"]
     assert mods["netbox.device"]("srv-r2-02")["serial"] == "CN7X9Q2"
     assert mods.pack["__context__"]["retcode"] == 1
+    with pytest.raises(SaltInvocationError, match="unknown argument"):
+        mods["netbox.sync_inventory"]("srv-r2-02", inventory={}, tset=True)
 
 
 def test_compat_create_functions(nb):

@@ -216,11 +216,12 @@ def test_set_status_journal_names_the_published_job(master, minion, netbox, even
     assert f"Salt job {jid}" in entry["comments"]
 
 
-def test_sync_inventory_from_a_simulated_server(master, minion, netbox):
+def test_sync_inventory_from_a_simulated_server(master, minion, netbox, event_listener):
     nb = client(netbox)
     dev = nb.find("dcim.devices", name=MINION)
     assert not nb.list("dcim.inventory-items", {"device_id": dev["id"]})
 
+    before = time.time()
     ret = salt(master, minion, "netbox.sync_inventory")
     assert ret.returncode == 0, ret
     data = ret.data
@@ -233,6 +234,16 @@ def test_sync_inventory_from_a_simulated_server(master, minion, netbox):
     assert items and set(data["changes"]["inventory_items"]) == {i["name"] for i in items}
     assert any(i["name"].upper().startswith("CPU") for i in items)
     assert all(i["discovered"] for i in items)
+    (jid,) = job_ids(event_listener, master, "netbox.sync_inventory", before, 1)
+    notes = [
+        e["comments"]
+        for e in nb.list(
+            "extras.journal-entries",
+            {"assigned_object_type": "dcim.device", "assigned_object_id": dev["id"]},
+        )
+        if e["comments"].startswith("Hardware inventory synced")
+    ]
+    assert len(notes) == 1 and f"Salt job {jid} ({MINION})" in notes[0]
 
     again = salt(master, minion, "netbox.sync_inventory")
     assert again.returncode == 0 and again.data["changes"] == {}, again
