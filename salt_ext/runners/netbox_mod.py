@@ -21,7 +21,7 @@ import tempfile
 import salt.client
 import salt.utils.files
 import salt.utils.minions
-from salt.exceptions import SaltInvocationError, SaltRunnerError
+from salt.exceptions import CommandExecutionError, SaltInvocationError, SaltRunnerError
 
 from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
@@ -29,6 +29,7 @@ from salt_ext.utils.netbox_ops.inventory import clean_serial, serials_equal
 
 try:
     from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, export, seed
+    from salt_ext.utils import pillar as pillar_utils
     from salt_ext.utils.netbox_ops import glue
 
     HAS_ACCESS_LAYER = True
@@ -406,6 +407,42 @@ def sync_autosign(site=None, grain="serialnumber", statuses=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# Pillar functions (pillar_refresh, pillar_cache_info) from the pillar engineer go below this
-# line; the lead pastes them in.
+# NetBox ext_pillar cache (logic in salt_ext.utils.pillar)
 # ---------------------------------------------------------------------------------------------
+
+
+def pillar_refresh(site=None):
+    """
+    Refetch the NetBox ext_pillar's data from NetBox now, in full: the identity index and every
+    cached site record (or only ``site``), for every ``netbox`` entry of the master's
+    ``ext_pillar``. Minions see the new data at their next pillar refresh.
+
+    site
+        Site slug or id. Fetched even when no minion of the site has compiled its pillar yet.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run netbox.pillar_refresh
+        salt-run netbox.pillar_refresh site=lab1
+    """
+    try:
+        return pillar_utils.pillar_refresh(__opts__, site=site, context=__context__)
+    except (NetBoxError, CommandExecutionError) as err:
+        raise SaltRunnerError(f"netbox.pillar_refresh: {err}") from err
+
+
+def pillar_cache_info():
+    """
+    Describe the NetBox ext_pillar's cache on this master: per NetBox source the driver and bank,
+    per record (identity index, sites) its sync time, age, freshness, change-log cursor, object
+    counts, last fetch (mode, requests, seconds) and last error.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run netbox.pillar_cache_info
+    """
+    return pillar_utils.pillar_cache_info(__opts__, context=__context__)

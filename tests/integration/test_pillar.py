@@ -18,7 +18,6 @@ import os
 import pytest
 from saltfactories.utils import random_string
 
-from salt_ext.runners import netbox_mod as netbox_runner
 from salt_ext.utils.pillar.engine import get_engine
 from tests.support.netbox_standin import NetBoxStandin
 from tests.support.saltenv import master_overrides, minion_overrides
@@ -187,8 +186,6 @@ def test_minion_not_in_netbox_gets_no_netbox_pillar(ghost):
 
 
 def test_runner_cache_info_and_refresh(master, server, standin):
-    if not hasattr(netbox_runner, "pillar_refresh"):
-        pytest.skip("netbox.pillar_refresh/pillar_cache_info are not in the runner module yet")
     info = master.salt_run_cli(timeout=120).run("netbox.pillar_cache_info")
     assert info.returncode == 0, info
     (source,) = info.data.values()
