@@ -7,8 +7,14 @@ What it does, step by step, printing each command and its output:
 2. writes a master and a minion config under ``.demo/`` (loopback ports, the current user, the repo's
    ``states/`` and ``pillar/`` trees) and starts both daemons from the project's venv: they load
    saltext-turnup through its installed ``salt.loader`` entry point;
-3. runs ``salt-run netbox.status`` and ``salt <minion> netbox.status``, then the steps later features add;
-4. stops everything (``--keep`` leaves it running and prints how to use and stop it).
+3. shows NetBox from the master and from a minion (``netbox.status``);
+4. shows the minion's NetBox pillar (its device, the ToR switch port at the other end of each cable, its
+   hardware generation profile) and the pillar cache the master shares between all minions of a site;
+5. inventories the minion's hardware (simulated: a real Dell PowerEdge M630's ``dmidecode`` from
+   ``../shared`` with the lab server's NICs, LLDP neighbours and serial) and validates it against its
+   generation profile and NetBox;
+6. applies an SLS of ``netbox.*`` states twice (the second run changes nothing) and reads the journal;
+7. stops everything (``--keep`` leaves it running and prints how to use and stop it).
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ import time
 
 import yaml
 
+from tests.support.saltenv import SHARED_FIXTURES
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 MINION_ID = "srv-r1-01"
+SIMULATED = REPO / "tests" / "unit" / "hardware" / "fixtures" / "simulated" / MINION_ID
 
 
 def free_port():
@@ -109,6 +118,7 @@ class Demo:
         }
         master = dict(
             common,
+            ext_pillar=[{"netbox": {"key": "netbox"}}],
             interface="127.0.0.1",
             publish_port=publish_port,
             ret_port=ret_port,
@@ -116,9 +126,15 @@ class Demo:
             pidfile=str(self.root / "run" / "master.pid"),
             sock_dir=str(self.root / "run" / "master"),
         )
+        simulate = {"dir": str(SIMULATED)}
+        if SHARED_FIXTURES is not None:
+            simulate["dmidecode"] = str(
+                SHARED_FIXTURES / "hardware" / "dmidecode" / "Dell_PowerEdge_M630.txt"
+            )
         minion = dict(
             common,
             id=MINION_ID,
+            hardware={"simulate": simulate},
             master="127.0.0.1",
             master_port=ret_port,
             publish_port=publish_port,
@@ -155,11 +171,14 @@ class Demo:
             time.sleep(1)
         raise SystemExit("demo: the minion did not answer within 90 s (see .demo/log/)")
 
-    def salt(self, *args):
-        return run([BIN / "salt", "-c", self.conf, MINION_ID, *args, "--out=yaml"])
+    def salt(self, *args, out="yaml", check=True, show_output=True):
+        cmd = [BIN / "salt", "-c", self.conf, MINION_ID, *args, f"--out={out}", "-t", "60"]
+        if not show_output:
+            print("$ " + " ".join(str(c) for c in cmd), flush=True)
+        return run(cmd, check=check, show=show_output)
 
-    def salt_run(self, *args):
-        return run([BIN / "salt-run", "-c", self.conf, *args, "--out=yaml"])
+    def salt_run(self, *args, out="yaml"):
+        return run([BIN / "salt-run", "-c", self.conf, *args, f"--out={out}"])
 
     # -- the show ------------------------------------------------------------------------------
     def show(self):
@@ -167,6 +186,51 @@ class Demo:
         self.salt_run("netbox.status")
         say("NetBox as seen from a minion (execution module)")
         self.salt("netbox.status")
+
+        say("The minion's NetBox pillar: one bulk fetch per site, shared through Salt's cache")
+        self.salt("saltutil.refresh_pillar", "wait=True")
+        self.salt("pillar.get", "netbox:device_type")
+        self.salt("pillar.get", "netbox:interfaces:eno1:peer")
+        self.salt("pillar.get", "netbox:rack_devices")
+        self.salt("pillar.get", "hwgen:name")
+        self.salt_run("netbox.pillar_cache_info", out="json")
+
+        say("Hardware: inventory of the box, then validation against its profile and NetBox")
+        if SHARED_FIXTURES is None:
+            print(
+                "(../shared/fixtures is absent: the simulated box has no dmidecode output, so the "
+                "CPU/memory checks below fail by design)"
+            )
+        inv = self.salt("hardware.inventory", out="json", check=False, show_output=False)
+        try:
+            inventory = json.loads(inv.stdout)[MINION_ID]
+            summary = {k: inventory.get(k) for k in ("system", "cpu", "memory") if k in inventory}
+            if isinstance(summary.get("memory"), dict):
+                summary["memory"] = {
+                    k: v for k, v in summary["memory"].items() if not isinstance(v, list)
+                }
+            print(yaml.safe_dump({MINION_ID: summary}, sort_keys=False).rstrip())
+        except (ValueError, KeyError, AttributeError):
+            print(inv.stdout)
+        val = self.salt("hardware.validate", out="json", check=False, show_output=False)
+        try:
+            print(json.loads(val.stdout)[MINION_ID]["text"])
+        except (ValueError, KeyError, TypeError):
+            print(val.stdout)
+
+        say("NetBox states: declare a new server's record, twice (the second run changes nothing)")
+        pillar = json.dumps({"netbox_example": {"device": "srv-r2-09"}})
+        self.salt("state.apply", "netbox_examples.turnup", f"pillar={pillar}", out="highstate")
+        say("... applied again: nothing to change; test=True predicts nothing either")
+        self.salt("state.apply", "netbox_examples.turnup", f"pillar={pillar}", out="highstate")
+        self.salt(
+            "state.apply",
+            "netbox_examples.turnup",
+            f"pillar={pillar}",
+            "test=True",
+            out="highstate",
+        )
+        self.salt("netbox.filter", "extras.journal-entries", "assigned_object_type=dcim.device")
 
     def stop(self):
         if self.keep:
