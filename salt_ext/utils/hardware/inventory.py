@@ -73,6 +73,18 @@ DIRECTORY_NAMES = {
 RAW_SOURCES = tuple(k for k in DIRECTORY_NAMES if k != "inventory") + ("ethtool",)
 
 
+# The keys system/board/chassis always carry (``None`` when the source could not say).
+SYSTEM_KEYS = ("vendor", "product", "version", "serial", "uuid", "sku", "family")
+BOARD_KEYS = ("vendor", "product", "version", "serial", "location")
+CHASSIS_KEYS = ("vendor", "type", "version", "serial", "asset_tag", "height_u")
+
+
+def _shaped(part, keys):
+    shaped = dict.fromkeys(keys)
+    shaped.update(part or {})
+    return shaped
+
+
 class SimulationError(ValueError):
     """The ``hardware:simulate`` configuration is unusable (bad path, bad format)."""
 
@@ -283,7 +295,7 @@ def assemble(raw, warnings=None, sources=None):
 
     dmi_data = dmi_data or {}
     bios = dmi_data.get("bios") or {}
-    system = dict(dmi_data.get("system") or {})
+    system = _shaped(dmi_data.get("system"), SYSTEM_KEYS)
     system.update(
         bios_vendor=bios.get("vendor"), bios_version=bios.get("version"), bios_date=bios.get("date")
     )
@@ -301,8 +313,8 @@ def assemble(raw, warnings=None, sources=None):
     inventory = {
         "schema": SCHEMA,
         "system": system,
-        "board": dmi_data.get("board") or {},
-        "chassis": dmi_data.get("chassis") or {},
+        "board": _shaped(dmi_data.get("board"), BOARD_KEYS),
+        "chassis": _shaped(dmi_data.get("chassis"), CHASSIS_KEYS),
         "cpu": _cpu(dmi_data, lscpu),
         "memory": _memory(dmi_data, meminfo),
         "disks": _disks(lsblk, nvme),

@@ -157,7 +157,11 @@ def _network_section(addresses, dns, domains):
 
 
 def networkd_files(profile, interfaces, config_context=None):
-    """``{file name: content}`` for systemd-networkd (bond netdev, member and bond networks)."""
+    """
+    ``{file name: content}`` for systemd-networkd: the bond's netdev, its members' and its own
+    network (with the profile's MTU), and a network for every other interface NetBox gives
+    addresses (with NetBox's MTU when there is a bond, the profile's otherwise).
+    """
     config = profile.get("config") or {}
     generation = profile.get("name")
     context = config_context or {}
@@ -196,15 +200,22 @@ def networkd_files(profile, interfaces, config_context=None):
             [_header(generation, f"addresses of {name}"), f"[Match]\nName={name}\n", link]
             + _network_section(addresses, dns, domains)
         )
-        return files
+    bonded = {bond["name"], *bond["members"]} if bond else set()
     for iface in interfaces:
-        if iface["type"] in VIRTUAL_TYPES or iface["mgmt_only"] or not iface["addresses"]:
+        if (
+            iface["name"] in bonded
+            or iface["type"] in VIRTUAL_TYPES
+            or iface["mgmt_only"]
+            or not iface["addresses"]
+        ):
             continue
+        # Outside the bond the profile's MTU is not asked for: NetBox's MTU of the interface.
+        own_mtu = (iface.get("mtu") if bond else mtu) or None
         files[f"30-hwgen-{iface['name']}.network"] = "".join(
             [
                 _header(generation, f"addresses of {iface['name']}"),
                 f"[Match]\nName={iface['name']}\n",
-                link,
+                f"\n[Link]\nMTUBytes={own_mtu}\n" if own_mtu else "",
             ]
             + _network_section(iface["addresses"], dns, domains)
         )

@@ -476,7 +476,9 @@ def _inventory_quality(inventory):
                 warnings,
                 False,
                 severity="warning",
-                comment="some inventory sources were unavailable",
+                comment="some inventory sources were unavailable: "
+                + "; ".join(warnings[:5])
+                + (f"; ... ({len(warnings) - 5} more)" if len(warnings) > 5 else ""),
             )
         )
     return checks

@@ -64,6 +64,10 @@ def test_collect_on_captured_vm(captured):
     assert any("dmidecode" in w and "/dev/mem" in w for w in result["warnings"])
     assert any(w.startswith("ipmitool_lan:") for w in result["warnings"])
     assert {"field": "system.serial", "value": None, "reason": "missing"} in result["placeholders"]
+    # Without SMBIOS the shape stays the same: every key present, the values unknown.
+    assert set(inv.SYSTEM_KEYS) <= set(result["system"]) and result["system"]["product"] is None
+    assert result["board"] == dict.fromkeys(inv.BOARD_KEYS)
+    assert result["chassis"] == dict.fromkeys(inv.CHASSIS_KEYS)
 
 
 def test_collect_with_tools_missing(captured):

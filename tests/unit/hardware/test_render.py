@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 
 from salt_ext.utils.hardware.profiles import select_profile
@@ -85,3 +87,28 @@ def test_pillar_shape_equals_rest_shape(lab):
         for i in lab.interfaces(dev)
     }
     assert simple_interfaces(pillar) == rest
+
+
+def test_addressed_interface_outside_the_bond_is_configured(lab):
+    """A box with a bond and a separate addressed NIC (e.g. a replication network) gets both."""
+    dev = lab.device("srv-r1-03")
+    profile = select_profile({"hwgen_profiles": load_profiles()}, "gen12")
+    interfaces = copy.deepcopy(lab.interfaces(dev))
+    eno3 = dict(copy.deepcopy(interfaces[0]), id=999999, name="eno3", mgmt_only=False, lag=None)
+    eno3.update(type={"value": "10gbase-t"}, mtu=1500, mac_address=None, link_peers=[])
+    ips = lab.ip_addresses(dev) + [
+        {
+            "address": "10.99.0.3/24",
+            "assigned_object_type": "dcim.interface",
+            "assigned_object_id": 999999,
+        }
+    ]
+    files = render(profile, interfaces + [eno3], ips, dev["config_context"], root="/r")["files"]
+    eno3_net = files["/r/etc/systemd/network/30-hwgen-eno3.network"]
+    assert "[Match]\nName=eno3\n" in eno3_net and "Address=10.99.0.3/24" in eno3_net
+    assert "MTUBytes=1500" in eno3_net, "outside the bond: NetBox's MTU, not the profile's 9000"
+    assert "Address=10.10.1.13/24" in files["/r/etc/systemd/network/30-hwgen-bond0.network"]
+    assert not any(
+        name.endswith(("30-hwgen-eno1.network", "30-hwgen-eno2.network", "30-hwgen-bmc.network"))
+        for name in files
+    ), "bond members and the BMC port get no address network"

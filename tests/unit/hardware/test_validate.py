@@ -189,6 +189,9 @@ def test_unknown_sources_are_warnings_not_failures(lab, profiles):
     report = run(lab, profiles, "srv-r1-01")
     assert "inventory.sources" in report["warnings"]
     assert report["passed"]
+    # The comment names what was unavailable, so the state's text is enough to act on.
+    assert "nvme: not provided by the simulation" in by_name(report)["inventory.sources"]["comment"]
+    assert "nvme: not provided by the simulation" in format_report(report)
 
 
 def test_report_text(lab, profiles):
