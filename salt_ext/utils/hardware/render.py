@@ -30,6 +30,33 @@ def _value(choice):
     return choice.get("value") if isinstance(choice, dict) else choice
 
 
+def _peer(device, port, object_type):
+    """A cable peer; one that is not an interface (a patch panel's front/rear port, a circuit
+    termination) carries ``via``: the far interface is then further along the cable path."""
+    if not device or not port:
+        return None
+    peer = {"device": device, "port": port}
+    if object_type not in (None, "dcim.interface"):
+        peer["via"] = object_type
+    return peer
+
+
+def _rest_peer(iface):
+    """The interface at the far end of the cable path (``connected_endpoints``, which NetBox
+    traces through patch panels), else the cable's own far end (``link_peers``)."""
+    for key in ("connected_endpoints", "link_peers"):
+        if key == "connected_endpoints" and iface.get("connected_endpoints_reachable") is False:
+            continue
+        for end in iface.get(key) or []:
+            if isinstance(end, dict):
+                found = _peer(
+                    (end.get("device") or {}).get("name"), end.get("name"), iface.get(f"{key}_type")
+                )
+                if found:
+                    return found
+    return None
+
+
 def simple_interfaces(interfaces, ip_addresses=None):
     """
     Normalise NetBox interfaces (REST list or pillar mapping) to
@@ -55,11 +82,7 @@ def simple_interfaces(interfaces, ip_addresses=None):
                         for ip in entry.get("ip_addresses") or []
                         if ip.get("address")
                     ],
-                    "peer": (
-                        {"device": peer.get("device"), "port": peer.get("interface")}
-                        if peer.get("device") and peer.get("interface")
-                        else None
-                    ),
+                    "peer": _peer(peer.get("device"), peer.get("interface"), peer.get("type")),
                 }
             )
         return sorted(result, key=lambda i: i["name"])
@@ -85,14 +108,7 @@ def simple_interfaces(interfaces, ip_addresses=None):
                 ),
                 None,
             )
-        peer = next(
-            (
-                {"device": (p.get("device") or {}).get("name"), "port": p.get("name")}
-                for p in iface.get("link_peers") or []
-                if isinstance(p, dict) and p.get("name") and (p.get("device") or {}).get("name")
-            ),
-            None,
-        )
+        peer = _rest_peer(iface)
         result.append(
             {
                 "name": iface.get("name"),

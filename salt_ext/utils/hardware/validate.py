@@ -409,6 +409,19 @@ def interface_checks(inventory, interfaces):
         if not peer:
             continue
         expected = {"device": peer["device"], "port": peer["port"]}
+        if peer.get("via"):
+            checks.append(
+                _check(
+                    f"cabling.{name}",
+                    expected,
+                    _describe_neighbour(lldp.get((local or {}).get("name"))),
+                    False,
+                    severity="warning",
+                    comment=f"the cable ends on {peer['via']} {peer['device']} {peer['port']} "
+                    "(a patch panel): the switch port behind it is not known here, not compared",
+                )
+            )
+            continue
         if local is None:
             checks.append(
                 _check(

@@ -225,3 +225,44 @@ def test_pillar_shaped_interfaces(lab, profiles):
         device_type=lab.device_type(dev),
     )
     assert report["failed"] == ["cabling.eno2"]
+
+
+def _via_patch_panel(iface):
+    """Re-cable a lab interface through a patch panel: the cable ends on front port 7 of pp1,
+    NetBox's path trace (connected_endpoints) still ends on the switch port."""
+    iface["link_peers_type"] = "dcim.frontport"
+    iface["link_peers"] = [{"id": 7001, "name": "7", "device": {"id": 900, "name": "pp1-r1"}}]
+    return iface
+
+
+def test_cabling_through_a_patch_panel(lab, profiles):
+    dev = lab.device("srv-r1-01")
+    interfaces = copy.deepcopy(lab.interfaces(dev))
+    eno2 = _via_patch_panel(next(i for i in interfaces if i["name"] == "eno2"))
+    assert eno2["connected_endpoints_type"] == "dcim.interface"
+    profile = select_profile({"hwgen_profiles": profiles}, "gen10")
+    inventory = simulate(simulate_spec("srv-r1-01"))
+    report = validate(inventory, profile, dev, interfaces, device_type=lab.device_type(dev))
+    check = by_name(report)["cabling.eno2"]
+    assert check["ok"] and check["expected"] == {"device": "tor2-r1", "port": "Ethernet1"}
+    # The LLDP neighbour is compared with the end of the path, not with the patch panel.
+    wrong = simulate(simulate_spec("srv-r1-01", {"lldp": {"eno2": {"port_id": "Ethernet7"}}}))
+    report = validate(wrong, profile, dev, interfaces, device_type=lab.device_type(dev))
+    assert report["failed"] == ["cabling.eno2"]
+    # Without a traced path (pillar, or a path NetBox cannot complete) the patch panel is all
+    # that is known: a warning naming it, never a false failure.
+    eno2["connected_endpoints"], eno2["connected_endpoints_reachable"] = None, False
+    report = validate(inventory, profile, dev, interfaces, device_type=lab.device_type(dev))
+    check = by_name(report)["cabling.eno2"]
+    assert report["passed"] and check["severity"] == "warning" and not check["ok"]
+    assert "dcim.frontport pp1-r1 7 (a patch panel)" in check["comment"]
+    pillar_ifaces = {
+        "eno2": {
+            "name": "eno2",
+            "type": "25gbase-x-sfp28",
+            "mac_address": eno2["mac_address"],
+            "peer": {"type": "dcim.frontport", "device": "pp1-r1", "interface": "7"},
+        }
+    }
+    report = validate(inventory, profile, dev, pillar_ifaces, device_type=lab.device_type(dev))
+    assert report["passed"] and by_name(report)["cabling.eno2"]["severity"] == "warning"
