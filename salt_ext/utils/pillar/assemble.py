@@ -36,13 +36,6 @@ def ref(obj, *extra):
     return out
 
 
-def address(ip):
-    """A nested IP address -> its ``address`` string (``10.0.0.1/24``) or ``None``."""
-    if isinstance(ip, dict):
-        return ip.get("address")
-    return None
-
-
 def tag_slugs(tags):
     """NetBox tags -> sorted list of slugs."""
     return sorted(t.get("slug") or t.get("name") for t in tags or () if isinstance(t, dict))
@@ -142,6 +135,7 @@ class SiteView:
             objs.get("ipam.prefixes", ()), key=lambda p: (choice(p.get("family")) or 0, p["id"])
         )
         self.vlans = sorted(objs.get("ipam.vlans", ()), key=lambda v: (v.get("vid") or 0, v["id"]))
+        self.vlans_by_id = {v["id"]: v for v in self.vlans}
 
     # ------------------------------------------------------------------ look-ups
     def node(self, kind, node_id):
@@ -151,6 +145,28 @@ class SiteView:
     def any_device(self, device_id):
         """A device of this site or one fetched from another site (a cable peer)."""
         return self.devices.get(device_id) or self.external_devices.get(device_id)
+
+    # Nested representations (a device's ``primary_ip4``, a cable end's device name, an
+    # interface's VLANs) are copies taken when the embedding object was fetched; the change-log
+    # refresh refetches only the changed object. These resolve a nested reference against the
+    # record's current object of that id, falling back to the nested copy.
+    def address(self, nested):
+        """A nested IP address -> its current ``address`` string, or ``None``."""
+        if not isinstance(nested, dict):
+            return None
+        return (self.ips.get(nested.get("id")) or nested).get("address")
+
+    def vlan(self, nested):
+        """A nested VLAN -> ``{id, vid, name}`` from the site's current VLAN when known."""
+        if not isinstance(nested, dict):
+            return None
+        return _vlan_ref(self.vlans_by_id.get(nested.get("id")) or nested)
+
+    def platform(self, nested):
+        """A nested platform -> ``{id, name, slug}`` of the current platform when known."""
+        if not isinstance(nested, dict):
+            return None
+        return ref(self.platforms.get(nested.get("id")) or nested)
 
 
 # ---------------------------------------------------------------------- pillar parts
@@ -235,10 +251,13 @@ def _vlan_ref(vlan):
     return {"id": vlan.get("id"), "vid": vlan.get("vid"), "name": vlan.get("name")}
 
 
-def _far_end(term):
+def _far_end(view, term):
     obj = term.get("object") or {}
     otype = term.get("object_type")
     dev = obj.get("device") or {}
+    dev = view.any_device(dev.get("id")) or dev
+    if otype == "dcim.interface":
+        obj = view.interfaces.get((DEVICE, term.get("object_id"))) or obj
     return {
         "type": otype,
         "device": dev.get("name"),
@@ -254,12 +273,17 @@ def _peers(view, iface):
     found = view.cable_ends.get(iface["id"])
     if found:
         cable, far = found
-        peers = [_far_end(term) for term in far]
+        peers = [_far_end(view, term) for term in far]
     elif cable_ref and iface.get("link_peers"):
         cable = view.cables.get(_oid(cable_ref)) or cable_ref
         peers = [
             _far_end(
-                {"object_type": iface.get("link_peers_type"), "object_id": p.get("id"), "object": p}
+                view,
+                {
+                    "object_type": iface.get("link_peers_type"),
+                    "object_id": p.get("id"),
+                    "object": p,
+                },
             )
             for p in iface["link_peers"]
         ]
@@ -305,9 +329,13 @@ def interfaces_part(view, kind, node, options):
             "mode": choice(iface.get("mode")),
             "mgmt_only": iface.get("mgmt_only"),
             "description": iface.get("description"),
-            "untagged_vlan": _vlan_ref(iface.get("untagged_vlan")),
-            "tagged_vlans": [_vlan_ref(v) for v in iface.get("tagged_vlans") or ()],
-            "lag": (iface.get("lag") or {}).get("name") if iface.get("lag") else None,
+            "untagged_vlan": view.vlan(iface.get("untagged_vlan")),
+            "tagged_vlans": [view.vlan(v) for v in iface.get("tagged_vlans") or ()],
+            "lag": (
+                names.get(_oid(iface["lag"])) or iface["lag"].get("name")
+                if iface.get("lag")
+                else None
+            ),
             "members": sorted(members.get(iface["id"], [])),
             "parent": names.get(_oid(iface.get("parent"))) if iface.get("parent") else None,
             "vrf": ref(iface.get("vrf"), "rd"),
@@ -334,9 +362,7 @@ def interfaces_part(view, kind, node, options):
 
 def _service_ip(view, ip):
     """A service's IP: nested object (NetBox) or bare id (looked up in the site's IPs)."""
-    if isinstance(ip, dict):
-        return ip.get("address")
-    return (view.ips.get(ip) or {}).get("address")
+    return view.address(ip if isinstance(ip, dict) else {"id": ip})
 
 
 def services_part(view, kind, node):
@@ -366,7 +392,7 @@ def prefixes_part(view):
             "family": choice(p.get("family")),
             "status": choice(p.get("status")),
             "role": ref(p.get("role")),
-            "vlan": _vlan_ref(p.get("vlan")),
+            "vlan": view.vlan(p.get("vlan")),
             "vrf": ref(p.get("vrf"), "rd"),
             "tenant": ref(p.get("tenant")),
             "is_pool": p.get("is_pool"),
@@ -411,11 +437,15 @@ def rack_devices_part(view, dev):
                 "status": choice(other.get("status")),
                 "position": other.get("position"),
                 "face": choice(other.get("face")),
-                "device_type": (other.get("device_type") or {}).get("model"),
-                "platform": (other.get("platform") or {}).get("slug"),
-                "primary_ip4": address(other.get("primary_ip4")),
-                "primary_ip6": address(other.get("primary_ip6")),
-                "oob_ip": address(other.get("oob_ip")),
+                "device_type": (
+                    view.device_types.get(_oid(other.get("device_type")))
+                    or other.get("device_type")
+                    or {}
+                ).get("model"),
+                "platform": (view.platform(other.get("platform")) or {}).get("slug"),
+                "primary_ip4": view.address(other.get("primary_ip4")),
+                "primary_ip6": view.address(other.get("primary_ip6")),
+                "oob_ip": view.address(other.get("oob_ip")),
             }
         )
     for devs in out.values():
@@ -494,12 +524,12 @@ def node_pillar(view, kind, node_id, options):
         "url": node.get("url"),
         "status": choice(node.get("status")),
         "role": ref(node.get("role")),
-        "platform": ref(node.get("platform")),
+        "platform": view.platform(node.get("platform")),
         "tenant": ref(node.get("tenant")),
         "site": site_part(site),
-        "primary_ip4": address(node.get("primary_ip4")),
-        "primary_ip6": address(node.get("primary_ip6")),
-        "primary_ip": address(node.get("primary_ip")),
+        "primary_ip4": view.address(node.get("primary_ip4")),
+        "primary_ip6": view.address(node.get("primary_ip6")),
+        "primary_ip": view.address(node.get("primary_ip")),
         "description": node.get("description"),
         "comments": node.get("comments"),
         "custom_fields": copy.deepcopy(node.get("custom_fields") or {}),
@@ -515,7 +545,7 @@ def node_pillar(view, kind, node_id, options):
                 "device_type": dtype,
                 "location": ref(node.get("location")),
                 "rack": rack_part(view, node),
-                "oob_ip": address(node.get("oob_ip")),
+                "oob_ip": view.address(node.get("oob_ip")),
                 "virtual_chassis": ref(node.get("virtual_chassis")),
             }
         )

@@ -78,6 +78,9 @@ FULL_REFETCH_TYPES = frozenset(
     }
 )
 
+#: endpoints whose objects appear nested in the record even when not fetched themselves
+EMBEDDED_ENDPOINTS = frozenset({"dcim.platforms"})
+
 #: dependents of a device / VM, fetched by batched parent id for devices new to a record
 _BY_DEVICE = (
     ("dcim.interfaces", "device_id"),
@@ -452,6 +455,9 @@ def _classify(changes, endpoints):
                 raise NeedFullFetch("cable termination changed without its cable")
             continue
         endpoint = TYPE_ENDPOINTS.get(otype)
+        if endpoint in EMBEDDED_ENDPOINTS and endpoint not in endpoints:
+            # the record holds nested copies only (a device's platform): refetch the embedders
+            raise NeedFullFetch(f"{otype} {oid} changed")
         if endpoint is None or endpoint not in endpoints:
             continue
         if action == "delete":

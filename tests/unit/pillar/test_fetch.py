@@ -136,3 +136,52 @@ def test_no_cursor_needs_a_full_fetch(src, record, options):
     record = dict(record, cursor=None)
     with pytest.raises(fetch.NeedFullFetch):
         fetch.incremental_scope(src, record, options)
+
+
+def _pillars(record, options):
+    view = SiteView(record)
+    return {dev_id: node_pillar(view, "device", dev_id, options) for dev_id in view.devices}
+
+
+def test_incremental_refresh_equals_a_full_fetch(src, record, options):
+    """After changes to objects other objects embed (names, addresses, VLANs), the change-log
+    refresh gives every device exactly the pillar a full fetch gives."""
+    tor = src.find("dcim.devices", name="tor1-r1")
+    src.update("dcim.devices", tor["id"], {"name": "tor1-r1-new"})
+    tor_port = src.find("dcim.interfaces", device_id=tor["id"], name="Ethernet1")
+    src.update("dcim.interfaces", tor_port["id"], {"name": "Ethernet1/1"})
+    srv = src.find("dcim.devices", name="srv-r1-01")
+    primary = src.get("ipam.ip-addresses", srv["primary_ip4"]["id"])
+    src.update("ipam.ip-addresses", primary["id"], {"address": "10.10.1.211/24"})
+    bond = src.find("dcim.interfaces", device_id=srv["id"], name="bond0")
+    src.update("dcim.interfaces", bond["id"], {"name": "bond1", "mtu": 9000})
+    vlan = src.list("ipam.vlans", {"site_id": record["scope"]["id"]})[0]
+    src.update("ipam.vlans", vlan["id"], {"name": "renamed-vlan"})
+    rack = src.find("dcim.racks", site_id=record["scope"]["id"], name="R2")
+    src.update("dcim.racks", rack["id"], {"name": "R2-new"})
+    src.counter.reset()
+    out = fetch.incremental_scope(src, record, options)
+    assert out["last_fetch"]["mode"] == "incremental"
+    assert "dcim.interfaces" not in by_endpoint(src) or by_endpoint(src)["dcim.interfaces"] == {
+        "GET": 1
+    }
+    full = fetch.full_scope(src, record["scope"], options.endpoints, options)
+    incremental, expected = _pillars(out, options), _pillars(full, options)
+    assert incremental.keys() == expected.keys()
+    for dev_id, pillar in expected.items():
+        assert incremental[dev_id] == pillar, pillar["name"]
+    srv_pillar = expected[srv["id"]]
+    assert srv_pillar["primary_ip4"] == "10.10.1.211/24"
+    assert srv_pillar["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1-new"
+    assert srv_pillar["interfaces"]["eno1"]["peer"]["interface"] == "Ethernet1/1"
+    assert srv_pillar["interfaces"]["eno1"]["lag"] == "bond1"
+
+
+def test_platform_change_needs_a_full_fetch_when_platforms_are_not_fetched(src, record, options):
+    # devices embed their platform; without dcim.platforms in the record only a full fetch
+    # brings the new name
+    assert "dcim.platforms" not in record["endpoints"]
+    platform = src.list("dcim.platforms")[0]
+    src.update("dcim.platforms", platform["id"], {"name": "renamed-platform"})
+    with pytest.raises(fetch.NeedFullFetch, match="dcim.platform"):
+        fetch.incremental_scope(src, record, options)
