@@ -317,7 +317,12 @@ class Engine:
     def refresh(self, site=None):
         """Refetch the index and the site records (all cached ones, or ``site``) in full."""
         started = time.time()
-        index_rec, index_view, _ = self.index(force_full=True)
+        index_rec, index_view, status = self.index(force_full=True)
+        if status["stale"]:
+            raise PillarUnavailable(
+                f"refresh of the identity index from {self.label} failed: {status['error']} "
+                f"(minions are served the cached copy, {status['age_s']:g}s old)"
+            )
         names = self.store.names()
         scopes = []
         if site is not None:
@@ -335,9 +340,23 @@ class Engine:
                 if kind in ("site", "vm") and ident.isdigit():
                     scopes.append({"kind": kind, "id": int(ident)})
         out = {"index": _summary(index_rec), "sites": {}}
+        failed = []
         for scope in scopes:
-            record, _, _ = self.scope(scope, force_full=True)
-            out["sites"][record["scope"].get("slug") or self.scope_name(scope)] = _summary(record)
+            try:
+                record, _, status = self.scope(scope, force_full=True)
+            except PillarUnavailable as err:
+                failed.append(f"{self.scope_name(scope)}: {err}")
+                continue
+            label = record["scope"].get("slug") or self.scope_name(scope)
+            if status["stale"]:
+                failed.append(f"{label}: {status['error']}")
+                continue
+            out["sites"][label] = _summary(record)
+        if failed:
+            raise PillarUnavailable(
+                f"refresh from {self.label} failed for {'; '.join(failed)}"
+                f"{' (refreshed: ' + ', '.join(out['sites']) + ')' if out['sites'] else ''}"
+            )
         out["seconds"] = round(time.time() - started, 3)
         return out
 

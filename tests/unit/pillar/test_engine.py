@@ -11,6 +11,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_ext.utils import pillar as pillar_utils
 from salt_ext.utils.netbox.errors import NetBoxUnavailable
+from salt_ext.utils.pillar import fetch
 from salt_ext.utils.pillar.cache import forget_memory
 from salt_ext.utils.pillar.engine import Engine, PillarUnavailable, forget_engines
 from salt_ext.utils.pillar.options import parse_options
@@ -336,3 +337,26 @@ def test_deleted_device_becomes_unknown(master_opts):
     names = {d["name"] for d in record["objects"]["dcim.devices"]}
     assert "srv-r2-08" not in names and "srv-r2-07" in names
     assert not [i for i in record["objects"]["dcim.interfaces"] if i["device"]["id"] == dev["id"]]
+
+
+def test_runner_refresh_fails_loudly_when_netbox_fails(master_opts, monkeypatch):
+    master_opts["ext_pillar"] = [{"netbox": {}}]
+    engine = pillar_utils.get_engine(master_opts, {}, {})
+    engine.compile("srv-r1-01", {})
+    monkeypatch.setattr(engine, "source", Down)
+    # a forced refresh never reports the cached copy as refreshed
+    with pytest.raises(PillarUnavailable, match="identity index .*connection refused"):
+        pillar_utils.pillar_refresh(master_opts, site="lab1")
+    monkeypatch.undo()
+
+    # the index refreshes, the site does not: the failure names the site
+    def site_down(*args, **kwargs):
+        raise NetBoxUnavailable("NetBox unreachable: connection reset")
+
+    monkeypatch.setattr(fetch, "full_scope", site_down)
+    with pytest.raises(PillarUnavailable, match="lab1: NetBox unreachable: connection reset"):
+        pillar_utils.pillar_refresh(master_opts)
+    monkeypatch.undo()
+    # minions keep being served the cached copy (still within its TTL)
+    out = engine.compile("srv-r1-01", {})["netbox"]
+    assert out["name"] == "srv-r1-01" and out["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1"
