@@ -179,6 +179,11 @@ def _disk_matches(disk, group):
     return True
 
 
+def _fixed_disks(inventory):
+    """The box's disks without removable media (USB sticks, BMC virtual media)."""
+    return [d for d in inventory.get("disks") or [] if not d.get("removable")]
+
+
 def hardware_checks(inventory, profile):
     """CPU, memory, disks, NICs, PSUs and firmware of ``inventory`` vs ``profile['expected']``."""
     expected = profile.get("expected") or {}
@@ -205,7 +210,13 @@ def hardware_checks(inventory, profile):
     if "total_gb" in mem_spec:
         total = memory.get("total_bytes")
         actual = round(total / GB, 1) if total else None
-        checks.append(_number_check("memory.total_gb", mem_spec["total_gb"], actual, " GB"))
+        check = _number_check("memory.total_gb", mem_spec["total_gb"], actual, " GB")
+        if not check["ok"] and memory.get("source") == "meminfo":
+            check["comment"] += (
+                " (from /proc/meminfo, which is below the installed memory: dmidecode, run as "
+                "root, reads the DIMMs)"
+            )
+        checks.append(check)
     if "dimm_count" in mem_spec:
         check = _number_check("memory.dimm_count", mem_spec["dimm_count"], memory.get("dimm_count"))
         if not check["ok"] and memory.get("empty_slots"):
@@ -226,7 +237,7 @@ def hardware_checks(inventory, profile):
             )
         )
 
-    disks = inventory.get("disks") or []
+    disks = _fixed_disks(inventory)
     for group in expected.get("disks") or []:
         label = _disk_group_label(group)
         found = [d["name"] for d in disks if _disk_matches(d, group)]
@@ -239,18 +250,26 @@ def hardware_checks(inventory, profile):
     if "count" in nic_spec:
         checks.append(_number_check("nics.count", nic_spec["count"], len(nics)))
     if "min_speed_mbps" in nic_spec:
+        # A port without link has no speed: it is not judged here (a cabled one fails its
+        # cabling check), so unused ports of a multi-port card do not fail the box.
+        linked = [n for n in nics if n.get("link") is not False]
+        unlinked = sorted(n["name"] for n in nics if n.get("link") is False)
         slow = {
             n["name"]: n.get("speed_mbps")
-            for n in nics
+            for n in linked
             if not _in_range(n.get("speed_mbps"), {"min": nic_spec["min_speed_mbps"]})
         }
+        ok = bool(linked) and not slow
+        comment = "" if ok else f"too slow or unknown: {slow or 'no NIC with link'}"
+        if unlinked:
+            comment = "; ".join(filter(None, (comment, f"no link, not judged: {unlinked}")))
         checks.append(
             _check(
                 "nics.speed",
                 f">= {nic_spec['min_speed_mbps']} Mb/s",
                 {n["name"]: n.get("speed_mbps") for n in nics},
-                bool(nics) and not slow,
-                comment="" if nics and not slow else f"too slow or unknown: {slow or 'no NICs'}",
+                ok,
+                comment=comment,
             )
         )
     if "driver" in nic_spec:
@@ -572,7 +591,7 @@ def suggest_expected(inventory):
     memory = inventory.get("memory") or {}
     nics = inventory.get("nics") or []
     groups = {}
-    for disk in inventory.get("disks") or []:
+    for disk in _fixed_disks(inventory):
         cls = _disk_class(disk) or "any"
         group = groups.setdefault(cls, {"class": cls, "count": 0, "min_size_gb": None})
         group["count"] += 1

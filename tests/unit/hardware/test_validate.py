@@ -266,3 +266,39 @@ def test_cabling_through_a_patch_panel(lab, profiles):
     }
     report = validate(inventory, profile, dev, pillar_ifaces, device_type=lab.device_type(dev))
     assert report["passed"] and by_name(report)["cabling.eno2"]["severity"] == "warning"
+
+
+def test_nic_speed_judges_ports_with_link(lab, profiles):
+    """An unused port (no link, no speed) of a multi-port card does not fail the box; a port
+    that came up slow does."""
+    spare = {"name": "eno3", "mac": "24:6e:96:01:11:09", "driver": "bnx2x", "link": False}
+    spare.update(speed_mbps=None, firmware="7.13.1", pci="0000:01:00.2")
+    report = run(lab, profiles, "srv-r1-01", {"nics": {"eno3": spare}})
+    check = by_name(report)["nics.speed"]
+    assert check["ok"] and "no link, not judged: ['eno3']" in check["comment"]
+    assert report["failed"] == ["nics.count"]  # the profile says 2 NICs: the third one is seen
+    report = run(lab, profiles, "srv-r1-01", {"nics": {"eno2": {"speed_mbps": 1000}}})
+    assert report["failed"] == ["nics.speed"]
+    assert "too slow or unknown: {'eno2': 1000}" in by_name(report)["nics.speed"]["comment"]
+    report = run(lab, profiles, "srv-r1-01", {"nics": {"eno2": {"link": None, "speed_mbps": None}}})
+    assert report["failed"] == ["nics.speed"], "unknown link and speed is not a pass"
+
+
+def test_removable_media_are_not_disks_of_the_generation(lab, profiles):
+    """A USB SSD plugged in for the install (removable) is not one of the generation's disks."""
+    stick = {"model": "Extreme Pro", "size_bytes": 480 * 1000**3, "rotational": False}
+    stick.update(removable=True, nvme=False, transport="usb", serial="AA010203040506")
+    report = run(lab, profiles, "srv-r1-01", {"disks": {"sdz": stick}})
+    assert report["passed"], format_report(report)
+    stick["removable"] = False  # the same disk fixed in the box is one too many
+    report = run(lab, profiles, "srv-r1-01", {"disks": {"sdz": stick}})
+    assert report["failed"] == ["disks[ssd >=200GB]"]
+    assert by_name(report)["disks[ssd >=200GB]"]["actual"] == 3
+
+
+def test_memory_from_meminfo_is_explained(profiles):
+    from salt_ext.utils.hardware.validate import hardware_checks  # noqa: PLC0415
+
+    inventory = {"memory": {"source": "meminfo", "total_bytes": 62 * 1024**3, "dimms": []}}
+    check = hardware_checks(inventory, {"expected": {"memory": {"total_gb": 64}}})[0]
+    assert not check["ok"] and "below the installed memory" in check["comment"]
