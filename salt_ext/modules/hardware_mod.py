@@ -118,7 +118,7 @@ def _netbox_from_pillar(device):
     }
 
 
-def _netbox_from_source(device):
+def _netbox_from_source(device, addresses):
     # Imported here: the access layer is only needed when the pillar lacks the device.
     from salt_ext.utils.netbox import NetBoxError  # noqa: PLC0415
     from salt_ext.utils.netbox import get_source  # noqa: PLC0415
@@ -138,9 +138,9 @@ def _netbox_from_source(device):
         if "config_context" not in dev:
             dev = src.get("dcim.devices", dev["id"])
         dtype = src.get("dcim.device-types", dev["device_type"]["id"])
+        # Interfaces carry their cable peers (connected_endpoints, link_peers): no cable request.
         interfaces = src.list("dcim.interfaces", {"device_id": dev["id"]})
-        cables = src.list("dcim.cables", {"device_id": dev["id"]})
-        ips = src.list("ipam.ip-addresses", {"device_id": dev["id"]})
+        ips = src.list("ipam.ip-addresses", {"device_id": dev["id"]}) if addresses else None
     except NetBoxError as err:
         raise CommandExecutionError(f"hardware: NetBox lookup failed: {err}") from err
     return {
@@ -148,26 +148,34 @@ def _netbox_from_source(device):
         "device_type": dtype,
         "interfaces": interfaces,
         "ip_addresses": ips,
-        "cables": cables,
+        "cables": None,
         "config_context": dev.get("config_context") or {},
         "source": "netbox",
     }
 
 
-def _netbox(device=None):
+def _netbox(device=None, addresses=False):
+    """The box's NetBox data: from the NetBox pillar when it has the device, else through the
+    access layer (IP addresses only fetched when ``addresses``: the rendering needs them)."""
     device = device or _settings().get("device")
-    return _netbox_from_pillar(device) or _netbox_from_source(device)
+    return _netbox_from_pillar(device) or _netbox_from_source(device, addresses)
 
 
-def _profile(generation=None, netbox=None):
+def _profile(generation, netbox):
+    """
+    The profile from pillar; when the pillar does not know the box's generation, the one of its
+    NetBox device type. ``netbox`` is the box's NetBox data or a function returning it (only
+    called when needed).
+    """
     try:
         return hwprofiles.select_profile(__pillar__, generation)
     except hwprofiles.ProfileError:
         raise
     except SaltInvocationError:
-        if generation is not None or netbox is None:
+        if generation is not None:
             raise
     # The pillar does not know the generation: take it from the NetBox device type.
+    netbox = netbox() if callable(netbox) else netbox
     generation = hwprofiles.hw_generation(netbox["device_type"])
     if generation is None:
         raise SaltInvocationError(
@@ -194,14 +202,7 @@ def profile(generation=None):
         salt '*' hardware.profile
         salt-call hardware.profile generation=gen12
     """
-    try:
-        return hwprofiles.select_profile(__pillar__, generation)
-    except hwprofiles.ProfileError:
-        raise
-    except SaltInvocationError:
-        if generation is not None:
-            raise
-    return _profile(None, _netbox())
+    return _profile(generation, _netbox)
 
 
 def validate(device=None, generation=None, simulate=None):
@@ -265,7 +266,7 @@ def config(root=None, device=None, generation=None):
         salt-call hardware.config root=/tmp/hwgen-preview
     """
     settings = _settings()
-    netbox = _netbox(device)
+    netbox = _netbox(device, addresses=True)
     prof = _profile(generation, netbox)
     root = root or settings.get("root") or "/"
     if not os.path.isabs(root):

@@ -112,6 +112,28 @@ def test_validate_through_the_access_layer(tmp_path):
     assert "PASSED" in report["text"].splitlines()[0]
 
 
+def _netbox_requests(mods):
+    from salt_ext.utils.netbox import CONTEXT_KEY  # noqa: PLC0415
+
+    (source,) = mods.pack["__context__"][CONTEXT_KEY].values()
+    return source.counter.snapshot()["by_endpoint"]
+
+
+@requires_shared
+def test_requests_through_the_access_layer(tmp_path):
+    """One device look-up, its type and its interfaces (which carry the cable path); the
+    addresses only where the files need them; never the cables nor anything per interface."""
+    mods, _ = loaders(tmp_path, hardware=box_settings(tmp_path, "srv-r1-01"))
+    assert mods["hardware.validate"]()["passed"]
+    requests = _netbox_requests(mods)
+    assert set(requests) == {"dcim.devices", "dcim.device-types", "dcim.interfaces"}
+    assert requests["dcim.device-types"] == requests["dcim.interfaces"] == {"GET": 1}
+    mods, _ = loaders(tmp_path, hardware=box_settings(tmp_path, "srv-r1-01"))
+    assert mods["hardware.config"]()["files"]
+    requests = _netbox_requests(mods)
+    assert requests["ipam.ip-addresses"] == {"GET": 1} and "dcim.cables" not in requests
+
+
 @requires_shared
 def test_validate_other_generation_and_device(tmp_path):
     mods, _ = loaders(
