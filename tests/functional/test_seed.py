@@ -250,3 +250,36 @@ def test_export_of_the_lab_is_the_lab(lab1_snapshot):
         assert [o["id"] for o in got] == [o["id"] for o in wanted], endpoint
         assert _sorted(endpoint, got) == _sorted(endpoint, wanted), endpoint
     assert list(data["objects"])[: len(lab1_snapshot["objects"])] == list(lab1_snapshot["objects"])
+
+
+def test_export_keeps_the_unassigned_addresses_of_the_site_prefixes(tmp_path):
+    """A gateway/VIP reserved in a site prefix but held by no interface is exported, so the
+    snapshot's available-ips answers like NetBox and never hands that address out again."""
+    standin = NetBoxStandin(snapshot="lab1")
+    standin.start()
+    try:
+        client = NetBoxClient(
+            load_config({"netbox": {"url": standin.url, "token": standin.token_v1}})
+        )
+        prefix = client.find("ipam.prefixes", prefix="10.10.2.0/24", vrf_id=None)
+        free = client.available_ips(prefix["id"], count=3)
+        gateway = client.create(
+            "ipam.ip-addresses",
+            {"address": free[0]["address"], "status": "reserved", "role": "anycast"},
+        )
+        # an address outside every lab1 prefix belongs to no site: not exported
+        elsewhere = client.create("ipam.ip-addresses", {"address": "192.0.2.1/24"})
+        path = tmp_path / "lab.json"
+        data = export_snapshot(client, "lab1", str(path))
+        from_api = client.available_ips(prefix["id"], count=3)
+    finally:
+        standin.stop()
+    exported = {ip["id"]: ip for ip in data["objects"]["ipam.ip-addresses"]}
+    assert exported[gateway["id"]]["status"]["value"] == "reserved"
+    assert elsewhere["id"] not in exported
+    snapshot = SnapshotSource(str(path))
+    from_snapshot = snapshot.available_ips(prefix["id"], count=3)
+    assert [ip["address"] for ip in from_snapshot] == [ip["address"] for ip in from_api]
+    assert gateway["address"] not in {ip["address"] for ip in from_snapshot}
+    allocated = snapshot.allocate_ip(prefix["id"], {"status": "active"})
+    assert allocated["address"] == from_api[0]["address"] != gateway["address"]

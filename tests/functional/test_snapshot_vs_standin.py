@@ -8,16 +8,19 @@ import json
 import multiprocessing
 import os
 import re
+import stat
 
 import pytest
 
 from salt_ext.utils.netbox import (
     NetBoxClient,
+    NetBoxConfigError,
     NetBoxError,
     NetBoxInvalidRequest,
     NetBoxNotFound,
     NetBoxPreconditionFailed,
     SnapshotSource,
+    _common,
     get_source,
     load_config,
 )
@@ -84,6 +87,51 @@ def test_snapshot_answers_like_the_api(sources, name):
     assert _normalised(from_snapshot, url) == _normalised(from_api, url)
     # and the natural order is the same
     assert [o["id"] for o in from_snapshot] == [o["id"] for o in from_api]
+
+
+@pytest.mark.parametrize(
+    "endpoint,key,params",
+    [
+        ("dcim.interfaces", "id", None),
+        ("dcim.interfaces", "device_id", {"mgmt_only": "false"}),
+        ("ipam.ip-addresses", "device_id", None),
+        ("ipam.ip-addresses", "id", {"family": 4}),
+    ],
+)
+def test_list_by_answers_and_counts_like_the_api(sources, endpoint, key, params):
+    """Batched look-ups: the same objects in the same order, and the snapshot counts the
+    requests the API needs (one per batch of values that keeps a URL under 4,000 characters)."""
+    snapshot, client, url = sources
+    of = endpoint if key == "id" else "dcim.devices"
+    values = [o["id"] for o in client.list(of, {"site": "lab1"}, fields=["id"])]
+    if key == "id":  # unknown ids match nothing (an unknown device_id would be a 400)
+        values += list(range(900000, 900700))
+    client.counter.reset()
+    snapshot.counter.reset()
+    from_api = client.list_by(endpoint, key, values, params, page_size=200)
+    from_snapshot = snapshot.list_by(endpoint, key, values, params, page_size=200)
+    assert from_api
+    assert _normalised(from_snapshot, url) == _normalised(from_api, url)
+    batches = list(
+        _common.batch_values(
+            f"{snapshot.api_url}/{_common.endpoint_path(endpoint)}/",
+            _common.build_query(params) + [("limit", "200")],
+            key,
+            _common.unique_values(values),
+        )
+    )
+    assert len(batches) > 1 if key == "id" else len(batches) == 1
+    assert snapshot.counter.count(endpoint, "GET") >= len(batches)
+    assert snapshot.counter.count(endpoint, "GET") == snapshot.counter.pages
+    # the API takes one request per batch and page: both sources within one batch boundary
+    assert abs(snapshot.counter.count(endpoint, "GET") - client.counter.count(endpoint, "GET")) <= 1
+
+
+def test_snapshot_pages_follow_the_configured_page_size():
+    source = get_source({"netbox": {"snapshot": str(LAB1_SNAPSHOT), "page_size": 10}}, None)
+    assert len(source.list("dcim.devices", {"site": "lab1"})) == 24
+    assert source.counter.pages == 3  # 24 devices, 10 a page, as the API would serve them
+    assert source.counter.count("dcim.devices", "GET") == 3
 
 
 # -- writes to a snapshot file ------------------------------------------------------------------
@@ -190,3 +238,19 @@ def test_write_failure_is_a_clear_error(small_snapshot):
     with pytest.raises(NetBoxError, match="needs write access"):
         source.create("extras.tags", {"name": "ro", "slug": "ro"})
     assert source.find("extras.tags", slug="ro") is None
+
+
+def test_write_keeps_the_file_permissions(small_snapshot):
+    os.chmod(small_snapshot, 0o644)  # e.g. readable by minions running as another user
+    source = SnapshotSource(small_snapshot)
+    source.create("extras.tags", {"name": "perm", "slug": "perm"})
+    assert stat.S_IMODE(os.stat(small_snapshot).st_mode) == 0o644
+    assert SnapshotSource(small_snapshot).find("extras.tags", slug="perm")
+
+
+def test_available_ips_refuses_a_bad_prefix_id(small_snapshot):
+    source = SnapshotSource(small_snapshot)
+    with pytest.raises(NetBoxConfigError, match="positive integer"):
+        source.available_ips("9/../../dcim/devices")
+    with pytest.raises(NetBoxConfigError, match="positive integer"):
+        source.allocate_ip("x", {"status": "active"})

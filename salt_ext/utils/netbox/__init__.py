@@ -64,7 +64,9 @@ def __getattr__(name):
 def source_from_config(config, counter=None):
     """Build the source a :class:`NetBoxConfig` describes (snapshot file or API)."""
     if config.kind == "snapshot":
-        return __getattr__("SnapshotSource")(config.snapshot, counter=counter)
+        return __getattr__("SnapshotSource")(
+            config.snapshot, counter=counter, page_size=config.page_size
+        )
     return NetBoxClient(config, counter=counter)
 
 

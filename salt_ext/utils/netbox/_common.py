@@ -6,6 +6,7 @@ natural-key allow-lists and id batching. Private: import from ``client``/``snaps
 import json
 import os
 import re
+import stat
 import tempfile
 from urllib.parse import quote
 
@@ -81,6 +82,11 @@ NATURAL_KEYS = {
     "tenancy.tenants": ({"slug", "name"}, [("slug", "name")]),
     "tenancy.tenant-groups": ({"slug", "name"}, [("slug", "name")]),
 }
+
+#: natural keys naming another object: ``None`` ("no tenant", "global VRF") is ``<key>_id=null``
+NULLABLE_REFERENCES = frozenset(("site", "tenant", "vrf", "group", "device", "manufacturer"))
+#: optional text natural keys: ``None`` (unset or blank) is ``<key>__empty=true``
+NULLABLE_TEXT = frozenset(("rd", "label"))
 
 
 def check_endpoint(endpoint):
@@ -270,10 +276,26 @@ def natural_key_params(endpoint, keys):
             raise NetBoxConfigError(
                 f"find({endpoint}) key {key} must be a single value (got {value!r})"
             )
-        # "no tenant" / "global VRF": NetBox filters that with <key>_id=null
-        name = f"{key}_id" if value is None and not key.endswith("_id") else key
-        pairs.append((name, _text(value)))
+        pairs.append(_null_pair(endpoint, key) if value is None else (key, _text(value)))
     return pairs
+
+
+def _null_pair(endpoint, key):
+    """
+    The filter matching "``key`` is not set". NetBox spells it ``<reference>_id=null`` ("no
+    tenant", "global VRF") and ``<text>__empty=true``; any other spelling (``rd_id=null``) would
+    be an unknown filter that NetBox silently ignores.
+    """
+    if key.endswith("_id"):
+        return (key, "null")
+    if key in NULLABLE_REFERENCES:
+        return (f"{key}_id", "null")
+    if key in NULLABLE_TEXT:
+        return (f"{key}__empty", "true")
+    raise NetBoxConfigError(
+        f"find({endpoint}) key {key} cannot be None: NetBox has no filter for an unset {key}; "
+        "give a value or leave the key out"
+    )
 
 
 def dedupe_by_id(objects):
@@ -294,12 +316,18 @@ def write_json_atomic(path, data, mode=0o640):
     """
     Write ``data`` as JSON to ``path`` atomically: a temporary file in the same directory,
     flushed to disk, then ``os.replace``d over ``path`` (readers never see a partial file).
+    A file that exists keeps its permissions (other readers, such as minions running as
+    another user, keep their access); a new file gets ``mode``.
     """
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise NetBoxConfigError(
             f"cannot write {path!r}: directory {directory!r} does not exist; create it first"
         )
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        pass
     fd, tmp = tempfile.mkstemp(prefix=".snapshot-", suffix=".json", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

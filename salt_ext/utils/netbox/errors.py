@@ -181,7 +181,8 @@ class NetBoxAmbiguous(NetBoxError):
 
 
 class NetBoxUnavailable(NetBoxError):
-    """NetBox could not be reached or answered 5xx (after retries for idempotent methods)."""
+    """NetBox could not be reached, or answered 5xx or 429 (after retries for idempotent
+    methods)."""
 
 
 class NetBoxTimeout(NetBoxUnavailable):
@@ -266,6 +267,9 @@ _STATUS_CLASSES = {
     404: NetBoxNotFound,
     409: NetBoxConflict,
     412: NetBoxPreconditionFailed,
+    # rate limited (after the retries of an idempotent request; a POST is never retried): NetBox
+    # or its proxy cannot take the request now, exactly like a 503
+    429: NetBoxUnavailable,
 }
 
 

@@ -4,7 +4,8 @@ Export one site of a live NetBox into a snapshot file (``lab1.json`` format).
 The snapshot holds the site and everything a turn-up needs to work offline
 (:class:`~salt_ext.utils.netbox.snapshot.SnapshotSource`) or to be seeded into another NetBox
 (:func:`~salt_ext.utils.netbox.seed.import_snapshot`): its racks, locations, devices, interfaces,
-cables, IP and MAC addresses, services, journal entries, prefixes and VLANs, plus every object
+cables, IP and MAC addresses (those of its devices, and the unassigned ones in its prefixes),
+services, journal entries, prefixes and VLANs, plus every object
 they reference (tenants, regions and their parents, device types with their manufacturers and
 interface templates, roles, platforms, VRFs, VLAN groups, tags), the custom fields defined on the
 exported object types and the config contexts that apply to the site (their assignments trimmed
@@ -178,6 +179,14 @@ class _Exporter:
         device_ids = [d["id"] for d in self.objects["dcim.devices"]]
         for endpoint in ("dcim.mac-addresses", "ipam.ip-addresses", "ipam.services"):
             self._list_by(endpoint, "device_id", device_ids)
+        # addresses of the site's prefixes that no interface holds (gateways, VIPs, reserved):
+        # without them the snapshot's available-ips would hand out addresses already taken
+        self._list_by(
+            "ipam.ip-addresses",
+            "parent",
+            [p["prefix"] for p in self.objects["ipam.prefixes"]],
+            [("assigned", "false")],
+        )
         self._list_by(
             "extras.journal-entries",
             "assigned_object_id",

@@ -301,13 +301,21 @@ class SnapshotSource:
         exclude=None,
         page_size=None,
     ):
-        """Objects whose filter ``key`` matches any of ``values`` (no URL limit applies here)."""
+        """
+        Objects whose filter ``key`` matches any of ``values``, in the batches the API client
+        would send (so results, their order and the request count are the API's).
+        """
         size = _common.check_page_size(page_size, self.page_size)
         values = _common.unique_values(values)
         if not values:
             return []
         pairs = _common.build_query(params, fields=fields, brief=brief, exclude=exclude)
-        return _common.dedupe_by_id(self._list(endpoint, pairs + [(key, v) for v in values], size))
+        url = f"{self.api_url}/{_common.endpoint_path(endpoint)}/"
+        batches = _common.batch_values(url, pairs + [("limit", str(size))], key, values)
+        out = []
+        for batch in batches:
+            out.extend(self._list(endpoint, pairs + [(key, v) for v in batch], size))
+        return _common.dedupe_by_id(out)
 
     def get(self, endpoint, ident):
         """The object ``ident`` of ``endpoint``; raises ``NetBoxNotFound``."""
@@ -371,6 +379,7 @@ class SnapshotSource:
 
     def available_ips(self, prefix_id, count=None):
         """Free addresses of prefix ``prefix_id``."""
+        prefix_id = _common.check_ident(prefix_id)
         path = f"/api/ipam/prefixes/{prefix_id}/available-ips/"
         base_url = self.base_url
         return self._read(
@@ -382,6 +391,7 @@ class SnapshotSource:
 
     def allocate_ip(self, prefix_id, data):
         """Allocate the next free address of prefix ``prefix_id`` (under the file lock)."""
+        prefix_id = _common.check_ident(prefix_id)
         path = f"/api/ipam/prefixes/{prefix_id}/available-ips/"
         base_url = self.base_url
         return self._mutate(

@@ -1,5 +1,6 @@
 """Unit tests: query parameters, id batching, natural-key allow-lists, counter naming."""
 
+import json
 from urllib.parse import urlencode
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from salt_ext.utils.netbox import _common
 from salt_ext.utils.netbox.client import one_match
 from salt_ext.utils.netbox.errors import NetBoxAmbiguous, NetBoxConfigError
+from tests.support.saltenv import SHARED_FIXTURES, SHARED_MISSING_REASON
 
 BASE = "http://127.0.0.1:8001/api/dcim/interfaces/"
 
@@ -139,6 +141,23 @@ def test_endpoint_path():
         ("ipam.prefixes", {"prefix": "10.0.0.0/24"}, [("prefix", "10.0.0.0/24")]),
         ("ipam.vlans", {"vid": 100, "group_id": 9}, [("group_id", "9"), ("vid", "100")]),
         ("extras.tags", {"slug": "turnup-lab"}, [("slug", "turnup-lab")]),
+        # "unset" is spelled the way NetBox filters it, never as an ignored <key>_id filter
+        ("ipam.vrfs", {"name": "mgmt", "rd": None}, [("name", "mgmt"), ("rd__empty", "true")]),
+        (
+            "ipam.prefixes",
+            {"prefix": "10.0.0.0/24", "vrf": None},
+            [("prefix", "10.0.0.0/24"), ("vrf_id", "null")],
+        ),
+        (
+            "ipam.vlans",
+            {"vid": 100, "site": "lab1", "group": None},
+            [("group_id", "null"), ("site", "lab1"), ("vid", "100")],
+        ),
+        (
+            "dcim.cables",
+            {"interface_id": 12, "label": None},
+            [("interface_id", "12"), ("label__empty", "true")],
+        ),
     ],
 )
 def test_natural_keys_allowed(endpoint, keys, pairs):
@@ -156,6 +175,12 @@ def test_natural_keys_allowed(endpoint, keys, pairs):
         ("dcim.devices", {}, "needs natural keys"),
         ("dcim.consoles", {"name": "x"}, "no natural keys for dcim.consoles"),
         ("dcim.devices", {"name": ["a", "b"]}, "single value"),
+        ("ipam.services", {"name": "ssh", "device_id": 1, "protocol": None}, "cannot be None"),
+        (
+            "dcim.mac-addresses",
+            {"mac_address": "00:11:22:33:44:55", "assigned_object_type": None},
+            "cannot be None",
+        ),
     ],
 )
 def test_natural_keys_refused(endpoint, keys, message):
@@ -176,3 +201,33 @@ def test_one_match():
 
 def test_dedupe_by_id():
     assert _common.dedupe_by_id([{"id": 1}, {"id": 2}, {"id": 1, "x": 1}]) == [{"id": 1}, {"id": 2}]
+
+
+@pytest.fixture(scope="module")
+def schema_filters():
+    """Filter names per endpoint of NetBox 4.6.8's OpenAPI schema (read from ../shared)."""
+    if SHARED_FIXTURES is None:
+        pytest.skip(SHARED_MISSING_REASON)
+    with open(SHARED_FIXTURES / "netbox" / "openapi-4.6.8.json", encoding="utf-8") as fh:
+        paths = json.load(fh)["paths"]
+    filters = {}
+    for endpoint in _common.NATURAL_KEYS:
+        operation = paths[f"/api/{_common.endpoint_path(endpoint)}/"]["get"]
+        filters[endpoint] = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    return filters
+
+
+@pytest.mark.parametrize("endpoint", sorted(_common.NATURAL_KEYS))
+def test_natural_key_filters_exist_in_netbox(schema_filters, endpoint):
+    """NetBox silently ignores an unknown filter: every query find() builds, with a value or
+    with None ("unset"), must use filters NetBox 4.6.8 defines for the endpoint."""
+    allowed, _ = _common.NATURAL_KEYS[endpoint]
+    known = schema_filters[endpoint]
+    for key in sorted(allowed):
+        assert key in known, f"{endpoint}: {key} is not a NetBox filter"
+        try:
+            name, value = _common._null_pair(endpoint, key)  # pylint: disable=protected-access
+        except NetBoxConfigError as err:
+            assert "cannot be None" in str(err)
+            continue
+        assert name in known, f"{endpoint}: {key}=None would send {name}={value}, not a filter"

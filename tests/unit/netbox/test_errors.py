@@ -58,6 +58,7 @@ class FakeResponse:
         (412, NetBoxPreconditionFailed),
         (500, NetBoxUnavailable),
         (503, NetBoxUnavailable),
+        (429, NetBoxUnavailable),
         (418, NetBoxError),
     ],
 )
