@@ -252,8 +252,11 @@ def config(root=None, device=None, generation=None):
     The files the ``hwgen`` SLS writes for this box, rendered from its generation profile and
     NetBox (udev NIC naming, systemd-networkd bond and addresses, sysctl, kernel arguments):
     ``{generation, files: {path: content}, stale: [paths], paths, sysctl, kernel_args,
-    network_files, apply_live}``. ``stale`` lists files an earlier run wrote that the current
-    profile no longer produces (the SLS removes them).
+    network_files, apply_live, reload, validate, device}``. ``stale`` lists files an earlier run
+    wrote that the current profile no longer produces (the SLS removes them); ``reload`` the
+    commands (udevadm, sysctl, update-grub, networkctl) that make the running system take up the
+    changes, with their ``onchanges`` (empty unless ``hardware:apply_live``); ``validate``
+    whether the files wait for ``hardware.validated`` (``hardware:validate``, default true).
 
     root
         Write under this directory instead of ``hardware:root`` (default ``/``).
@@ -290,5 +293,7 @@ def config(root=None, device=None, generation=None):
                     stale.append(path)
     rendered["stale"] = stale
     rendered["apply_live"] = bool(settings.get("apply_live", root == "/"))
+    rendered["reload"] = hwrender.reload_commands(rendered, stale) if rendered["apply_live"] else []
+    rendered["validate"] = bool(settings.get("validate", True))
     rendered["device"] = netbox["device"].get("name")
     return rendered

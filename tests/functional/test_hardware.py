@@ -207,6 +207,7 @@ def test_config_renders_under_root(tmp_path):
     )
     cfg = mods["hardware.config"]()
     assert cfg["generation"] == "gen11" and cfg["apply_live"] is False
+    assert cfg["reload"] == [] and cfg["validate"] is True
     assert all(path.startswith(str(tmp_path / "r")) for path in cfg["files"])
     assert any('KERNELS=="0000:06:00.0", NAME="eno1"' in c for c in cfg["files"].values())
     mods, _ = loaders(tmp_path, "srv-r1-02", hardware={"root": "relative/dir"})
@@ -275,6 +276,12 @@ def test_hwgen_sls_live_reload_states(tmp_path):
         {"file": f"hwgen-file-{settings['root']}/etc/sysctl.d/90-hwgen.conf"}
     ]
     assert "hwgen-networkd-reload" in high and "hwgen-udev-reload" in high
+    # validate: false (a box being rebuilt on purpose): files do not wait for the validation.
+    mods, _ = loaders(tmp_path, hardware=dict(settings, validate=False))
+    high = mods["state.show_sls"]("hwgen")
+    assert "hwgen-validated" not in high
+    files = [v["file"] for k, v in high.items() if k.startswith("hwgen-file-")]
+    assert files and not any("require" in a for args in files for a in args if isinstance(a, dict))
 
 
 def test_profiles_pillar_files_are_plain_yaml():

@@ -274,6 +274,50 @@ def stale_files(rendered, existing_network_files):
     return stale
 
 
+def reload_commands(rendered, stale=()):
+    """
+    The commands that make the running system take up changed files, each with the ``onchanges``
+    requisites of the ``hwgen`` SLS (``file: hwgen-file-<path>`` for a written file,
+    ``file: hwgen-stale-<path>`` for a removed one)::
+
+        [{"id": "hwgen-sysctl-load", "name": "sysctl --load=/etc/sysctl.d/90-hwgen.conf",
+          "onlyif": None, "onchanges": [{"file": "hwgen-file-/etc/sysctl.d/90-hwgen.conf"}]}, ...]
+    """
+    where = rendered["paths"]
+    written = set(rendered["files"])
+    removed = set(stale or ())
+
+    def watched(paths):
+        return [{"file": f"hwgen-file-{p}"} for p in sorted(written & paths)] + [
+            {"file": f"hwgen-stale-{p}"} for p in sorted(removed & paths)
+        ]
+
+    network_dir = where["network_dir"].rstrip("/") + "/"
+    network = {p for p in written | removed if p.startswith(network_dir)}
+    wanted = (
+        ("hwgen-udev-reload", "udevadm control --reload-rules", None, {where["udev_rules"]}),
+        (
+            "hwgen-sysctl-load",
+            f"sysctl --load={where['sysctl_file']}",
+            None,
+            {where["sysctl_file"]} & written,
+        ),
+        (
+            "hwgen-update-grub",
+            "update-grub",
+            "command -v update-grub",
+            {where["kernel_args_file"]},
+        ),
+        ("hwgen-networkd-reload", "networkctl reload", "command -v networkctl", network),
+    )
+    commands = []
+    for ident, name, onlyif, paths in wanted:
+        onchanges = watched(paths)
+        if onchanges:
+            commands.append({"id": ident, "name": name, "onlyif": onlyif, "onchanges": onchanges})
+    return commands
+
+
 def render(
     profile, interfaces, ip_addresses=None, config_context=None, *, root="/", path_overrides=None
 ):

@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from salt_ext.utils.hardware.profiles import select_profile
-from salt_ext.utils.hardware.render import render, simple_interfaces
+from salt_ext.utils.hardware.render import reload_commands, render, simple_interfaces
 from tests.unit.hardware.lab import Lab, load_profiles
 
 
@@ -112,3 +112,38 @@ def test_addressed_interface_outside_the_bond_is_configured(lab):
         name.endswith(("30-hwgen-eno1.network", "30-hwgen-eno2.network", "30-hwgen-bmc.network"))
         for name in files
     ), "bond members and the BMC port get no address network"
+
+
+def test_reload_commands_watch_written_and_removed_files(lab):
+    out = rendered(lab, "srv-r1-01", root="/r")
+    stale = ["/r/etc/systemd/network/30-hwgen-bond1.network"]
+    commands = {c["id"]: c for c in reload_commands(out, stale)}
+    assert sorted(commands) == [
+        "hwgen-networkd-reload",
+        "hwgen-sysctl-load",
+        "hwgen-udev-reload",
+        "hwgen-update-grub",
+    ]
+    assert commands["hwgen-sysctl-load"] == {
+        "id": "hwgen-sysctl-load",
+        "name": "sysctl --load=/r/etc/sysctl.d/90-hwgen.conf",
+        "onlyif": None,
+        "onchanges": [{"file": "hwgen-file-/r/etc/sysctl.d/90-hwgen.conf"}],
+    }
+    networkd = commands["hwgen-networkd-reload"]
+    assert networkd["onlyif"] == "command -v networkctl"
+    assert networkd["onchanges"] == [
+        {"file": f"hwgen-file-/r/etc/systemd/network/{name}"} for name in out["network_files"]
+    ] + [{"file": "hwgen-stale-/r/etc/systemd/network/30-hwgen-bond1.network"}]
+    assert commands["hwgen-udev-reload"]["onchanges"] == [
+        {"file": "hwgen-file-/r/etc/udev/rules.d/70-hwgen-net.rules"}
+    ]
+    # A profile that stopped asking for sysctl and kernel arguments: grub still rebuilt once
+    # (the drop-in is removed), nothing to load into sysctl.
+    out["files"] = {k: v for k, v in out["files"].items() if "sysctl" not in k and "grub" not in k}
+    commands = {c["id"]: c for c in reload_commands(out, ["/r/etc/default/grub.d/90-hwgen.cfg"])}
+    assert "hwgen-sysctl-load" not in commands
+    assert commands["hwgen-update-grub"]["onchanges"] == [
+        {"file": "hwgen-stale-/r/etc/default/grub.d/90-hwgen.cfg"}
+    ]
+    assert reload_commands({"paths": out["paths"], "files": {}}, []) == []
