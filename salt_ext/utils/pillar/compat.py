@@ -23,11 +23,27 @@ import copy
 import ipaddress
 import logging
 
+from salt_ext.utils.netbox._store_util import ip_sort_key, natural_key
 from salt_ext.utils.pillar.assemble import DEVICE
 
 log = logging.getLogger(__name__)
 
 _SCOPE_KEYS = ("scope", "scope_type", "scope_id", "site")
+
+
+# Lists come in NetBox's default ordering, as 3007 passed on what NetBox returned:
+# interfaces by natural name, IP addresses by address, prefixes by VRF (global first) then prefix.
+def _interface_order(iface):
+    return (natural_key(iface.get("name")), iface["id"])
+
+
+def _ip_order(ip):
+    return (ip_sort_key(ip.get("address")), ip["id"])
+
+
+def _prefix_order(prefix):
+    vrf = prefix.get("vrf")
+    return (vrf is not None, str((vrf or {}).get("name") or ""), ip_sort_key(prefix.get("prefix")))
 
 
 def _napalm_driver(platform):
@@ -60,9 +76,9 @@ def salt3007_pillar(view, kind, node_id, options, minion_id):
             iface = copy.deepcopy(raw)
             iface.pop(parent_key, None)
             interfaces.append(iface)
-        interfaces.sort(key=lambda i: i["id"])
+        interfaces.sort(key=_interface_order)
         if options.interface_ips:
-            ips = sorted(view.ips_by_node.get((kind, node_id), ()), key=lambda i: i["id"])
+            ips = sorted(view.ips_by_node.get((kind, node_id), ()), key=_ip_order)
             if ips:
                 for iface in interfaces:
                     iface["ip_addresses"] = []
@@ -85,7 +101,7 @@ def salt3007_pillar(view, kind, node_id, options, minion_id):
                 node["site"] = copy.deepcopy(full)
         if options.site_prefixes:
             prefixes = []
-            for raw in sorted(view.prefixes, key=lambda p: p["id"]):
+            for raw in sorted(view.prefixes, key=lambda p: (_prefix_order(p), p["id"])):
                 prefix = copy.deepcopy(raw)
                 for key in _SCOPE_KEYS:
                     prefix.pop(key, None)
