@@ -31,6 +31,7 @@ Configuration (master):
           virtual_machines: false
           ttl: 300                        # seconds a site record is used without asking NetBox
           max_stale: 86400                # serve a cached copy this old at most when NetBox fails
+          full_interval: 3600             # a full fetch at least this often (else the change log)
           # parts, all true by default:
           interfaces: true
           peers: true

@@ -193,10 +193,17 @@ class Engine:
     def _refresh(self, src, record, full_fn, incr_fn, *, covers, force_full, what):
         endpoints = set(covers) | set((record or {}).get("endpoints") or ())
         if record is not None and not force_full and set(covers) <= set(record["endpoints"]):
-            try:
-                return incr_fn(src, record)
-            except fetch.NeedFullFetch as why:
-                log.info("netbox pillar: full refetch of %s: %s", what, why)
+            interval = self.options.full_interval
+            since_full = time.time() - (record.get("full_at") or 0)
+            if interval and since_full >= interval:
+                # nested copies inside unchanged objects (a peer's name in a cable end, an
+                # address in a device's primary_ip) are only refreshed by a full fetch
+                log.info("netbox pillar: full refetch of %s: last one %.0fs ago", what, since_full)
+            else:
+                try:
+                    return incr_fn(src, record)
+                except fetch.NeedFullFetch as why:
+                    log.info("netbox pillar: full refetch of %s: %s", what, why)
         return full_fn(src, endpoints)
 
     # ------------------------------------------------------------------ identity

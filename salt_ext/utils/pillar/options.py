@@ -60,6 +60,7 @@ _COMMON = {
     "max_stale": 86400,
     "retry_after": 30,
     "changelog_max": 500,
+    "full_interval": 3600,
     "lock_timeout": 120,
     "unknown_recheck": 10,
     "cache_driver": None,
@@ -87,6 +88,7 @@ class PillarOptions:
     max_stale: float = 86400
     retry_after: float = 30
     changelog_max: int = 500
+    full_interval: float = 3600
     lock_timeout: float = 120
     unknown_recheck: float = 10
     cache_driver: str | None = None
@@ -276,6 +278,7 @@ def parse_options(kwargs):
         ("ttl", 0),
         ("max_stale", 0),
         ("retry_after", 0),
+        ("full_interval", 0),
         ("lock_timeout", 1),
         ("unknown_recheck", 0),
     ):

@@ -360,3 +360,32 @@ def test_runner_refresh_fails_loudly_when_netbox_fails(master_opts, monkeypatch)
     # minions keep being served the cached copy (still within its TTL)
     out = engine.compile("srv-r1-01", {})["netbox"]
     assert out["name"] == "srv-r1-01" and out["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1"
+
+
+def _age_full_fetch(engine, name, seconds):
+    """Make the cached record's last full fetch ``seconds`` older and its TTL expired."""
+    forget_memory()
+    record = engine.store.cache.fetch(engine.store.bank, name)
+    record["full_at"] -= seconds
+    engine.store.cache.store(engine.store.bank, name, record)
+    expire(engine, name, 600)
+    return record["full_at"]
+
+
+def test_full_interval_bounds_the_change_log_refreshes(master_opts):
+    engine = make_engine(master_opts, full_interval=3600)
+    engine.compile("srv-r1-01", {})
+    name = site_name(engine)
+    expire(engine, name, 600)  # past the TTL, full fetch 10 minutes ago: change log only
+    engine.compile("srv-r1-01", {})
+    assert engine.store.meta(name)["last_fetch"]["mode"] == "unchanged"
+    # the record's last full fetch is older than full_interval: the next refresh is a full one
+    old_full = _age_full_fetch(engine, name, 7200)
+    engine.compile("srv-r1-01", {})
+    meta = engine.store.meta(name)
+    assert meta["last_fetch"]["mode"] == "full" and meta["full_at"] > old_full + 7000
+    # 0: change log only, however old the last full fetch
+    never = make_engine(master_opts, full_interval=0)
+    _age_full_fetch(never, name, 7200)
+    never.compile("srv-r1-01", {})
+    assert never.store.meta(name)["last_fetch"]["mode"] == "unchanged"
