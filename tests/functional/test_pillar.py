@@ -153,18 +153,42 @@ def test_twenty_minions_together_cause_one_bulk_fetch(tmp_path, fresh_netbox, la
     client = fresh_netbox_client(fresh_netbox)
     dev = client.find("dcim.devices", name="srv-r1-02")
     client.update("dcim.devices", dev["id"], {"serial": "SWAPPED-BOARD"})
+    eno1 = client.find("dcim.interfaces", device_id=dev["id"], name="eno1")
+    client.update("dcim.interfaces", eno1["id"], {"description": "re-cabled"})
+    primary = dev["primary_ip4"]["id"]
+    client.update("ipam.ip-addresses", primary, {"dns_name": "srv-r1-02.lab1.example.net"})
     expire_all(fleet)
     standin.reset_requests()
     results = compile_together(fleet, minions)
     assert results == {m: (None, m) for m in minions}
     incremental = [(r["path"], dict(r["query"])) for r in standin.requests]
     paths = collections.Counter(p for p, _ in incremental)
-    # the identity index and the site record each read the change log once and fetch the device
-    assert paths == {"/api/core/object-changes/": 2, "/api/dcim/devices/": 2}
+    # the identity index and the site record each read the change log once and fetch the device;
+    # the site record fetches the changed interface and IP, each by id, once
+    assert paths == {
+        "/api/core/object-changes/": 2,
+        "/api/dcim/devices/": 2,
+        "/api/dcim/interfaces/": 1,
+        "/api/ipam/ip-addresses/": 1,
+    }
+    changed = {
+        "/api/dcim/devices/": dev["id"],
+        "/api/dcim/interfaces/": eno1["id"],
+        "/api/ipam/ip-addresses/": primary,
+    }
     for path, query in incremental:
-        if path == "/api/dcim/devices/":
-            assert query["id"] == str(dev["id"])
-    assert compile_pillar(fleet, "srv-r1-02")["netbox"]["serial"] == "SWAPPED-BOARD"
+        if path in changed:
+            assert query["id"] == str(changed[path])
+    pillar = compile_pillar(fleet, "srv-r1-02")["netbox"]
+    assert pillar["serial"] == "SWAPPED-BOARD"
+    assert pillar["interfaces"]["eno1"]["description"] == "re-cabled"
+    (bond_ip,) = [
+        ip
+        for iface in pillar["interfaces"].values()
+        for ip in iface["ip_addresses"]
+        if ip["id"] == primary
+    ]
+    assert bond_ip["dns_name"] == "srv-r1-02.lab1.example.net" and bond_ip["primary"] is True
 
 
 def fresh_netbox_client(target):

@@ -91,11 +91,20 @@ def test_two_masters_share_one_site_fetch(tmp_path, fresh_netbox, lab1_snapshot,
     assert master_a["cachedir"] != master_b["cachedir"]  # nothing shared on disk
     minions = lab1_names(lab1_snapshot, 12)
 
+    # baseline: what one minion alone costs one master (localfs cache, nothing cached)
+    solo = master_opts(tmp_path, fresh_netbox, name="solo")
+    standin.reset_requests()
+    assert compile_pairs([(solo, minions[0])]) == {minions[0]: (None, minions[0])}
+    baseline = requests_by_path(standin)
+    assert baseline["/api/dcim/interfaces/"] == -(-456 // 100)
+
     standin.reset_requests()
     pairs = [(master_a if i % 2 else master_b, m) for i, m in enumerate(minions)]
     results = compile_pairs(pairs)
     assert results == {m: (None, m) for m in minions}
     shared = requests_by_path(standin)
+    # two masters, twelve minions: exactly the requests of one minion on one master
+    assert shared == baseline
     # one fetch for both masters: every endpoint's pages read once
     assert shared["/api/dcim/sites/"] == 1
     assert shared["/api/dcim/interfaces/"] == -(-456 // 100)
