@@ -12,9 +12,9 @@ import logging
 
 import salt.client
 import yaml
-from salt.exceptions import SaltInvocationError
-from salt.exceptions import SaltRunnerError
+from salt.exceptions import SaltInvocationError, SaltRunnerError
 
+from salt_ext.utils.hardware import profiles as hwprofiles
 from salt_ext.utils.hardware import validate as hwvalidate
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,12 @@ def check_generation(gen, minion, profile_file=None, timeout=120):
     """
     Onboarding a new hardware generation: inventory a sample box and report where the draft
     profile disagrees with the real machine (schema errors, match patterns, CPU, memory, disks,
-    NICs, PSUs, firmware), with a ``suggested`` expected block taken from the box.
-    Returns ``retcode`` 1 (and ``salt-run`` exits 1) when the draft does not agree.
+    NICs, PSUs, firmware), with a ``suggested`` expected block taken from the box; ``conflicts``
+    with the other generations (a device type already covered, a ``match`` that recognises the
+    same hardware); and ``netbox``: whether the box's NetBox device type is already tagged
+    (custom field ``hw_generation``) and listed in ``device_types``, with what is left ``todo``.
+    Returns ``retcode`` 1 (and ``salt-run`` exits 1) when the draft disagrees or conflicts; the
+    NetBox tagging (done after the draft agrees) never fails it.
 
     gen
         The generation being drafted (``gen13``).
@@ -90,14 +94,21 @@ def check_generation(gen, minion, profile_file=None, timeout=120):
     if not minion or not isinstance(minion, str):
         raise SaltInvocationError("minion=<minion id of a sample box> is required")
     client = salt.client.get_local_client(__opts__["conf_file"])
-    # Compiled on the master from pillar_roots (a draft just added is seen without a refresh).
-    pillar = {} if profile_file else (__salt__["pillar.show_pillar"](minion) or {})
+    # Compiled on the master from pillar_roots (a draft just added is seen without a refresh);
+    # also gives the other generations and the box's NetBox device type.
+    pillar = __salt__["pillar.show_pillar"](minion) or {}
     profile, origin = _draft_profile(gen, profile_file, pillar)
     inventory = _minion_call(client, minion, "hardware.inventory", timeout=timeout)
     report = hwvalidate.compare_draft(inventory, gen, profile)
     report["minion"] = minion
     report["profile_source"] = origin
-    report["retcode"] = 0 if report["agrees"] else 1
-    if not report["agrees"]:
+    report["conflicts"] = hwprofiles.conflicts(
+        gen, profile, pillar.get("hwgen_profiles"), inventory
+    )
+    report["netbox"] = hwprofiles.netbox_tagging(
+        gen, profile, (pillar.get("netbox") or {}).get("device_type")
+    )
+    report["retcode"] = 0 if report["agrees"] and not report["conflicts"] else 1
+    if report["retcode"]:
         __context__["retcode"] = 1
     return report

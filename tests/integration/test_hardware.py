@@ -187,6 +187,9 @@ def test_check_generation_runner(master, minions, workdir):
     assert ret.returncode == 0, ret
     assert ret.data["agrees"] is True, (ret.data["schema_errors"], ret.data["disagreements"])
     assert ret.data["suggested"]["cpu"]["cores"] == 20
+    assert ret.data["conflicts"] == []
+    assert ret.data["netbox"]["done"] is True
+    assert ret.data["netbox"]["device_type"] == "proliant-bl460c-gen9"
 
     # A draft gen13 written from the wrong datasheet: 4 DIMMs of 16 GB and 25G NICs.
     draft = workdir / "gen13.sls"
@@ -202,3 +205,9 @@ def test_check_generation_runner(master, minions, workdir):
     assert ret.returncode != 0
     names = {c["name"] for c in ret.data["disagreements"]}
     assert names == {"memory.dimm_count", "memory.dimm_size_gb", "nics.speed"}
+    # Copied from gen11 without new device types/patterns: it would steal gen11's boxes.
+    assert {(c["generation"], c["reason"]) for c in ret.data["conflicts"]} == {
+        ("gen11", "device_types"),
+        ("gen11", "match"),
+    }
+    assert ret.data["netbox"]["tagged"] is False and ret.data["netbox"]["hw_generation"] == "gen11"

@@ -316,6 +316,41 @@ def validate_profiles(profiles):
     return profiles
 
 
+def conflicts(name, profile, profiles, inventory=None):
+    """
+    Where a (draft) profile collides with the other generations of ``profiles``: a NetBox device
+    type another generation already covers, or a ``match`` that recognises the same hardware
+    (``inventory``) as another generation's (validation could then not tell them apart)::
+
+        [{"generation": "gen11", "reason": "device_types", "comment": "..."}, ...]
+    """
+    found = []
+    mine = {str(d).lower() for d in (profile or {}).get("device_types") or []}
+    for other, theirs in sorted((profiles or {}).items()):
+        if other == name or not isinstance(theirs, dict):
+            continue
+        shared = sorted(mine & {str(d).lower() for d in theirs.get("device_types") or []})
+        if shared:
+            found.append(
+                {
+                    "generation": other,
+                    "reason": "device_types",
+                    "comment": f"{other} already covers NetBox device type(s) {shared}",
+                }
+            )
+        if inventory is not None and matches(profile, inventory) and matches(theirs, inventory):
+            system = inventory.get("system") or {}
+            found.append(
+                {
+                    "generation": other,
+                    "reason": "match",
+                    "comment": f"{other}'s match also recognises {system.get('vendor')} "
+                    f"{system.get('product')}: make the patterns exclusive",
+                }
+            )
+    return found
+
+
 def matches(profile, inventory):
     """True when the inventory's system vendor/product match the profile's ``match`` patterns."""
     rules = (profile or {}).get("match") or {}
@@ -343,6 +378,47 @@ def generation_for_device_type(profiles, device_type):
         if keys & {str(d).lower() for d in (prof or {}).get("device_types") or []}:
             return name
     return None
+
+
+def netbox_tagging(name, profile, device_type):
+    """
+    Whether NetBox already ties a sample box's device type (REST or NetBox pillar shape) to
+    generation ``name`` - the "tag a NetBox device type" step of onboarding::
+
+        {"device_type": "proliant-bl460c-gen9", "hw_generation": "gen11", "listed": True,
+         "tagged": True, "done": True, "todo": []}
+    """
+    if not device_type:
+        return {
+            "device_type": None,
+            "hw_generation": None,
+            "listed": False,
+            "tagged": False,
+            "done": False,
+            "todo": [
+                "the sample box has no NetBox device type in its pillar: configure the NetBox "
+                "ext_pillar (docs/pillar.md) or check the device in NetBox"
+            ],
+        }
+    slug = device_type.get("slug") or device_type.get("model")
+    listed = generation_for_device_type({name: profile}, device_type) == name
+    current = device_type.get("hw_generation") or hw_generation(device_type)
+    todo = []
+    if current != name:
+        todo.append(
+            f"set custom field hw_generation: {name} on NetBox device type '{slug}' "
+            f"(now {current!r})"
+        )
+    if not listed:
+        todo.append(f"list '{slug}' in hwgen_profiles:{name}:device_types")
+    return {
+        "device_type": slug,
+        "hw_generation": current,
+        "listed": listed,
+        "tagged": current == name,
+        "done": not todo,
+        "todo": todo,
+    }
 
 
 def hw_generation(device_type):

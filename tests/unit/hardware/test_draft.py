@@ -5,11 +5,9 @@ import copy
 import pytest
 
 from salt_ext.utils.hardware.inventory import simulate
-from salt_ext.utils.hardware.validate import compare_draft
-from salt_ext.utils.hardware.validate import suggest_expected
+from salt_ext.utils.hardware.validate import compare_draft, suggest_expected
 from tests.unit.hardware.conftest import requires_shared
-from tests.unit.hardware.lab import load_profiles
-from tests.unit.hardware.lab import simulate_spec
+from tests.unit.hardware.lab import load_profiles, simulate_spec
 
 pytestmark = requires_shared
 
@@ -55,3 +53,54 @@ def test_disagreements_and_schema_errors(box):
     draft["expected"]["cpu"]["sockets"] = "one"
     report = compare_draft(box, "gen13", draft)
     assert report["schema_errors"] and report["checks"] == [] and not report["agrees"]
+
+
+def test_conflicts_with_the_other_generations(box):
+    from salt_ext.utils.hardware.profiles import conflicts  # noqa: PLC0415
+
+    profiles = load_profiles()
+    assert conflicts("gen12", profiles["gen12"], profiles, box) == []
+    # A draft copied from gen12 without changing device_types or match.
+    draft = copy.deepcopy(profiles["gen12"])
+    found = conflicts("gen13", draft, profiles, box)
+    assert [(c["generation"], c["reason"]) for c in found] == [
+        ("gen12", "device_types"),
+        ("gen12", "match"),
+    ]
+    assert "gen12 already covers NetBox device type(s) ['ssg-6028r-osd072p']" in found[0]["comment"]
+    assert "Supermicro SSG-6028R-OSD072P" in found[1]["comment"]
+    draft.update(
+        device_types=["ssg-6049p"], match={"vendor": "^Supermicro", "product": "^SSG-6049P"}
+    )
+    assert conflicts("gen13", draft, profiles, box) == []
+
+
+def test_netbox_tagging_of_the_sample_box():
+    from salt_ext.utils.hardware.profiles import netbox_tagging  # noqa: PLC0415
+
+    gen12 = load_profiles()["gen12"]
+    pillar_dtype = {
+        "slug": "ssg-6028r-osd072p",
+        "model": "SSG-6028R-OSD072P",
+        "hw_generation": "gen12",
+    }
+    assert netbox_tagging("gen12", gen12, pillar_dtype) == {
+        "device_type": "ssg-6028r-osd072p",
+        "hw_generation": "gen12",
+        "listed": True,
+        "tagged": True,
+        "done": True,
+        "todo": [],
+    }
+    rest_dtype = {
+        "slug": "ssg-6049p",
+        "model": "SSG-6049P",
+        "custom_fields": {"hw_generation": None},
+    }
+    report = netbox_tagging("gen13", gen12, rest_dtype)
+    assert not report["done"] and not report["listed"] and not report["tagged"]
+    assert report["todo"] == [
+        "set custom field hw_generation: gen13 on NetBox device type 'ssg-6049p' (now None)",
+        "list 'ssg-6049p' in hwgen_profiles:gen13:device_types",
+    ]
+    assert "NetBox ext_pillar" in netbox_tagging("gen13", gen12, None)["todo"][0]
