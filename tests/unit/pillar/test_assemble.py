@@ -216,3 +216,23 @@ def test_link_peers_used_when_cable_not_in_record(record, lab1_snapshot):
         SiteView(record), "device", device_id(lab1_snapshot, "srv-r1-01"), parse_options({})
     )
     assert out["interfaces"]["eno1"]["peer"]["device"] == "tor1-r1"
+
+
+def test_tagged_vlans_from_the_site_vlans(record, lab1_snapshot):
+    tor = device_id(lab1_snapshot, "tor1-r1")
+    vlans = {v["vid"]: v for v in record["objects"]["ipam.vlans"]}
+    port = next(
+        i
+        for i in record["objects"]["dcim.interfaces"]
+        if i["device"]["id"] == tor and i["name"] == "Ethernet1"
+    )
+    port["mode"] = {"value": "tagged", "label": "Tagged"}
+    port["untagged_vlan"] = {"id": vlans[200]["id"], "vid": 200, "name": "mgmt"}
+    port["tagged_vlans"] = [{"id": vlans[100]["id"], "vid": 100, "name": "old-name"}]
+    vlans[100]["name"] = "prod-renamed"  # the VLAN changed after the interface was fetched
+    out = node_pillar(SiteView(record), "device", tor, parse_options({}))
+    eth1 = out["interfaces"]["Ethernet1"]
+    assert eth1["mode"] == "tagged"
+    assert eth1["untagged_vlan"] == {"id": vlans[200]["id"], "vid": 200, "name": "mgmt"}
+    assert eth1["tagged_vlans"] == [{"id": vlans[100]["id"], "vid": 100, "name": "prod-renamed"}]
+    assert eth1["peer"]["device"] == "srv-r1-01" and eth1["peer"]["interface"] == "eno1"
