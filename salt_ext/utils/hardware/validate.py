@@ -379,6 +379,45 @@ def _describe_neighbour(nb):
     }
 
 
+def _cabling_check(name, peer, local, lldp):
+    """NetBox interface ``name`` cabled to ``peer``, seen on the box as NIC ``local`` (or None)."""
+    check_name = f"cabling.{name}"
+    expected = {"device": peer["device"], "port": peer["port"]}
+    nb = lldp.get(local["name"]) if local else None
+    actual = _describe_neighbour(nb)
+    if peer.get("via"):
+        comment = (
+            f"the cable ends on {peer['via']} {peer['device']} {peer['port']} (a patch panel): "
+            "the switch port behind it is not known here, not compared"
+        )
+        return _check(check_name, expected, actual, False, severity="warning", comment=comment)
+    if local is None:
+        comment = f"no NIC on the box matches NetBox interface {name}"
+        return _check(check_name, expected, None, False, comment=comment)
+    if not nb:
+        comment = (
+            f"no LLDP neighbour seen on {local['name']} (link down, lldpd not running or switch "
+            "LLDP off)"
+        )
+        return _check(check_name, expected, None, False, comment=comment)
+    host_ok = same_host(nb.get("chassis_name"), peer["device"])
+    port_ok = any(
+        same_port(candidate, peer["port"])
+        for candidate in (
+            nb.get("port_id") if nb.get("port_id_type") != "mac" else None,
+            nb.get("port_descr"),
+        )
+    )
+    ok = host_ok and port_ok
+    comment = (
+        ""
+        if ok
+        else f"{local['name']} is cabled to {actual['device']} {actual['port']}, NetBox says "
+        f"{peer['device']} {peer['port']}"
+    )
+    return _check(check_name, expected, actual, ok, comment=comment)
+
+
 def interface_checks(inventory, interfaces):
     """
     MAC checks for every NetBox interface with a MAC and cabling checks for every cabled one.
@@ -424,63 +463,8 @@ def interface_checks(inventory, interfaces):
             )
         if local is None:
             local = by_name.get(name)
-        peer = iface.get("peer")
-        if not peer:
-            continue
-        expected = {"device": peer["device"], "port": peer["port"]}
-        if peer.get("via"):
-            checks.append(
-                _check(
-                    f"cabling.{name}",
-                    expected,
-                    _describe_neighbour(lldp.get((local or {}).get("name"))),
-                    False,
-                    severity="warning",
-                    comment=f"the cable ends on {peer['via']} {peer['device']} {peer['port']} "
-                    "(a patch panel): the switch port behind it is not known here, not compared",
-                )
-            )
-            continue
-        if local is None:
-            checks.append(
-                _check(
-                    f"cabling.{name}",
-                    expected,
-                    None,
-                    False,
-                    comment=f"no NIC on the box matches NetBox interface {name}",
-                )
-            )
-            continue
-        nb = lldp.get(local["name"])
-        actual = _describe_neighbour(nb)
-        if not nb:
-            checks.append(
-                _check(
-                    f"cabling.{name}",
-                    expected,
-                    None,
-                    False,
-                    comment=f"no LLDP neighbour seen on {local['name']} (link down, lldpd not running or switch LLDP off)",
-                )
-            )
-            continue
-        host_ok = same_host(nb.get("chassis_name"), peer["device"])
-        port_ok = any(
-            same_port(candidate, peer["port"])
-            for candidate in (
-                nb.get("port_id") if nb.get("port_id_type") != "mac" else None,
-                nb.get("port_descr"),
-            )
-        )
-        ok = host_ok and port_ok
-        comment = ""
-        if not ok:
-            comment = (
-                f"{local['name']} is cabled to {actual['device']} {actual['port']}, NetBox says "
-                f"{peer['device']} {peer['port']}"
-            )
-        checks.append(_check(f"cabling.{name}", expected, actual, ok, comment=comment))
+        if iface.get("peer"):
+            checks.append(_cabling_check(name, iface["peer"], local, lldp))
     return checks
 
 
