@@ -56,6 +56,8 @@ VIRTUAL_NAME_PREFIXES = (
 )
 
 LSBLK_COLUMNS = "NAME,KNAME,PATH,TYPE,SIZE,ROTA,MODEL,SERIAL,TRAN,RM,WWN,VENDOR,REV"
+# util-linux < 2.33 (Ubuntu 18.04, RHEL 7/8.0) has no PATH column: lsblk refuses the whole list.
+LSBLK_COLUMNS_COMPAT = LSBLK_COLUMNS.replace("PATH,", "")
 
 # Raw-output file names understood when ``simulate`` points at a directory.
 DIRECTORY_NAMES = {
@@ -480,19 +482,26 @@ def collect(run, which, read_file):
             return None
         return out
 
+    def first_answer(key, *argvs):
+        """The output of the first form the tool accepts; only the last failure is a warning."""
+        for argv in argvs:
+            out = tool(key, argv)
+            if out is not None or sources.get(key) != "failed" or argv is argvs[-1]:
+                return out
+            warnings.pop()
+            del sources[key]
+        return None
+
     raw["dmidecode"] = tool("dmidecode", ["dmidecode"])
     raw["lscpu"] = tool("lscpu", ["lscpu", "-J"])
-    raw["lsblk"] = tool("lsblk", ["lsblk", "-J", "-b", "-o", LSBLK_COLUMNS])
+    raw["lsblk"] = first_answer(
+        "lsblk",
+        ["lsblk", "-J", "-b", "-o", LSBLK_COLUMNS],
+        ["lsblk", "-J", "-b", "-o", LSBLK_COLUMNS_COMPAT],
+    )
     raw["nvme"] = tool("nvme", ["nvme", "list", "-o", "json"])
     raw["ip"] = tool("ip", ["ip", "-j", "-d", "addr", "show"])
-    if which("lldpctl"):
-        raw["lldp"] = tool("lldp", ["lldpctl", "-f", "json"])
-        if raw["lldp"] is None:
-            warnings.pop()
-            sources.pop("lldp", None)
-            raw["lldp"] = tool("lldp", ["lldpctl", "-f", "keyvalue"])
-    else:
-        tool("lldp", ["lldpctl"])
+    raw["lldp"] = first_answer("lldp", ["lldpctl", "-f", "json"], ["lldpctl", "-f", "keyvalue"])
     raw["ipmitool_lan"] = tool("ipmitool_lan", ["ipmitool", "lan", "print"])
     raw["ipmitool_mc"] = tool("ipmitool_mc", ["ipmitool", "mc", "info"])
     try:

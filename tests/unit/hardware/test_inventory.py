@@ -192,3 +192,56 @@ def test_nic_classification_without_ethtool():
         ("eno2", "48:df:37:1e:60:b1", "bond0"),
         ("lom1", "48:df:37:1e:60:b0", None),
     ]
+
+
+def test_collect_on_an_older_lsblk_without_the_path_column(captured):
+    """util-linux < 2.33 refuses the PATH column (exit 1): the disks still come, without it."""
+    run, which, read, calls = fake_machine(captured)
+    lsblk = json.loads((captured / "lsblk.json").read_text())
+    for dev in lsblk["blockdevices"]:
+        dev.pop("path", None)
+
+    def old_lsblk(argv):
+        if argv[0] == "lsblk":
+            calls.append(tuple(argv))
+            if "PATH" in argv[-1]:
+                return 1, "", "lsblk: unknown column: NAME,KNAME,PATH,TYPE,..."
+            return 0, json.dumps(lsblk), ""
+        return run(argv)
+
+    result = inv.collect(old_lsblk, which, read)
+    assert ("lsblk", "-J", "-b", "-o", inv.LSBLK_COLUMNS_COMPAT) in calls
+    assert [(d["name"], d["path"]) for d in result["disks"]] == [("vda", "/dev/vda")]
+    assert result["sources"]["lsblk"] == "ok"
+    assert not any(w.startswith("lsblk:") for w in result["warnings"])
+
+    def no_lsblk_at_all(argv):
+        return (1, "", "lsblk: failed to access sysfs") if argv[0] == "lsblk" else run(argv)
+
+    result = inv.collect(no_lsblk_at_all, which, read)
+    assert result["sources"]["lsblk"] == "failed" and result["disks"] == []
+    assert [w for w in result["warnings"] if w.startswith("lsblk:")] == [
+        f"lsblk: 'lsblk -J -b -o {inv.LSBLK_COLUMNS_COMPAT}' exited 1: lsblk: failed to access sysfs"
+    ]
+
+
+def test_collect_lldp_falls_back_to_keyvalue(captured):
+    """An lldpctl built without JSON support answers -f keyvalue; only the outcome counts."""
+    run, which, read, calls = fake_machine(captured)
+    keyvalue = (captured / "lldpctl-2nb.keyvalue").read_text()
+
+    def no_json(argv):
+        if argv[:1] == ["lldpctl"]:
+            calls.append(tuple(argv))
+            if argv[-1] == "json":
+                return 1, "", "lldpctl: unknown output format json"
+            return 0, keyvalue, ""
+        return run(argv)
+
+    result = inv.collect(no_json, which, read)
+    assert [c for c in calls if c[0] == "lldpctl"] == [
+        ("lldpctl", "-f", "json"),
+        ("lldpctl", "-f", "keyvalue"),
+    ]
+    assert sorted(result["lldp"]) == ["eno1", "eno2"] and result["sources"]["lldp"] == "ok"
+    assert not any(w.startswith("lldp:") for w in result["warnings"])
