@@ -200,3 +200,13 @@ def test_runner_cache_info_and_refresh(master, server, standin):
     assert refreshed["sites"]["lab1"]["mode"] == "full"
     assert standin.count(method="GET", path_prefix="/api/dcim/devices/") >= 2  # index + site
     assert standin.token_v1 not in str(info.data) + str(ret.data)
+    # a forced refresh while NetBox is down fails: it never reports the cached copy as refreshed
+    standin.faults.down()
+    try:
+        down = master.salt_run_cli(timeout=120).run("netbox.pillar_refresh", "site=lab1")
+    finally:
+        standin.faults.up()
+    assert down.returncode != 0, down
+    text = str(down.data) + str(down.stdout) + str(down.stderr)
+    assert "netbox.pillar_refresh" in text and "failed" in text
+    assert standin.token_v1 not in text
