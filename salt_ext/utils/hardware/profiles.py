@@ -41,6 +41,7 @@ BOND_MODES = (
     "balance-tlb",
     "balance-alb",
 )
+XMIT_HASH_POLICIES = ("layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac")
 DISK_CLASSES = ("any", "hdd", "ssd", "nvme")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PCI = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
@@ -215,8 +216,21 @@ def _check_config(c, config):
             c.err("config:bond:name", "is required and must be an interface name (e.g. bond0)")
         if "members" not in bond:
             c.err("config:bond:members", "is required (list of NIC names)")
-        elif c.str_list(bond["members"], "config:bond:members") and not bond["members"]:
-            c.err("config:bond:members", "must name at least one NIC")
+        elif c.str_list(bond["members"], "config:bond:members"):
+            if not bond["members"]:
+                c.err("config:bond:members", "must name at least one NIC")
+            for member in bond["members"]:
+                if not _IFNAME.match(member):
+                    c.err("config:bond:members", f"{member!r} is not a valid interface name")
+            naming = config.get("nic_naming") if isinstance(config.get("nic_naming"), dict) else {}
+            if naming.get("by") == "pci" and isinstance(naming.get("names"), dict):
+                unnamed = [m for m in bond["members"] if m not in naming["names"]]
+                if unnamed:
+                    c.err(
+                        "config:bond:members",
+                        f"{unnamed} are not named by config:nic_naming:names (by: pci): the "
+                        "bond would wait for NICs that never get these names",
+                    )
         if bond.get("mode", "802.3ad") not in BOND_MODES:
             c.err(
                 "config:bond:mode", f"must be one of {list(BOND_MODES)} (got {bond.get('mode')!r})"
@@ -227,6 +241,11 @@ def _check_config(c, config):
             )
         if "miimon" in bond:
             c.number(bond["miimon"], "config:bond:miimon")
+        if bond.get("xmit_hash_policy", "layer2") not in XMIT_HASH_POLICIES:
+            c.err(
+                "config:bond:xmit_hash_policy",
+                f"must be one of {list(XMIT_HASH_POLICIES)} (got {bond.get('xmit_hash_policy')!r})",
+            )
     if "mtu" in config:
         mtu = config["mtu"]
         if isinstance(mtu, bool) or not isinstance(mtu, int) or not 576 <= mtu <= 9216:
@@ -239,8 +258,10 @@ def _check_config(c, config):
             for key, value in sysctl.items():
                 if not re.match(r"^[a-z0-9_]+(\.[A-Za-z0-9_*-]+)+$", str(key)):
                     c.err(f"config:sysctl:{key}", "is not a sysctl key (e.g. net.core.somaxconn)")
-                if isinstance(value, (dict, list)) or value is None:
-                    c.err(f"config:sysctl:{key}", f"value must be a scalar (got {value!r})")
+                if isinstance(value, (dict, list)) or value is None or "\n" in str(value):
+                    c.err(
+                        f"config:sysctl:{key}", f"value must be a one-line scalar (got {value!r})"
+                    )
     if "kernel_args" in config:
         if c.str_list(config["kernel_args"], "config:kernel_args"):
             for arg in config["kernel_args"]:
@@ -276,6 +297,8 @@ def check_profile(name, profile):
         c.err("device_types", "must list at least one NetBox device type")
     if "match" in profile:
         match = c.mapping(profile["match"], "match", ("vendor", "product"))
+        if isinstance(profile["match"], dict) and not match:
+            c.err("match", "needs 'vendor' and/or 'product' (an empty match recognises nothing)")
         for key, value in match.items():
             c.regex(value, f"match:{key}")
     else:

@@ -62,6 +62,25 @@ def test_shipped_profiles_cover_lab_device_types(shipped):
         (lambda p: p.update(colour="blue"), "gen10:: unknown key(s) ['colour']"),
         (lambda p: p["config"]["sysctl"].update({"not a key": 1}), "is not a sysctl key"),
         (lambda p: p["config"].update(kernel_args=["a b"]), "must not contain spaces"),
+        (lambda p: p.update(match={}), "gen10:match: needs 'vendor' and/or 'product'"),
+        (
+            lambda p: p["config"]["bond"].update(members=["eno1", "eno 2"]),
+            "gen10:config:bond:members: 'eno 2' is not a valid interface name",
+        ),
+        (
+            lambda p: p["config"]["bond"].update(xmit_hash_policy="layer34"),
+            "gen10:config:bond:xmit_hash_policy: must be one of",
+        ),
+        (
+            lambda p: p["config"]["sysctl"].update({"vm.swappiness": "1\nkernel.panic = 0"}),
+            "gen10:config:sysctl:vm.swappiness: value must be a one-line scalar",
+        ),
+        (
+            lambda p: p["config"].update(
+                nic_naming={"by": "pci", "names": {"eno1": "0000:06:00.0"}}
+            ),
+            "gen10:config:bond:members: ['eno2'] are not named by config:nic_naming:names",
+        ),
     ],
 )
 def test_schema_errors_name_the_key(shipped, mutate, message):
