@@ -70,7 +70,9 @@ def test_salt3007_options_translate():
         "url": "http://127.0.0.1:8001",
         "token": "0123456789abcdef0123456789abcdef01234567",
     }
-    assert opts.interfaces_needed  # connected_devices forces interfaces, as in 3007
+    # connected_devices fetches the interfaces it needs (3007.8 crashed with KeyError:
+    # 'interfaces' unless interfaces and interface_ips were both on)
+    assert opts.interfaces_needed
     assert opts.page_size == 500
     assert opts.identity == ("name",)
     assert opts.site_details and opts.site_prefixes and opts.proxy_return  # 3007 defaults
