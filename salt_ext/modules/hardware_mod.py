@@ -274,14 +274,19 @@ def config(root=None, device=None, generation=None):
     root = root or settings.get("root") or "/"
     if not os.path.isabs(root):
         raise SaltInvocationError(f"hardware:root must be an absolute path (got {root!r})")
-    rendered = hwrender.render(
-        prof,
-        netbox["interfaces"],
-        netbox["ip_addresses"],
-        netbox["config_context"],
-        root=root,
-        path_overrides=settings.get("paths"),
-    )
+    try:
+        rendered = hwrender.render(
+            prof,
+            netbox["interfaces"],
+            netbox["ip_addresses"],
+            netbox["config_context"],
+            root=root,
+            path_overrides=settings.get("paths"),
+        )
+    except ValueError as err:
+        raise SaltInvocationError(
+            f"{err} (device {netbox['device'].get('name')}): fix the config context in NetBox"
+        ) from err
     network_dir = rendered["paths"]["network_dir"]
     existing = os.listdir(network_dir) if os.path.isdir(network_dir) else []
     stale = hwrender.stale_files(rendered, existing)

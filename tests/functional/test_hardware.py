@@ -309,6 +309,24 @@ def test_hwgen_sls_removes_files_of_an_earlier_profile(tmp_path):
     assert mods["hardware.config"]()["stale"] == []
 
 
+def test_unsafe_config_context_is_an_invocation_error(tmp_path):
+    snapshot = tmp_path / "lab1.json"
+    data = json.loads(pathlib.Path(LAB1_SNAPSHOT).read_text())
+    for context in data["objects"]["extras.config-contexts"]:
+        if "kernel_cmdline" in context["data"]:
+            context["data"]["kernel_cmdline"].append('x"; reboot; "')
+    for dev in data["objects"]["dcim.devices"]:
+        if "kernel_cmdline" in (dev.get("config_context") or {}):
+            dev["config_context"]["kernel_cmdline"].append('x"; reboot; "')
+    snapshot.write_text(json.dumps(data))
+    mods, _ = loaders(tmp_path, hardware={"root": str(tmp_path / "r"), "apply_live": False})
+    with pytest.raises(SaltInvocationError) as err:
+        mods["hardware.config"]()
+    assert "NetBox config context 'kernel_cmdline'" in str(err.value)
+    assert "(device srv-r1-01): fix the config context in NetBox" in str(err.value)
+    assert not (tmp_path / "r").exists()
+
+
 def test_invalid_profile_in_pillar_is_reported(tmp_path):
     profiles = load_profiles()
     profiles["gen10"]["config"]["bond"]["mode"] = "lacp"

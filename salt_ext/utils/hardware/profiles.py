@@ -48,6 +48,30 @@ _PCI = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
+_SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_*-]+)+$")
+# The GRUB drop-in is shell, sourced by update-grub: no quotes, spaces, $, backticks, ; ...
+_KERNEL_ARG = re.compile(r"^[A-Za-z0-9_.,:=/+@%-]+$")
+
+
+def sysctl_problem(key, value):
+    """Why ``key = value`` cannot go into a sysctl.d file, or ``None``."""
+    if not _SYSCTL_KEY.match(str(key)):
+        return "is not a sysctl key (e.g. net.core.somaxconn)"
+    if isinstance(value, (dict, list)) or value is None or "\n" in str(value):
+        return f"value must be a one-line scalar (got {value!r})"
+    return None
+
+
+def kernel_arg_problem(arg):
+    """Why ``arg`` cannot go on the kernel command line of the GRUB drop-in, or ``None``."""
+    if not isinstance(arg, str) or not _KERNEL_ARG.match(arg):
+        return (
+            f"argument {arg!r} must not contain spaces, quotes or shell characters (one word "
+            "of letters, digits and _ . , : = / + @ % -: the GRUB file is a shell script)"
+        )
+    return None
+
+
 class ProfileError(SaltInvocationError):
     """A generation profile does not follow the schema; ``.errors`` lists every problem."""
 
@@ -256,19 +280,15 @@ def _check_config(c, config):
             c.err("config:sysctl", "must be a mapping of sysctl key -> value")
         else:
             for key, value in sysctl.items():
-                if not re.match(r"^[a-z0-9_]+(\.[A-Za-z0-9_*-]+)+$", str(key)):
-                    c.err(f"config:sysctl:{key}", "is not a sysctl key (e.g. net.core.somaxconn)")
-                if isinstance(value, (dict, list)) or value is None or "\n" in str(value):
-                    c.err(
-                        f"config:sysctl:{key}", f"value must be a one-line scalar (got {value!r})"
-                    )
+                problem = sysctl_problem(key, value)
+                if problem:
+                    c.err(f"config:sysctl:{key}", problem)
     if "kernel_args" in config:
         if c.str_list(config["kernel_args"], "config:kernel_args"):
             for arg in config["kernel_args"]:
-                if any(ch in arg for ch in " \"'\n"):
-                    c.err(
-                        "config:kernel_args", f"argument {arg!r} must not contain spaces or quotes"
-                    )
+                problem = kernel_arg_problem(arg)
+                if problem:
+                    c.err("config:kernel_args", problem)
     if "disk_layout" in config and not isinstance(config["disk_layout"], dict):
         c.err("config:disk_layout", "must be a mapping")
 

@@ -14,6 +14,7 @@ NetBox pillar's shape (``{name: {..., "ip_addresses": [{"address": ...}], "peer"
 
 import os
 
+from salt_ext.utils.hardware.profiles import kernel_arg_problem, sysctl_problem
 from salt_ext.utils.hardware.values import mac as norm_mac
 
 VIRTUAL_TYPES = frozenset(("lag", "virtual", "bridge"))
@@ -238,19 +239,42 @@ def networkd_files(profile, interfaces, config_context=None):
     return files
 
 
+def _context_part(config_context, key, kind):
+    value = (config_context or {}).get(key)
+    if value is not None and not isinstance(value, kind):
+        raise ValueError(
+            f"NetBox config context '{key}' must be a {kind.__name__} (got {type(value).__name__})"
+        )
+    return value or kind()
+
+
 def sysctl_settings(profile, config_context=None):
-    """Profile ``config.sysctl`` overlaid with the config context's ``sysctl`` (context wins)."""
+    """
+    Profile ``config.sysctl`` overlaid with the config context's ``sysctl`` (context wins).
+    Raises ``ValueError`` for a context entry that cannot go into a sysctl.d file.
+    """
+    context = _context_part(config_context, "sysctl", dict)
+    for key, value in context.items():
+        problem = sysctl_problem(key, value)
+        if problem:
+            raise ValueError(f"NetBox config context 'sysctl:{key}' {problem}")
     merged = dict((profile.get("config") or {}).get("sysctl") or {})
-    merged.update((config_context or {}).get("sysctl") or {})
+    merged.update(context)
     return dict(sorted(merged.items()))
 
 
 def kernel_args(profile, config_context=None):
-    """Profile ``config.kernel_args`` then the config context's ``kernel_cmdline``, deduplicated."""
+    """
+    Profile ``config.kernel_args`` then the config context's ``kernel_cmdline``, deduplicated.
+    Raises ``ValueError`` for a context argument unsafe in the GRUB drop-in (a shell script).
+    """
+    context = _context_part(config_context, "kernel_cmdline", list)
+    for arg in context:
+        problem = kernel_arg_problem(arg)
+        if problem:
+            raise ValueError(f"NetBox config context 'kernel_cmdline': {problem}")
     args = []
-    for arg in list((profile.get("config") or {}).get("kernel_args") or []) + list(
-        (config_context or {}).get("kernel_cmdline") or []
-    ):
+    for arg in list((profile.get("config") or {}).get("kernel_args") or []) + context:
         if arg not in args:
             args.append(str(arg))
     return args

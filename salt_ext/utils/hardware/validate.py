@@ -18,7 +18,12 @@ the report.
 import re
 
 from salt_ext.utils.hardware.ifnames import same_host, same_port
-from salt_ext.utils.hardware.profiles import detect_generation, hw_generation, matches
+from salt_ext.utils.hardware.profiles import (
+    check_profile,
+    detect_generation,
+    hw_generation,
+    matches,
+)
 from salt_ext.utils.hardware.render import VIRTUAL_TYPES as VIRTUAL_IFACE_TYPES
 from salt_ext.utils.hardware.render import simple_interfaces
 from salt_ext.utils.hardware.values import mac as norm_mac
@@ -627,8 +632,6 @@ def compare_draft(inventory, name, profile):
          "agrees": bool, "disagreements": [<failed checks>], "checks": [...],
          "hardware": {"vendor", "product"}, "suggested": {<expected block from the box>}}
     """
-    from salt_ext.utils.hardware.profiles import check_profile  # noqa: PLC0415
-
     errors = check_profile(name, profile)
     system = inventory.get("system") or {}
     checks = [] if errors else hardware_checks(inventory, dict(profile, name=name))

@@ -64,6 +64,11 @@ def test_shipped_profiles_cover_lab_device_types(shipped):
         (lambda p: p["config"].update(kernel_args=["a b"]), "must not contain spaces"),
         (lambda p: p.update(match={}), "gen10:match: needs 'vendor' and/or 'product'"),
         (
+            lambda p: p["config"].update(kernel_args=["quiet", "$(reboot)"]),
+            "gen10:config:kernel_args: argument '$(reboot)' must not contain spaces, quotes or "
+            "shell characters",
+        ),
+        (
             lambda p: p["config"]["bond"].update(members=["eno1", "eno 2"]),
             "gen10:config:bond:members: 'eno 2' is not a valid interface name",
         ),

@@ -147,3 +147,28 @@ def test_reload_commands_watch_written_and_removed_files(lab):
         {"file": "hwgen-stale-/r/etc/default/grub.d/90-hwgen.cfg"}
     ]
     assert reload_commands({"paths": out["paths"], "files": {}}, []) == []
+
+
+@pytest.mark.parametrize(
+    "context,message",
+    [
+        (
+            {"kernel_cmdline": ["quiet", "x`reboot`"]},
+            "NetBox config context 'kernel_cmdline': argument 'x`reboot`' must not contain",
+        ),
+        ({"kernel_cmdline": 'console="tty0"'}, "'kernel_cmdline' must be a list (got str)"),
+        (
+            {"sysctl": {"vm.swappiness": "1\nkernel.sysrq = 1"}},
+            "NetBox config context 'sysctl:vm.swappiness' value must be a one-line scalar",
+        ),
+        ({"sysctl": {"bad key": 1}}, "'sysctl:bad key' is not a sysctl key"),
+    ],
+)
+def test_config_context_values_unsafe_in_the_files_are_refused(lab, context, message):
+    """NetBox config contexts are edited by many people: the GRUB drop-in is a shell script
+    sourced by update-grub as root, so nothing from there may break out of its line."""
+    dev = lab.device("srv-r1-01")
+    profile = select_profile({"hwgen_profiles": load_profiles()}, "gen10")
+    with pytest.raises(ValueError) as err:
+        render(profile, lab.interfaces(dev), lab.ip_addresses(dev), context, root="/r")
+    assert message in str(err.value)
