@@ -285,7 +285,8 @@ def config(root=None, device=None, generation=None):
         )
     except ValueError as err:
         raise SaltInvocationError(
-            f"{err} (device {netbox['device'].get('name')}): fix the config context in NetBox"
+            f"{err} (device {netbox['device'].get('name')}, NetBox data from {netbox['source']}); "
+            "fix it in NetBox, nothing was written"
         ) from err
     network_dir = rendered["paths"]["network_dir"]
     existing = os.listdir(network_dir) if os.path.isdir(network_dir) else []

@@ -323,7 +323,7 @@ def test_unsafe_config_context_is_an_invocation_error(tmp_path):
     with pytest.raises(SaltInvocationError) as err:
         mods["hardware.config"]()
     assert "NetBox config context 'kernel_cmdline'" in str(err.value)
-    assert "(device srv-r1-01): fix the config context in NetBox" in str(err.value)
+    assert "(device srv-r1-01, NetBox data from netbox); fix it in NetBox" in str(err.value)
     assert not (tmp_path / "r").exists()
 
 

@@ -45,7 +45,7 @@ XMIT_HASH_POLICIES = ("layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", 
 DISK_CLASSES = ("any", "hdd", "ssd", "nvme")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PCI = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
-_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
 _SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_*-]+)+$")
@@ -218,7 +218,7 @@ def _check_config(c, config):
                 )
             else:
                 for nic, pci in names.items():
-                    if not _IFNAME.match(str(nic)):
+                    if not IFNAME.match(str(nic)):
                         c.err(f"config:nic_naming:names:{nic}", "is not a valid interface name")
                     if not isinstance(pci, str) or not _PCI.match(pci.lower()):
                         c.err(
@@ -236,7 +236,7 @@ def _check_config(c, config):
             "config:bond",
             ("name", "members", "mode", "lacp_rate", "xmit_hash_policy", "miimon"),
         )
-        if not _IFNAME.match(str(bond.get("name", ""))):
+        if not IFNAME.match(str(bond.get("name", ""))):
             c.err("config:bond:name", "is required and must be an interface name (e.g. bond0)")
         if "members" not in bond:
             c.err("config:bond:members", "is required (list of NIC names)")
@@ -244,7 +244,7 @@ def _check_config(c, config):
             if not bond["members"]:
                 c.err("config:bond:members", "must name at least one NIC")
             for member in bond["members"]:
-                if not _IFNAME.match(member):
+                if not IFNAME.match(member):
                     c.err("config:bond:members", f"{member!r} is not a valid interface name")
             naming = config.get("nic_naming") if isinstance(config.get("nic_naming"), dict) else {}
             if naming.get("by") == "pci" and isinstance(naming.get("names"), dict):

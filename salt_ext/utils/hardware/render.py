@@ -12,9 +12,11 @@ NetBox interfaces are accepted in REST shape (list, with IP addresses given sepa
 NetBox pillar's shape (``{name: {..., "ip_addresses": [{"address": ...}], "peer": {...}}}``).
 """
 
+import ipaddress
 import os
+import re
 
-from salt_ext.utils.hardware.profiles import kernel_arg_problem, sysctl_problem
+from salt_ext.utils.hardware.profiles import IFNAME, kernel_arg_problem, sysctl_problem
 from salt_ext.utils.hardware.values import mac as norm_mac
 
 VIRTUAL_TYPES = frozenset(("lag", "virtual", "bridge"))
@@ -139,6 +141,41 @@ def _header(generation, what):
     return f"# Managed by Salt (hardware generation {generation}): {what}. Do not edit.\n"
 
 
+_DOMAIN = re.compile(r"^~?[A-Za-z0-9_.-]+$")
+
+
+def _ifname(name):
+    """A NetBox interface name going into a udev rule or a networkd file (a name like
+    ``eno1", RUN+="...`` would run a command on every hotplug)."""
+    if not isinstance(name, str) or not IFNAME.match(name):
+        raise ValueError(
+            f"NetBox interface {name!r} is not a Linux interface name (1-15 letters, digits, "
+            "_ . -): rename it in NetBox"
+        )
+    return name
+
+
+def _ip(value, what, interface=True):
+    try:
+        return str(ipaddress.ip_interface(value) if interface else ipaddress.ip_address(value))
+    except ValueError as err:
+        raise ValueError(f"{what} {value!r} is not an IP address ({err})") from err
+
+
+def _network_inputs(config_context):
+    """DNS servers and search domains of the config context, checked for the networkd files."""
+    context = config_context or {}
+    dns = [
+        _ip(s, "NetBox config context 'dns_servers':", interface=False)
+        for s in _context_part(context, "dns_servers", list)
+    ]
+    domains = [str(d) for d in _context_part(context, "dns_search", list)]
+    for domain in domains:
+        if not _DOMAIN.match(domain):
+            raise ValueError(f"NetBox config context 'dns_search': {domain!r} is not a domain")
+    return dns, domains
+
+
 def udev_rules(profile, interfaces):
     """udev rules naming the NICs; ``None`` when the profile has no ``config.nic_naming``."""
     naming = (profile.get("config") or {}).get("nic_naming")
@@ -156,7 +193,7 @@ def udev_rules(profile, interfaces):
                 continue
             lines.append(
                 f'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{{type}}=="1", '
-                f'ATTR{{address}}=="{iface["mac"]}", NAME="{iface["name"]}"\n'
+                f'ATTR{{address}}=="{iface["mac"]}", NAME="{_ifname(iface["name"])}"\n'
             )
     return "".join(lines)
 
@@ -164,7 +201,7 @@ def udev_rules(profile, interfaces):
 def _network_section(addresses, dns, domains):
     lines = ["\n[Network]\n"]
     for address in addresses:
-        lines.append(f"Address={address}\n")
+        lines.append(f"Address={_ip(address, 'NetBox IP address')}\n")
     for server in dns:
         lines.append(f"DNS={server}\n")
     if domains:
@@ -181,9 +218,7 @@ def networkd_files(profile, interfaces, config_context=None):
     """
     config = profile.get("config") or {}
     generation = profile.get("name")
-    context = config_context or {}
-    dns = [str(s) for s in context.get("dns_servers") or []]
-    domains = [str(s) for s in context.get("dns_search") or []]
+    dns, domains = _network_inputs(config_context)
     mtu = config.get("mtu")
     files = {}
     by_name = {i["name"]: i for i in interfaces}
@@ -228,6 +263,7 @@ def networkd_files(profile, interfaces, config_context=None):
             continue
         # Outside the bond the profile's MTU is not asked for: NetBox's MTU of the interface.
         own_mtu = (iface.get("mtu") if bond else mtu) or None
+        _ifname(iface["name"])
         files[f"30-hwgen-{iface['name']}.network"] = "".join(
             [
                 _header(generation, f"addresses of {iface['name']}"),

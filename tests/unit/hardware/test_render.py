@@ -172,3 +172,28 @@ def test_config_context_values_unsafe_in_the_files_are_refused(lab, context, mes
     with pytest.raises(ValueError) as err:
         render(profile, lab.interfaces(dev), lab.ip_addresses(dev), context, root="/r")
     assert message in str(err.value)
+
+
+def test_netbox_values_that_would_break_out_of_the_files_are_refused(lab):
+    dev = lab.device("srv-r1-01")
+    profile = select_profile({"hwgen_profiles": load_profiles()}, "gen10")
+    interfaces = copy.deepcopy(lab.interfaces(dev))
+    eno2 = next(i for i in interfaces if i["name"] == "eno2")
+    eno2["name"] = 'eno2", RUN+="/bin/sh -c reboot'
+    with pytest.raises(ValueError, match="is not a Linux interface name"):
+        render(profile, interfaces, lab.ip_addresses(dev), dev["config_context"], root="/r")
+    ips = copy.deepcopy(lab.ip_addresses(dev))
+    ips[0]["address"] = "10.10.1.11/24\nDNS=6.6.6.6"
+    with pytest.raises(ValueError, match="NetBox IP address '10.10.1.11/24\\\\nDNS=6.6.6.6'"):
+        render(profile, lab.interfaces(dev), ips, dev["config_context"], root="/r")
+    context = dict(dev["config_context"], dns_servers=["10.20.0.53", "ns1.example.net"])
+    with pytest.raises(ValueError, match="'dns_servers': 'ns1.example.net' is not an IP"):
+        render(profile, lab.interfaces(dev), lab.ip_addresses(dev), context, root="/r")
+    context = dict(dev["config_context"], dns_search=["lab1.example.net\n[Route]"])
+    with pytest.raises(ValueError, match="'dns_search': .* is not a domain"):
+        render(profile, lab.interfaces(dev), lab.ip_addresses(dev), context, root="/r")
+    # Routing-only domains (~example.net) and IPv6 servers are fine.
+    context = dict(dev["config_context"], dns_search=["~lab1.example.net"], dns_servers=["::1"])
+    out = render(profile, lab.interfaces(dev), lab.ip_addresses(dev), context, root="/r")
+    bond = out["files"]["/r/etc/systemd/network/30-hwgen-bond0.network"]
+    assert "DNS=::1\n" in bond and "Domains=~lab1.example.net\n" in bond
