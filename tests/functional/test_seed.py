@@ -283,3 +283,19 @@ def test_export_keeps_the_unassigned_addresses_of_the_site_prefixes(tmp_path):
     assert gateway["address"] not in {ip["address"] for ip in from_snapshot}
     allocated = snapshot.allocate_ip(prefix["id"], {"status": "active"})
     assert allocated["address"] == from_api[0]["address"] != gateway["address"]
+
+
+def test_seed_follows_dependencies_whatever_the_file_order(tmp_path, lab1_snapshot):
+    """A hand-edited snapshot may list its endpoints in any order: devices still find their site,
+    cables their interfaces."""
+    shuffled = copy.deepcopy(lab1_snapshot)
+    shuffled["objects"] = dict(reversed(list(shuffled["objects"].items())))
+    assert next(iter(shuffled["objects"])) == "extras.journal-entries"
+    path = tmp_path / "empty.json"
+    path.write_text(json.dumps({"netbox_version": "4.6.8", "objects": {}}))
+    report = import_snapshot(SnapshotSource(str(path)), shuffled)
+    assert report["totals"]["existing"] == 0
+    source = SnapshotSource(str(path))
+    lab = lab1_snapshot["objects"]
+    for endpoint in ("dcim.devices", "dcim.cables", "ipam.ip-addresses"):
+        assert _sorted(endpoint, source.list(endpoint)) == _sorted(endpoint, lab[endpoint])

@@ -88,6 +88,52 @@ NULLABLE_REFERENCES = frozenset(("site", "tenant", "vrf", "group", "device", "ma
 #: optional text natural keys: ``None`` (unset or blank) is ``<key>__empty=true``
 NULLABLE_TEXT = frozenset(("rd", "label"))
 
+#: the order in which a snapshot lists its endpoints (every reference points backwards, except
+#: the circular ones that ``seed`` writes afterwards)
+DEPENDENCY_ORDER = (
+    "extras.tags",
+    "extras.custom-fields",
+    "tenancy.tenant-groups",
+    "tenancy.tenants",
+    "dcim.regions",
+    "dcim.site-groups",
+    "dcim.sites",
+    "dcim.locations",
+    "dcim.manufacturers",
+    "dcim.device-roles",
+    "dcim.platforms",
+    "dcim.device-types",
+    "dcim.interface-templates",
+    "dcim.racks",
+    "ipam.vrfs",
+    "ipam.vlan-groups",
+    "ipam.vlans",
+    "ipam.prefixes",
+    "dcim.devices",
+    "dcim.interfaces",
+    "dcim.mac-addresses",
+    "dcim.cables",
+    "dcim.inventory-items",
+    "virtualization.virtual-machines",
+    "virtualization.interfaces",
+    "ipam.ip-addresses",
+    "ipam.services",
+    "extras.config-contexts",
+    "extras.journal-entries",
+)
+
+
+def order_objects(objects, preferred=()):
+    """
+    ``objects`` (endpoint -> list) reordered: endpoints of ``preferred`` first in that order,
+    then :data:`DEPENDENCY_ORDER`, then any other endpoint in its current order.
+    """
+    rank = {}
+    for endpoint in list(preferred) + list(DEPENDENCY_ORDER):
+        rank.setdefault(endpoint, len(rank))
+    keys = sorted(objects, key=lambda ep: (rank.get(ep, len(rank)), list(objects).index(ep)))
+    return {ep: objects[ep] for ep in keys}
+
 
 def check_endpoint(endpoint):
     """Validate an endpoint name (``app.endpoint-name``) and return it."""

@@ -294,8 +294,18 @@ class NetBoxClient:
         try:
             body = response.json()
         except ValueError:
-            body = {}
-        version = str(body.get("netbox-version") or "") if isinstance(body, dict) else ""
+            body = None
+        version = body.get("netbox-version") if isinstance(body, dict) else None
+        if not version:
+            # something answers, but not NetBox (a web server's page, a proxy's login page)
+            raise NetBoxError(
+                f"{self.api_url}/status/ answered {response.status_code} without NetBox's "
+                f"'netbox-version' (Content-Type {response.headers.get('Content-Type')!r}); "
+                "is netbox:url the NetBox root URL?",
+                status=response.status_code,
+                endpoint="status",
+            )
+        version = str(version)
         api_version = response.headers.get("API-Version")
         if not api_version and version:
             api_version = ".".join(version.split(".")[:2])

@@ -17,7 +17,8 @@ The ``netbox`` key of the master/minion configuration (and, when given, of the p
 
 Precedence: ``overrides`` > opts > pillar (the daemon's own configuration wins over pillar data
 so that a pillar can never redirect a master or minion to another NetBox; pillar only fills keys
-the configuration leaves unset).
+the configuration leaves unset). The pillar's ``netbox`` key counts only for the keys above, and
+not at all when it holds the ext_pillar's NetBox object (it then has an ``id``).
 """
 
 import dataclasses
@@ -287,6 +288,33 @@ def _section(source, name):
     return section
 
 
+def _pillar_section(pillar):
+    """
+    The configuration keys of the pillar's ``netbox`` key. That key also holds other data: the
+    ext_pillar serves a minion's NetBox object under it (``id``, ``name``, ``url`` of the
+    object, ...). Such node data is never configuration (its ``url`` is the object's API URL,
+    not NetBox's), and keys other than the configuration's are not ours to warn about.
+    """
+    if pillar is None or not hasattr(pillar, "get") or not isinstance(pillar.get("netbox"), dict):
+        return {}
+    section = pillar["netbox"]
+    if "id" in section:
+        return {}
+    return {k: v for k, v in section.items() if k in KNOWN_KEYS}
+
+
+_WARNED = set()
+
+
+def _warn_once(message, *args):
+    """Log a warning once per process: the configuration is loaded on every loader call."""
+    key = (message, args)
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    log.warning(message, *args)
+
+
 def load_config(opts, pillar=None, overrides=None):
     """
     Build a validated :class:`NetBoxConfig` from the ``netbox`` key of ``opts`` (master or
@@ -295,7 +323,7 @@ def load_config(opts, pillar=None, overrides=None):
     Raises :class:`NetBoxConfigError` (a ``SaltInvocationError``) naming the field and the fix.
     """
     merged = {}
-    merged.update({k: v for k, v in _section(pillar, "pillar").items() if v is not None})
+    merged.update({k: v for k, v in _pillar_section(pillar).items() if v is not None})
     merged.update({k: v for k, v in _section(opts, "configuration").items() if v is not None})
     if overrides:
         if not isinstance(overrides, dict):
@@ -304,7 +332,7 @@ def load_config(opts, pillar=None, overrides=None):
 
     unknown = sorted(set(merged) - KNOWN_KEYS)
     if unknown:
-        log.warning(
+        _warn_once(
             "Ignoring unknown netbox configuration keys %s (known: %s)",
             ", ".join(unknown),
             ", ".join(sorted(KNOWN_KEYS)),
@@ -401,7 +429,7 @@ def load_config(opts, pillar=None, overrides=None):
     if config.url and config.token and config.url.lower().startswith("http://"):
         host = re.sub(r"^http://([^/:]+).*$", r"\1", config.url, flags=re.IGNORECASE)
         if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-            log.warning(
+            _warn_once(
                 "netbox:url %s is plain http: the API token travels unencrypted; use https://",
                 config.url,
             )

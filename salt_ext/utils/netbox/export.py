@@ -16,10 +16,10 @@ import logging
 import os
 
 from salt_ext.utils.netbox import _common
+from salt_ext.utils.netbox._common import DEPENDENCY_ORDER, order_objects
 from salt_ext.utils.netbox.counter import endpoint_from_url
 from salt_ext.utils.netbox.errors import NetBoxNotFound
 from salt_ext.utils.netbox.seed import GENERIC_FKS, OBJECT_TYPE_ENDPOINTS
-from salt_ext.utils.netbox.snapshot import DEPENDENCY_ORDER, order_objects
 
 log = logging.getLogger(__name__)
 

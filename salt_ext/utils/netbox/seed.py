@@ -4,7 +4,8 @@ Import a snapshot (``lab1.json`` format) into any NetBox source through its API.
 Works against a real NetBox (:class:`~salt_ext.utils.netbox.client.NetBoxClient`) and the test
 stand-in alike, so tests seed "through the API" exactly as an operator would:
 
-- endpoints are processed in the snapshot's ``objects`` order (dependency order);
+- endpoints are processed in dependency order (``_common.DEPENDENCY_ORDER``; endpoints it does
+  not know come last, in the snapshot's order);
 - the objects are turned into write payloads: nested references become ids, **old ids are mapped
   to the new ids** of the target, choices become their ``value``, read-only fields are dropped;
 - objects that already exist (found by natural key, e.g. device name+site+tenant, interface
@@ -23,6 +24,7 @@ A second run creates nothing.
 import ipaddress
 import logging
 
+from salt_ext.utils.netbox._common import order_objects
 from salt_ext.utils.netbox.counter import endpoint_from_url
 from salt_ext.utils.netbox.errors import NetBoxConfigError, NetBoxError, NetBoxInvalidRequest
 
@@ -359,7 +361,8 @@ class _Seeder:
                 "(the lab1.json format)"
             )
         self.source = source
-        self.objects = data["objects"]
+        # dependency order whatever order the file lists its endpoints in
+        self.objects = order_objects(data["objects"])
         self.tag = tag
         self.tag_id = None
         pending = {

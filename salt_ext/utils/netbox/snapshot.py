@@ -23,6 +23,7 @@ import time
 import filelock
 
 from salt_ext.utils.netbox import _common
+from salt_ext.utils.netbox._common import DEPENDENCY_ORDER, order_objects
 from salt_ext.utils.netbox.client import one_match
 from salt_ext.utils.netbox.counter import RequestCounter
 from salt_ext.utils.netbox.errors import (
@@ -36,52 +37,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SnapshotSource", "DEPENDENCY_ORDER", "order_objects"]
 
-#: the order in which a snapshot lists its endpoints (every reference points backwards, except
-#: the circular ones that ``seed`` writes afterwards)
-DEPENDENCY_ORDER = (
-    "extras.tags",
-    "extras.custom-fields",
-    "tenancy.tenant-groups",
-    "tenancy.tenants",
-    "dcim.regions",
-    "dcim.site-groups",
-    "dcim.sites",
-    "dcim.locations",
-    "dcim.manufacturers",
-    "dcim.device-roles",
-    "dcim.platforms",
-    "dcim.device-types",
-    "dcim.interface-templates",
-    "dcim.racks",
-    "ipam.vrfs",
-    "ipam.vlan-groups",
-    "ipam.vlans",
-    "ipam.prefixes",
-    "dcim.devices",
-    "dcim.interfaces",
-    "dcim.mac-addresses",
-    "dcim.cables",
-    "dcim.inventory-items",
-    "virtualization.virtual-machines",
-    "virtualization.interfaces",
-    "ipam.ip-addresses",
-    "ipam.services",
-    "extras.config-contexts",
-    "extras.journal-entries",
-)
 LOCK_TIMEOUT = 60
-
-
-def order_objects(objects, preferred=()):
-    """
-    ``objects`` (endpoint -> list) reordered: endpoints of ``preferred`` first in that order,
-    then :data:`DEPENDENCY_ORDER`, then any other endpoint in its current order.
-    """
-    rank = {}
-    for endpoint in list(preferred) + list(DEPENDENCY_ORDER):
-        rank.setdefault(endpoint, len(rank))
-    keys = sorted(objects, key=lambda ep: (rank.get(ep, len(rank)), list(objects).index(ep)))
-    return {ep: objects[ep] for ep in keys}
 
 
 class SnapshotSource:

@@ -1,9 +1,10 @@
 """Unit tests: how the client sets up pynetbox and its session (no request is sent)."""
 
 import pytest
+import requests
 from pynetbox.core.query import Request
 
-from salt_ext.utils.netbox import NetBoxClient, NetBoxConfigError, load_config
+from salt_ext.utils.netbox import NetBoxClient, NetBoxConfigError, NetBoxError, load_config
 from salt_ext.utils.netbox.client import RETRY_METHODS, RETRY_STATUSES
 
 V1 = "0123456789abcdef0123456789abcdef01234567"
@@ -92,3 +93,58 @@ def test_snapshot_config_is_refused_by_the_client(tmp_path):
     path.write_text("{}")
     with pytest.raises(NetBoxConfigError, match="SnapshotSource"):
         NetBoxClient(load_config({"netbox": {"snapshot": str(path)}}))
+
+
+class _Answer(requests.adapters.BaseAdapter):
+    """A transport that answers every request with one canned response (no network)."""
+
+    def __init__(self, status, body, content_type, headers=None):
+        super().__init__()
+        self.answer = (status, body, content_type, headers or {})
+
+    def send(self, request, **kwargs):  # pylint: disable=arguments-differ
+        status, body, content_type, headers = self.answer
+        response = requests.Response()
+        response.status_code = status
+        response._content = body.encode()  # pylint: disable=protected-access
+        response.headers.update({"Content-Type": content_type, **headers})
+        response.url = request.url
+        response.request = request
+        return response
+
+    def close(self):
+        pass
+
+
+def _answering(status, body, content_type, headers=None):
+    client = _client()
+    client.session.mount("http://", _Answer(status, body, content_type, headers))
+    return client
+
+
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("<html><body>It works!</body></html>", "text/html"),
+        ('{"detail": "a JSON API, but not NetBox"}', "application/json"),
+    ],
+)
+def test_status_of_something_that_is_not_netbox_is_an_error(body, content_type):
+    """A 200 that does not come from NetBox is never reported as a reachable NetBox."""
+    client = _answering(200, body, content_type)
+    with pytest.raises(NetBoxError, match="is netbox:url the NetBox root URL") as exc:
+        client.status()
+    assert "netbox-version" in str(exc.value)
+
+
+def test_status_reads_version_and_api_version():
+    client = _answering(
+        200,
+        '{"netbox-version": "4.6.8", "plugins": {}}',
+        "application/json",
+        {"API-Version": "4.6"},
+    )
+    status = client.status()
+    assert (status["netbox_version"], status["api_version"]) == ("4.6.8", "4.6")
+    assert status["reachable"] is True and status["kind"] == "api"
+    assert client.counter.count("status", "GET") == 1

@@ -208,6 +208,42 @@ def test_unknown_keys_warn(caplog):
     with caplog.at_level("WARNING"):
         load_config({"netbox": {"url": "http://h:1", "token": V1, "tokn": "x"}})
     assert "tokn" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # loaded on every call: said once
+        load_config({"netbox": {"url": "http://h:1", "token": V1, "tokn": "x"}})
+    assert "tokn" not in caplog.text
+
+
+#: what the ext_pillar serves under the pillar key ``netbox`` (docs/pillar.md)
+NODE_PILLAR = {
+    "netbox": {
+        "id": 110,
+        "name": "srv-r1-01",
+        "kind": "device",
+        "url": "https://netbox.example.net/api/dcim/devices/110/",
+        "status": "active",
+        "site": {"id": 25, "slug": "lab1"},
+    }
+}
+
+
+def test_ext_pillar_node_data_is_not_configuration(caplog):
+    opts = {"netbox": {"url": "http://opts:1", "token": V1}}
+    with caplog.at_level("WARNING"):
+        cfg = load_config(opts, pillar=NODE_PILLAR)
+    assert cfg.url == "http://opts:1"
+    assert "Ignoring unknown" not in caplog.text  # the node's fields are not config typos
+    # a minion configured with a token only never takes the device's API URL for NetBox's
+    with pytest.raises(NetBoxConfigError, match="netbox:url is not set"):
+        load_config({"netbox": {"token": V1}}, pillar=NODE_PILLAR)
+
+
+def test_pillar_gives_only_configuration_keys(caplog):
+    pillar = {"netbox": {"url": "http://pillar:1", "token": V2, "sites": ["lab1"]}}
+    with caplog.at_level("WARNING"):
+        cfg = load_config({}, pillar=pillar)
+    assert (cfg.url, cfg.token) == ("http://pillar:1", V2)
+    assert "sites" not in caplog.text
 
 
 def test_parse_token_returns_parts():
