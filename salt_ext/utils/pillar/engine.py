@@ -299,7 +299,8 @@ class Engine:
         meta = {
             "source": self.label,
             "scope": record["scope"].get("slug") or f"{scope['kind']}-{scope['id']}",
-            "synced_at": _iso(record["synced_at"]),
+            # the meta's sync time: an unchanged refresh moves it without rewriting the record
+            "synced_at": _iso(status["synced_at"] or record["synced_at"]),
             "age_s": status["age_s"],
             "stale": stale,
         }

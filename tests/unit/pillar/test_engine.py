@@ -13,7 +13,9 @@ from salt_ext.utils import pillar as pillar_utils
 from salt_ext.utils.netbox.errors import NetBoxUnavailable
 from salt_ext.utils.pillar import fetch
 from salt_ext.utils.pillar.cache import forget_memory
-from salt_ext.utils.pillar.engine import Engine, PillarUnavailable, forget_engines
+from salt_ext.utils.pillar.engine import Engine, PillarUnavailable
+from salt_ext.utils.pillar.engine import _iso as engine_iso
+from salt_ext.utils.pillar.engine import forget_engines
 from salt_ext.utils.pillar.options import parse_options
 from tests.support.saltenv import LAB1_SNAPSHOT
 
@@ -116,11 +118,19 @@ def test_unchanged_refresh_keeps_the_version(master_opts):
     engine.compile("srv-r1-01", {})
     name = site_name(engine)
     version = engine.store.meta(name)["version"]
+    record = engine.store.cache.fetch(engine.store.bank, name)
+    record["synced_at"] -= 10_000  # fetched long ago (the stored record keeps its sync time)
+    engine.store.cache.store(engine.store.bank, name, record)
+    forget_memory()
     expire(engine, name)
     engine.compile("srv-r1-01", {})
     meta = engine.store.meta(name)
     assert meta["version"] == version
     assert meta["last_fetch"]["mode"] == "unchanged"
+    # another worker (nothing in memory) reports the new sync time, not the record's old one
+    forget_memory()
+    served = make_engine(master_opts).compile("srv-r1-01", {})["netbox"]["_meta"]
+    assert served["synced_at"] == engine_iso(meta["synced_at"]) and served["age_s"] < 600
 
 
 def test_config_context_change_triggers_full_refetch(master_opts):
