@@ -76,7 +76,8 @@ class PillarOptions:
     """Validated options of one ``ext_pillar: - netbox: {...}`` entry."""
 
     key: str = "netbox"
-    netbox: dict | None = None
+    #: connection overrides (may hold the token): kept out of ``repr()``
+    netbox: dict | None = dataclasses.field(default=None, repr=False)
     identity: tuple = ("name", "custom_field")
     minion_id_field: str = "minion_id"
     name_template: str | None = None

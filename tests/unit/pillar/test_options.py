@@ -73,6 +73,7 @@ def test_salt3007_options_translate():
     # connected_devices fetches the interfaces it needs (3007.8 crashed with KeyError:
     # 'interfaces' unless interfaces and interface_ips were both on)
     assert opts.interfaces_needed
+    assert "0123456789abcdef" not in repr(opts)  # the token never shows in a repr
     assert opts.page_size == 500
     assert opts.identity == ("name",)
     assert opts.site_details and opts.site_prefixes and opts.proxy_return  # 3007 defaults
