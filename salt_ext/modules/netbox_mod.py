@@ -493,7 +493,8 @@ def sync_inventory(
     Write what ``hardware.inventory`` found into NetBox: the device serial when NetBox's is
     empty, MAC address objects on the interfaces of the same name (primary when the interface
     has none), and inventory items for CPUs, DIMMs, disks and PSUs. A serial that differs from
-    NetBox's is reported as a conflict and never overwritten; items NetBox has but the server
+    NetBox's is reported as a conflict and never overwritten, and then nothing at all is written
+    (the server may not be that device); items NetBox has but the server
     did not report are listed as ``stale_items``, never deleted.
 
     device

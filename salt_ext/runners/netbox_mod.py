@@ -28,8 +28,8 @@ from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 from salt_ext.utils.netbox_ops.inventory import clean_serial, serials_equal
 
 try:
-    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, export, seed
     from salt_ext.utils import pillar as pillar_utils
+    from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, export, seed
     from salt_ext.utils.netbox_ops import glue
 
     HAS_ACCESS_LAYER = True

@@ -382,6 +382,31 @@ def test_sync_inventory_fills_empty_serial_and_refuses_a_different_one(nb):
         mods["netbox.sync_inventory"]("srv-r2-02", inventory={}, tset=True)
 
 
+def test_sync_inventory_writes_nothing_when_the_serial_conflicts(nb):
+    """Another server in the slot: none of its MACs or parts may land on the device."""
+    target, mods = nb
+    inventory = _inventory("OTHER99X")  # srv-r2-01 is LAB1R2S01 in NetBox
+    for test in (True, False):
+        before = writes(target)
+        ret = mods["netbox.sync_inventory"](
+            "srv-r2-01", inventory=copy.deepcopy(inventory), test=test
+        )
+        assert writes(target) == before, ret
+        assert ret["changes"] == {}
+        assert [c["field"] for c in ret["conflicts"]] == ["serial"]
+        assert "NetBox has 'LAB1R2S01' but the server reports 'OTHER99X'" in (
+            ret["conflicts"][0]["message"]
+        )
+        assert ret["warnings"][0].startswith("nothing written to device 'srv-r2-01' (")
+        assert "held back" in ret["warnings"][0]
+        assert mods.pack["__context__"]["retcode"] == 1
+    assert not mods["netbox.filter"]("dcim.inventory-items", device="srv-r2-01")
+    assert not mods["netbox.filter"]("dcim.mac-addresses", mac_address="24:6e:96:02:11:01")
+    # the right server afterwards: everything is written
+    ret = mods["netbox.sync_inventory"]("srv-r2-01", inventory=_inventory("LAB1R2S01"))
+    assert ret["conflicts"] == [] and set(ret["changes"]) == {"mac_addresses", "inventory_items"}
+
+
 def test_compat_create_functions(nb):
     _, mods = nb
     assert mods["netbox.create_manufacturer"]("Quanta")["dcim"]["manufacturers"]["slug"] == "quanta"

@@ -4,7 +4,10 @@ and without ``test=True`` -- create, no-op on the second run, update with ``{old
 changes, absent -- checking NetBox itself and that ``test=True`` never writes.
 """
 
+import logging
+
 import pytest
+from salt.exceptions import CommandExecutionError
 
 from tests.functional.test_netbox_mod import JID, loaders, target_get, writes
 
@@ -179,18 +182,29 @@ def test_mac_address_present(run):
         "mac_address_present", mac, device="srv-r2-01", interface="eno1", description="onboard"
     )
     assert ret["changes"] == {"description": {"old": "", "new": "onboard"}}
-    ret = run(
-        "mac_address_present",
-        mac,
-        device="srv-r2-01",
-        interface="eno2",
-        description="onboard",
-        primary=False,
+    # the primary MAC of eno1 moves: NetBox refuses that unless eno1 lets go of it first
+    move = {"device": "srv-r2-01", "interface": "eno2", "description": "onboard", "primary": False}
+    moved = {
+        "interface": {"old": "srv-r2-01:eno1", "new": "srv-r2-01:eno2"},
+        "released_primary": {"old": "srv-r2-01:eno1", "new": None},
+    }
+    ret = run("mac_address_present", mac, test=True, **move)
+    assert ret["result"] is None and ret["changes"] == moved, ret
+    assert (
+        run.nb("get", "dcim.interfaces", device="srv-r2-01", name="eno1")["primary_mac_address"][
+            "mac_address"
+        ]
+        == "24:6E:96:02:11:01"
     )
+    ret = run("mac_address_present", mac, **move)
     assert ret["result"] is True
     assert ret["changes"]["interface"]["new"] == "srv-r2-01:eno2"
+    assert ret["changes"] == moved
     obj = run.nb("get", "dcim.mac-addresses", mac_address=mac)
     assert obj["assigned_object"]["name"] == "eno2"
+    eno1 = run.nb("get", "dcim.interfaces", device="srv-r2-01", name="eno1")
+    assert eno1["primary_mac_address"] is None and eno1["mac_address"] is None
+    assert run("mac_address_present", mac, **move)["changes"] == {}
     run.absent_cycle(mac, "dcim.mac-addresses", {"mac_address": mac})
 
 
@@ -222,6 +236,35 @@ def test_ip_address_present(run):
     ret = run("ip_address_present", "10.10.2.50/25", **change)
     assert ret["changes"] == {"address": {"old": "10.10.2.50/24", "new": "10.10.2.50/25"}}
     run.absent_cycle("10.10.2.50/25", "ipam.ip-addresses", {"address": "10.10.2.50/25"})
+
+
+def test_ip_address_moves_between_interfaces_but_never_a_primary_one(run):
+    base = {"device": "srv-r2-01", "interface": "bond0"}
+    assert run("ip_address_present", "10.10.2.60/24", **base)["result"] is True
+    move = {"device": "srv-r2-01", "interface": "eno1"}
+    moved = {"interface": {"old": "srv-r2-01:bond0", "new": "srv-r2-01:eno1"}}
+    ret = run("ip_address_present", "10.10.2.60/24", test=True, **move)
+    assert ret["result"] is None and ret["changes"] == moved, ret
+    ret = run("ip_address_present", "10.10.2.60/24", **move)
+    assert ret["result"] is True and ret["changes"] == moved, ret
+    assert (
+        run.nb("get", "ipam.ip-addresses", address="10.10.2.60/24")["assigned_object"]["name"]
+        == "eno1"
+    )
+    # a device's primary address moves between its own interfaces, never to another device:
+    # NetBox's own refusal is the result
+    ret = run("ip_address_present", "10.10.2.60/24", primary=True, **move)
+    assert ret["result"] is True and ret["changes"]["primary_ip4"]["new"] == "10.10.2.60/24"
+    ret = run("ip_address_present", "10.10.2.60/24", primary=True, **base)
+    assert ret["result"] is True, ret
+    assert ret["changes"] == {"interface": {"old": "srv-r2-01:eno1", "new": "srv-r2-01:bond0"}}
+    ret = run("ip_address_present", "10.10.2.60/24", device="srv-r2-02", interface="eno1")
+    assert ret["result"] is False, ret
+    assert "designated as the primary IP" in ret["comment"]
+    ip = run.nb("get", "ipam.ip-addresses", address="10.10.2.60/24")
+    assert ip["assigned_object"]["name"] == "bond0"
+    assert ip["assigned_object"]["device"]["name"] == "srv-r2-01"
+    assert run.nb("device", "srv-r2-01")["primary_ip4"]["address"] == "10.10.2.60/24"
 
 
 def test_cable_present(run):
@@ -311,3 +354,52 @@ def test_object_present_errors_are_results_not_exceptions(run):
     assert ret["result"] is False and "app.endpoint" in ret["comment"]
     ret = run("object_present", "x", endpoint="dcim.devices", fields={"id": 3})
     assert ret["result"] is False and "read-only" in ret["comment"]
+
+
+def test_token_never_in_returns_errors_or_logs(run, fresh_netbox, tmp_path, caplog):
+    """States, module calls and their failures at DEBUG level: the token is nowhere."""
+    caplog.set_level(logging.DEBUG)
+    seen = [
+        run("device_present", "srv-r2-01", site="lab1", rack="R99"),
+        run("device_status", "srv-r2-01", status="exploded"),
+        run("device_status", "srv-r2-01", status="staged", comment="token scan"),
+        run("journal_entry", "scanned", obj="srv-r2-01"),
+        run("object_present", "x", endpoint="dcim.devices", fields={"id": 3}),
+        run("cable_present", "c", a="srv-r2-01:eno1", b="tor1-r2:Ethernet10"),
+    ]
+    assert [r["result"] for r in seen] == [False, False, True, True, False, False]
+    mods, _ = loaders(fresh_netbox, tmp_path)
+    with pytest.raises(CommandExecutionError) as invalid:
+        mods["netbox.create"]("dcim.devices", name="x", site="lab1")
+    # a token NetBox refuses must not come back in the message either
+    refused = type(fresh_netbox)(url=fresh_netbox.url, token="0123456789abcdef" * 2 + "01234567")
+    bad_mods, _ = loaders(refused, tmp_path / "refused")
+    with pytest.raises(CommandExecutionError) as denied:
+        bad_mods["netbox.get"]("dcim.devices", name="srv-r2-01")
+    assert "403" in str(denied.value) or "401" in str(denied.value)
+    texts = [repr(seen), str(invalid.value), str(denied.value), caplog.text]
+    assert "netbox" in caplog.text.lower()  # the calls did log
+    for token in (fresh_netbox.token, refused.token):
+        for text in texts:
+            assert token not in text
+
+
+def test_test_mode_tolerates_what_an_earlier_state_would_create(run):
+    """test=True on a first run: the interface an earlier state would create does not exist
+    yet, so the dependent states predict (result None) instead of failing; for real they fail."""
+    calls = [
+        ("mac_address_present", "02:00:5e:10:02:99", {"device": "srv-r2-01", "interface": "ens9"}),
+        ("ip_address_present", "10.10.2.99/24", {"device": "srv-r2-01", "interface": "ens9"}),
+        ("cable_present", "uplink", {"a": "srv-r2-01:ens9", "b": "tor1-r2:Ethernet30"}),
+        ("device_status", "srv-r2-77", {"status": "staged"}),
+        ("journal_entry", "note", {"obj": "srv-r2-77"}),
+    ]
+    for fun, name, kwargs in calls:
+        ret = run(fun, name, test=True, **kwargs)
+        assert ret["result"] is None and ret["changes"] == {}, ret
+        assert "not found" in ret["comment"] and "test=True" in ret["comment"], ret
+        ret = run(fun, name, **kwargs)
+        assert ret["result"] is False and "not found" in ret["comment"], ret
+    # bad input stays an error in test mode
+    ret = run("interface_present", "ens9", device="srv-r2-01", test=True)
+    assert ret["result"] is False and "type is required" in ret["comment"]

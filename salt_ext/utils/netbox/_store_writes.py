@@ -150,6 +150,13 @@ _ACTION_LABEL = {"create": "Created", "update": "Updated", "delete": "Deleted"}
 _ADMIN = {"id": 1, "url": "/api/users/users/1/", "display": "admin", "username": "admin"}
 
 
+#: objects that hold primary/OOB addresses, and the type of their interfaces
+_IP_PARENTS = (
+    ("dcim.devices", "dcim.interface"),
+    ("virtualization.virtual-machines", "virtualization.vminterface"),
+)
+
+
 def _msg_not_found_id(value):
     return f"Related object not found using the provided numeric ID: {value}"
 
@@ -862,14 +869,27 @@ class WriteMixin:
                 ]
                 return
         if old is not None and old.get("assigned_object_id") != obj.get("assigned_object_id"):
-            for field in ("primary_ip4", "primary_ip6", "oob_ip"):
-                for dev in self._objs["dcim.devices"].values():
-                    if ref_id(dev.get(field)) == obj["id"]:
-                        errors["assigned_object"] = [
-                            "Cannot reassign IP address while it is designated as the primary IP for "
-                            "the parent object"
-                        ]
-                        return
+            # NetBox 4 (IPAddress.clean): a primary/OOB address may move between the interfaces
+            # of its device, never to another parent
+            otype, parent = obj.get("assigned_object_type"), None
+            if otype:
+                owner = self._objs[OBJECT_TYPE_ENDPOINT[otype]].get(obj["assigned_object_id"], {})
+                parent = (otype, ref_id(owner.get("device") or owner.get("virtual_machine")))
+            for endpoint, child_type in _IP_PARENTS:
+                for dev in self._objs[endpoint].values():
+                    if parent == (child_type, dev["id"]):
+                        continue
+                    for field, what in (
+                        ("primary_ip4", "primary"),
+                        ("primary_ip6", "primary"),
+                        ("oob_ip", "OOB"),
+                    ):
+                        if ref_id(dev.get(field)) == obj["id"]:
+                            errors["assigned_object"] = [
+                                f"Cannot reassign IP address while it is designated as the {what} "
+                                "IP for the parent object"
+                            ]
+                            return
 
     def _check_assigned(self, obj, allowed, errors):
         otype, oid = obj.get("assigned_object_type"), obj.get("assigned_object_id")
@@ -897,6 +917,22 @@ class WriteMixin:
             return
         obj["mac_address"] = text
         self._check_assigned(obj, ("dcim.interface", "virtualization.vminterface"), errors)
+        if errors or old is None or not old.get("assigned_object_type"):
+            return
+        # NetBox 4.2+ (MACAddress.clean): the primary MAC of an interface stays on it
+        moved = (old.get("assigned_object_type"), old.get("assigned_object_id")) != (
+            obj.get("assigned_object_type"),
+            obj.get("assigned_object_id"),
+        )
+        owner = self._objs[OBJECT_TYPE_ENDPOINT[old["assigned_object_type"]]].get(
+            old.get("assigned_object_id")
+        )
+        if moved and owner and ref_id(owner.get("primary_mac_address")) == obj["id"]:
+            verb = "reassign" if obj.get("assigned_object_type") else "unassign"
+            errors["__all__"] = [
+                f"Cannot {verb} MAC Address while it is designated as the primary MAC for an "
+                "object"
+            ]
 
     def _finish_ipam_prefixes(self, obj, old, errors):
         try:

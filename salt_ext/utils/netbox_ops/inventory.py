@@ -17,7 +17,9 @@ The inventory dict (``salt_ext.utils.hardware``) looks like::
 
 Rules:
 - the device serial is written only when NetBox's is empty; a different serial is a conflict
-  (reported, never overwritten); placeholder serials (``To Be Filled By O.E.M.``...) are ignored;
+  (reported, never overwritten) and then nothing at all is written: the server in the slot may
+  not be the device NetBox describes; placeholder serials (``To Be Filled By O.E.M.``...) are
+  ignored;
 - every NIC MAC becomes a MAC address object on the interface of the same name; when the
   interface has no primary MAC it becomes primary; a MAC already on another interface is a
   conflict;
@@ -394,6 +396,15 @@ def plan_sync(device, inventory, *, interfaces, mac_objects, items, manufacturer
     conflicts = ([serial_conflict] if serial_conflict else []) + mac_conflicts + item_conflicts
     if serial_warning:
         warnings.insert(0, serial_warning)
+    if serial_conflict:
+        # another server's MACs and parts must not land on this device: write nothing
+        skipped = len(mac_creates) + len(primaries) + len(creates) + len(updates)
+        mac_creates, primaries, creates, updates = [], [], [], []
+        warnings.insert(
+            0,
+            f"nothing written to device {device.get('name')!r} ({skipped} change(s) held "
+            "back): its serial in NetBox is not the server's, so this may be another server",
+        )
     return {
         "device_patch": device_patch,
         "mac_creates": mac_creates,

@@ -39,6 +39,10 @@ class AmbiguousLookup(SaltInvocationError):
     """A natural key matched several objects."""
 
 
+class NotInNetBox(SaltInvocationError):
+    """A referenced object (device, interface, site, ...) does not exist in NetBox (yet)."""
+
+
 class UnknownFilter(SaltInvocationError):
     """A look-up key is not a field of the endpoint's objects (NetBox would ignore it)."""
 
@@ -142,7 +146,7 @@ class Resolver:
             if key not in self._cache:
                 obj = self.find_one(endpoint, params, what=field)
                 if obj is None:
-                    raise SaltInvocationError(
+                    raise NotInNetBox(
                         f"{field or endpoint}: no {endpoint} object matches {value!r} in NetBox"
                     )
                 self._cache[key] = obj["id"]
@@ -169,7 +173,7 @@ class Resolver:
         where = ""
         if scope:
             where = " (" + ", ".join(f"{k}={v}" for k, v in scope.items()) + ")"
-        raise SaltInvocationError(
+        raise NotInNetBox(
             f"{field or endpoint}: {text!r} not found in NetBox {endpoint}{where} "
             f"(looked up by {' or '.join(eps.lookup_fields(endpoint))}); create it first or "
             "fix the name"
@@ -336,6 +340,11 @@ def ensure(src, endpoint, fields, *, lookup=None, test=False, resolver=None, cre
             "not_kept": not_kept,
         }
     changes, patch = diff_object(current, resolved, fields)
+    if "assigned_object_id" in changes and current.get("assigned_object"):
+        # the id alone says nothing: name the object it was assigned to (``srv-r1-01:eno1``)
+        changes["assigned_object_id"]["old"] = describe(
+            current.get("assigned_object_type") or endpoint, current["assigned_object"]
+        )
     name = describe(endpoint, current)
     if not patch:
         return {"action": "unchanged", "object": current, "changes": {}, "name": name}
@@ -419,10 +428,10 @@ def find_interface(src, interface, device=None, resolver=None):
         )
     dev = device if isinstance(device, dict) else find_device(src, name=device, resolver=resolver)
     if dev is None:
-        raise SaltInvocationError(f"device {device!r} not found in NetBox (dcim.devices)")
+        raise NotInNetBox(f"device {device!r} not found in NetBox (dcim.devices)")
     obj = resolver.find_one("dcim.interfaces", {"device_id": dev["id"], "name": interface})
     if obj is None:
-        raise SaltInvocationError(
+        raise NotInNetBox(
             f"interface {interface!r} not found on device {dev['name']!r} in NetBox "
             "(dcim.interfaces)"
         )
@@ -455,7 +464,7 @@ def object_ref(src, obj, resolver=None):
         return eps.content_type(endpoint), int(ident), f"{endpoint} #{ident}"
     dev = find_device(src, name=obj, resolver=resolver)
     if dev is None:
-        raise SaltInvocationError(f"device {obj!r} not found in NetBox (dcim.devices)")
+        raise NotInNetBox(f"device {obj!r} not found in NetBox (dcim.devices)")
     return "dcim.device", dev["id"], dev["name"]
 
 
