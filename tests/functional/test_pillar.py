@@ -142,6 +142,22 @@ def test_twenty_minions_together_cause_one_bulk_fetch(tmp_path, fresh_netbox, la
     baseline = requests_by_path(standin)
     assert baseline["/api/dcim/interfaces/"] == -(-456 // PAGE_SIZE)  # every page, once
     assert baseline["/api/dcim/mac-addresses/"] == -(-408 // PAGE_SIZE)
+    # one bulk request per object type and page; the identity index (devices with fields=) and
+    # the site record each read the newest change-log id once
+    assert baseline == {
+        "/api/core/object-changes/": 2,
+        "/api/dcim/devices/": 2,
+        "/api/dcim/sites/": 1,
+        "/api/dcim/racks/": 1,
+        "/api/dcim/device-types/": 1,
+        "/api/dcim/interfaces/": -(-456 // PAGE_SIZE),
+        "/api/dcim/mac-addresses/": -(-408 // PAGE_SIZE),
+        "/api/dcim/cables/": 1,
+        "/api/ipam/ip-addresses/": 1,
+        "/api/ipam/services/": 1,
+        "/api/ipam/prefixes/": 1,
+        "/api/ipam/vlans/": 1,
+    }
 
     fleet = master_opts(tmp_path, fresh_netbox, name="fleet")
     standin.reset_requests()
