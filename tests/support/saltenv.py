@@ -19,7 +19,7 @@ def _find_shared_fixtures():
     candidates = []
     if os.environ.get("TURNUP_SHARED_FIXTURES"):
         candidates.append(pathlib.Path(os.environ["TURNUP_SHARED_FIXTURES"]))
-    candidates += [REPO_ROOT.parent / "shared" / "fixtures", pathlib.Path("/work/shared/fixtures")]
+    candidates.append(REPO_ROOT.parent / "shared" / "fixtures")
     for cand in candidates:
         if cand.is_dir():
             return cand
