@@ -469,6 +469,29 @@ def _classify(changes, endpoints):
     return refetch, deleted
 
 
+def _uncable(interfaces, cable_ids):
+    """
+    Clear the cable of the interfaces whose cable was deleted, as NetBox does: deleting a cable
+    nulls its ends with a queryset ``update()`` that writes no change-log entry for them.
+    """
+    cable_ids = set(cable_ids)
+    if not cable_ids:
+        return
+    for oid, iface in list(interfaces.items()):
+        if _oid(iface.get("cable")) in cable_ids:
+            interfaces[oid] = dict(
+                iface,
+                cable=None,
+                cable_end=None,
+                link_peers=[],
+                link_peers_type=None,
+                connected_endpoints=None,
+                connected_endpoints_type=None,
+                connected_endpoints_reachable=False,
+                _occupied=bool(iface.get("mark_connected")),
+            )
+
+
 #: refetch order: nodes first (membership of the rest depends on them)
 _ORDER = (
     "dcim.sites",
@@ -532,6 +555,7 @@ def incremental_scope(src, record, options):
                 maps[endpoint][oid] = obj
             else:
                 maps[endpoint].pop(oid, None)
+    _uncable(maps.get("dcim.interfaces", {}), deleted.get("dcim.cables", ()))
     objects = {ep: list(m.values()) for ep, m in maps.items()}
     dev_ids = set(maps.get("dcim.devices", {}))
     vm_ids = set(maps.get("virtualization.virtual-machines", {}))

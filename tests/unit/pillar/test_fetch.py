@@ -185,3 +185,36 @@ def test_platform_change_needs_a_full_fetch_when_platforms_are_not_fetched(src, 
     src.update("dcim.platforms", platform["id"], {"name": "renamed-platform"})
     with pytest.raises(fetch.NeedFullFetch, match="dcim.platform"):
         fetch.incremental_scope(src, record, options)
+
+
+def test_deleted_cable_and_moved_device_like_a_full_fetch(src, record, options):
+    srv = src.find("dcim.devices", name="srv-r1-01")
+    eno1 = src.find("dcim.interfaces", device_id=srv["id"], name="eno1")
+    src.delete("dcim.cables", eno1["cable"]["id"])
+    other = src.find("dcim.devices", name="srv-r2-05")
+    rack3 = src.find("dcim.racks", site_id=record["scope"]["id"], name="R3")
+    src.update("dcim.devices", other["id"], {"rack": rack3["id"], "position": 30, "face": "front"})
+    out = fetch.incremental_scope(src, record, options)
+    full = fetch.full_scope(src, record["scope"], options.endpoints, options)
+    incremental, expected = _pillars(out, options), _pillars(full, options)
+    for dev_id, pillar in expected.items():
+        assert incremental[dev_id] == pillar, pillar["name"]
+    assert expected[srv["id"]]["interfaces"]["eno1"]["peer"] is None
+    assert expected[other["id"]]["rack"]["name"] == "R3"
+    assert "srv-r2-05" in [
+        d["name"] for d in expected[rack3_server(full)]["rack_devices"]["edge-server"]
+    ]
+    # the raw interfaces (compat shape) too: NetBox logs no change for the ends of a deleted cable
+    raw = {i["id"]: i for i in out["objects"]["dcim.interfaces"]}
+    fresh = {i["id"]: i for i in full["objects"]["dcim.interfaces"]}
+    assert raw[eno1["id"]] == fresh[eno1["id"]]
+    assert raw[eno1["id"]]["cable"] is None and raw[eno1["id"]]["link_peers"] == []
+
+
+def rack3_server(record):
+    """A server in rack R3 of the record other than srv-r2-05."""
+    return next(
+        d["id"]
+        for d in record["objects"]["dcim.devices"]
+        if (d.get("rack") or {}).get("name") == "R3" and d["name"].startswith("srv-r3")
+    )
