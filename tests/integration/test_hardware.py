@@ -100,20 +100,25 @@ def checks(report):
     return {c["name"]: c for c in report["checks"]}
 
 
-@pytest.mark.parametrize(
-    "box,product,generation",
-    [
-        ("srv-r1-01", "PowerEdge M630", "gen10"),
-        ("srv-r1-02", "ProLiant BL460c Gen9", "gen11"),
-        ("srv-r1-03", "SSG-6028R-OSD072P", "gen12"),
-    ],
-)
-def test_inventory_and_validation_pass(minions, box, product, generation):
+#: box -> (product, generation, CPU model fragment, installed DIMMs) of the real server it simulates
+REAL = {
+    "srv-r1-01": ("PowerEdge M630", "gen10", "E5-2683 v3", 8),
+    "srv-r1-02": ("ProLiant BL460c Gen9", "gen11", "E5-2640 v4", 6),
+    "srv-r1-03": ("SSG-6028R-OSD072P", "gen12", "E5-2620 v4", 4),
+}
+
+
+@pytest.mark.parametrize("box", sorted(REAL))
+def test_inventory_and_validation_pass(minions, box):
+    product, generation, cpu, dimms = REAL[box]
     minion = minions[box]
     inv = call(minion, "hardware.inventory").data
     assert inv["system"]["product"] == product
     assert inv["system"]["serial"] == f"LAB1R1S0{box[-1]}"
     assert inv["simulated"] is True
+    # The real server's SMBIOS data (../shared dmidecode), not something made up for the test.
+    assert cpu in inv["cpu"]["model"] and inv["memory"]["dimm_count"] == dimms
+    assert len(inv["nics"]) == 2 and sorted(inv["lldp"]) == ["eno1", "eno2"]
     report = call(minion, "hardware.validate").data
     assert report["passed"], report["text"]
     assert report["generation"] == generation
