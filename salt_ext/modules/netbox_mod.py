@@ -476,6 +476,11 @@ def assign_next_ip(
             dev = src.get("dcim.devices", iface["device"]["id"])
             if simplify(dev.get(field)) != obj["id"]:
                 src.update("dcim.devices", dev["id"], {field: obj["id"]})
+                after = src.get("dcim.devices", dev["id"])
+                if simplify(after.get(field)) != obj["id"]:
+                    raise CommandExecutionError(
+                        f"NetBox did not make {obj['address']} the {field} of {dev['name']}"
+                    )
     return {
         "address": obj["address"],
         "id": obj["id"],
@@ -579,14 +584,17 @@ def sync_inventory(
             if plan["device_patch"]:
                 src.update("dcim.devices", dev["id"], plan["device_patch"])
             for create_mac in plan["mac_creates"]:
-                made = src.create(
-                    "dcim.mac-addresses",
-                    {
-                        "mac_address": create_mac["mac_address"],
-                        "assigned_object_type": "dcim.interface",
-                        "assigned_object_id": create_mac["interface_id"],
-                    },
-                )
+                assignment = {
+                    "assigned_object_type": "dcim.interface",
+                    "assigned_object_id": create_mac["interface_id"],
+                }
+                if create_mac.get("mac_id"):  # an unassigned MAC object of NetBox's
+                    made = src.update("dcim.mac-addresses", create_mac["mac_id"], assignment)
+                else:
+                    made = src.create(
+                        "dcim.mac-addresses",
+                        {"mac_address": create_mac["mac_address"], **assignment},
+                    )
                 if create_mac["set_primary"]:
                     src.update(
                         "dcim.interfaces",

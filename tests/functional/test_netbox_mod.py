@@ -407,6 +407,21 @@ def test_sync_inventory_writes_nothing_when_the_serial_conflicts(nb):
     assert ret["conflicts"] == [] and set(ret["changes"]) == {"mac_addresses", "inventory_items"}
 
 
+def test_sync_inventory_assigns_an_unassigned_mac_object_instead_of_duplicating_it(nb):
+    target, mods = nb
+    spare = mods["netbox.create"]("dcim.mac-addresses", mac_address="24:6e:96:02:11:02")
+    assert spare["assigned_object"] is None
+    ret = mods["netbox.sync_inventory"]("srv-r2-01", inventory=_inventory("LAB1R2S01"))
+    assert ret["changes"]["mac_addresses"]["eno2"] == {"old": None, "new": "24:6E:96:02:11:02"}
+    (obj,) = mods["netbox.filter"]("dcim.mac-addresses", mac_address="24:6e:96:02:11:02")
+    assert obj["id"] == spare["id"] and obj["assigned_object"]["name"] == "eno2"
+    eno2 = mods["netbox.get"]("dcim.interfaces", device="srv-r2-01", name="eno2")
+    assert eno2["primary_mac_address"]["id"] == spare["id"]
+    before = writes(target)
+    again = mods["netbox.sync_inventory"]("srv-r2-01", inventory=_inventory("LAB1R2S01"))
+    assert again["changes"] == {} and writes(target) == before
+
+
 def test_compat_create_functions(nb):
     _, mods = nb
     assert mods["netbox.create_manufacturer"]("Quanta")["dcim"]["manufacturers"]["slug"] == "quanta"

@@ -20,9 +20,9 @@ Rules:
   (reported, never overwritten) and then nothing at all is written: the server in the slot may
   not be the device NetBox describes; placeholder serials (``To Be Filled By O.E.M.``...) are
   ignored;
-- every NIC MAC becomes a MAC address object on the interface of the same name; when the
-  interface has no primary MAC it becomes primary; a MAC already on another interface is a
-  conflict;
+- every NIC MAC becomes a MAC address object on the interface of the same name (an unassigned
+  object of that MAC is assigned rather than duplicated); when the interface has no primary MAC
+  it becomes primary; a MAC already on another interface is a conflict;
 - CPUs, DIMMs, disks and PSUs become inventory items named by socket/locator/disk/PSU name;
   missing items are created, empty fields filled, a different serial is a conflict; items
   NetBox has but the server did not report are listed (``stale``), never deleted.
@@ -297,14 +297,16 @@ def plan_macs(device, interfaces, mac_objects, inventory):
                     }
                 )
             continue
-        creates.append(
-            {
-                "interface_id": iface["id"],
-                "interface": iface["name"],
-                "mac_address": mac,
-                "set_primary": not primary,
-            }
-        )
+        create = {
+            "interface_id": iface["id"],
+            "interface": iface["name"],
+            "mac_address": mac,
+            "set_primary": not primary,
+        }
+        free = [m for m in existing if not m.get("assigned_object_id")]
+        if free:  # an unassigned object of that MAC exists: assign it rather than add another
+            create["mac_id"] = free[0]["id"]
+        creates.append(create)
     return creates, primaries, conflicts, warnings, unchanged
 
 
