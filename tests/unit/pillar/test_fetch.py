@@ -218,3 +218,20 @@ def rack3_server(record):
         for d in record["objects"]["dcim.devices"]
         if (d.get("rack") or {}).get("name") == "R3" and d["name"].startswith("srv-r3")
     )
+
+
+def test_deleted_primary_ip_like_a_full_fetch(src, record, options):
+    # NetBox saves (and logs) the device when its primary or OOB IP is deleted
+    srv = src.find("dcim.devices", name="srv-r1-01")
+    src.delete("ipam.ip-addresses", srv["primary_ip6"]["id"])
+    src.delete("ipam.ip-addresses", srv["oob_ip"]["id"])
+    out = fetch.incremental_scope(src, record, options)
+    full = fetch.full_scope(src, record["scope"], options.endpoints, options)
+    assert _pillars(out, options) == _pillars(full, options)
+    pillar = _pillars(full, options)[srv["id"]]
+    assert pillar["primary_ip6"] is None and pillar["oob_ip"] is None
+    assert pillar["primary_ip"] == pillar["primary_ip4"] == "10.10.1.11/24"
+    raw = {d["id"]: d for d in out["objects"]["dcim.devices"]}[srv["id"]]
+    fresh = {d["id"]: d for d in full["objects"]["dcim.devices"]}[srv["id"]]
+    for key in ("primary_ip", "primary_ip4", "primary_ip6", "oob_ip"):
+        assert raw[key] == fresh[key], key
