@@ -332,13 +332,16 @@ def sync_autosign(site=None, grain="serialnumber", statuses=None):
     content changes.
 
     site
-        only devices of this site (slug); default all sites
+        only devices of this site (slug); default all sites. The file is replaced: serials of
+        other sites written by an earlier run are dropped
     grain
         the grain name, which is also the file name (default ``serialnumber``)
     statuses
         device statuses whose serials are written (default ``planned,staged``)
 
-    Returns ``{"path", "serials": n, "added": [...], "removed": [...], "changed": bool}``.
+    Returns ``{"path", "serials": n, "added": [...], "removed": [...], "changed": bool,
+    "duplicate_serials": {serial: [device, ...]}}`` (a serial NetBox gives to several devices
+    is written once and listed there: fix NetBox).
 
     CLI Example:
 
@@ -365,13 +368,12 @@ def sync_autosign(site=None, grain="serialnumber", statuses=None):
         if site:
             params["site_id"] = ops.Resolver(src).ref("dcim.sites", site, field="site")
         devices = src.list("dcim.devices", params)
-    serials = sorted(
-        {
-            clean_serial(d.get("serial"))
-            for d in devices
-            if simplify(d.get("status")) in statuses and clean_serial(d.get("serial"))
-        }
-    )
+    owners = {}
+    for dev in devices:
+        serial = clean_serial(dev.get("serial"))
+        if serial and simplify(dev.get("status")) in statuses:
+            owners.setdefault(serial, []).append(dev.get("name") or f"#{dev['id']}")
+    serials = sorted(owners)
     path = os.path.join(directory, grain)
     old = []
     if os.path.exists(path):
@@ -403,6 +405,7 @@ def sync_autosign(site=None, grain="serialnumber", statuses=None):
         "added": sorted(set(serials) - set(old)),
         "removed": sorted(set(old) - set(serials)),
         "changed": changed,
+        "duplicate_serials": {s: sorted(names) for s, names in owners.items() if len(names) > 1},
     }
 
 
