@@ -9,7 +9,13 @@ import json
 
 import pytest
 
-from salt_ext.utils.netbox import NetBoxClient, NetBoxNotFound, SnapshotSource, load_config
+from salt_ext.utils.netbox import (
+    NetBoxClient,
+    NetBoxConfigError,
+    NetBoxNotFound,
+    SnapshotSource,
+    load_config,
+)
 from salt_ext.utils.netbox.export import export_snapshot, snapshot_counts
 from salt_ext.utils.netbox.seed import import_snapshot
 from tests.support.netbox_standin import NetBoxStandin
@@ -230,6 +236,14 @@ def test_export_unknown_site(seeded, tmp_path):
     with pytest.raises(NetBoxNotFound, match="site 'nowhere' not found"):
         export_snapshot(client, "nowhere", str(tmp_path / "x.json"))
     assert not (tmp_path / "x.json").exists()
+
+
+def test_export_to_a_missing_directory_fails_before_reading(seeded, tmp_path):
+    _, client, _, _ = seeded
+    client.counter.reset()
+    with pytest.raises(NetBoxConfigError, match="does not exist; create it first"):
+        export_snapshot(client, "lab1", str(tmp_path / "missing" / "x.json"))
+    assert client.counter.total == 0  # refused before a single request
 
 
 def test_export_of_the_lab_is_the_lab(lab1_snapshot):

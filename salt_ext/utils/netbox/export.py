@@ -18,7 +18,7 @@ import os
 from salt_ext.utils.netbox import _common
 from salt_ext.utils.netbox._common import DEPENDENCY_ORDER, order_objects
 from salt_ext.utils.netbox.counter import endpoint_from_url
-from salt_ext.utils.netbox.errors import NetBoxNotFound
+from salt_ext.utils.netbox.errors import NetBoxConfigError, NetBoxNotFound
 from salt_ext.utils.netbox.seed import GENERIC_FKS, OBJECT_TYPE_ENDPOINTS
 
 log = logging.getLogger(__name__)
@@ -286,6 +286,20 @@ class _Exporter:
         }
 
 
+def _check_writable(path):
+    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if not os.path.isdir(directory):
+        raise NetBoxConfigError(
+            f"cannot write {os.fspath(path)!r}: directory {directory!r} does not exist; create it "
+            "first"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise NetBoxConfigError(
+            f"cannot write {os.fspath(path)!r}: directory {directory!r} is not writable by this "
+            "user (the snapshot is written to a temporary file there, then renamed)"
+        )
+
+
 def write_snapshot(data, path):
     """Write snapshot ``data`` to ``path`` atomically (temporary file + ``os.replace``)."""
     return _common.write_json_atomic(os.path.abspath(os.fspath(path)), data)
@@ -307,6 +321,8 @@ def export_snapshot(source, site, path=None):
     :param path: optional file to write
     :returns: the snapshot dict
     """
+    if path:
+        _check_writable(path)  # before reading a whole site
     data = _Exporter(source, site).run()
     if path:
         write_snapshot(data, path)
