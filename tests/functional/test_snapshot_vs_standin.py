@@ -254,3 +254,24 @@ def test_available_ips_refuses_a_bad_prefix_id(small_snapshot):
         source.available_ips("9/../../dcim/devices")
     with pytest.raises(NetBoxConfigError, match="positive integer"):
         source.allocate_ip("x", {"status": "active"})
+
+
+def test_a_write_that_cannot_be_saved_is_not_served(small_snapshot, monkeypatch):
+    """Disk full while replacing the file: the error says so and later reads never show the
+    change that was not saved."""
+    source = SnapshotSource(small_snapshot)
+    assert source.find("extras.tags", slug="lost") is None
+
+    def disk_full(path, data, mode=0o640):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_common, "write_json_atomic", disk_full)
+    with pytest.raises(NetBoxError, match="No space left on device"):
+        source.create("extras.tags", {"name": "lost", "slug": "lost"})
+    monkeypatch.undo()
+    assert source.find("extras.tags", slug="lost") is None
+    assert SnapshotSource(small_snapshot).find("extras.tags", slug="lost") is None
+    # and the next write starts from the file, not from the lost change
+    source.create("extras.tags", {"name": "kept", "slug": "kept"})
+    assert {t["slug"] for t in SnapshotSource(small_snapshot).list("extras.tags")} >= {"kept"}
+    assert source.find("extras.tags", slug="lost") is None

@@ -143,14 +143,16 @@ class SnapshotSource:
                     store = self._fresh()
                     try:
                         result = func(store)
+                        self._write()
                     except StoreError as err:
                         # nothing is written; reload on next use in case the store was touched
                         self._signature = None
                         raise _map(err, endpoint, method, path) from None
                     except BaseException:
+                        # the change is in memory but not on disk (disk full, ...): the next
+                        # read reloads the file instead of serving what was never saved
                         self._signature = None
                         raise
-                    self._write()
                     return result
             except filelock.Timeout:
                 raise NetBoxError(
