@@ -56,9 +56,18 @@ def _settings():
 
 
 def _run(argv):
-    ret = __salt__["cmd.run_all"](
-        argv, python_shell=False, ignore_retcode=True, output_loglevel="trace", timeout=60
-    )
+    """``(returncode, stdout, stderr)``; never raises (a tool that cannot even be started, e.g.
+    a broken interpreter line, is a failed source like any other)."""
+    try:
+        ret = __salt__["cmd.run_all"](
+            argv, python_shell=False, ignore_retcode=True, output_loglevel="trace", timeout=60
+        )
+    except CommandExecutionError as err:
+        # "Unable to run command '...' with the context '{...}', reason: ..." -> without context
+        message = str(err)
+        head, found, _ = message.partition(" with the context ")
+        reason = message.rpartition("reason: ")[2]
+        return 126, "", f"{head}: {reason}" if found else message
     return ret.get("retcode", 1), ret.get("stdout") or "", ret.get("stderr") or ""
 
 

@@ -8,10 +8,12 @@ import json
 import os
 import pathlib
 import shutil
+from unittest.mock import patch
 
 import pytest
 import salt.config
 import salt.loader
+import salt.utils.timed_subprocess
 import yaml
 from salt.exceptions import SaltInvocationError
 
@@ -81,6 +83,27 @@ def test_live_inventory_on_this_machine(tmp_path):
     for source in not_ok:
         assert any(w.startswith(f"{source}:") for w in inv["warnings"]), (source, inv["warnings"])
     json.dumps(inv)  # crosses the event bus
+
+
+def test_live_inventory_with_a_tool_that_cannot_start(tmp_path):
+    """A tool that cannot be executed at all (a binary of another architecture, a broken
+    interpreter line): Salt's cmd.run_all raises for it; the inventory carries on with a
+    warning naming the reason."""
+    real_proc = salt.utils.timed_subprocess.TimedProc
+
+    def proc(cmd, **kwargs):
+        if cmd[0] == "lscpu":
+            raise OSError(8, "Exec format error", "lscpu")
+        return real_proc(cmd, **kwargs)
+
+    mods, _ = loaders(tmp_path)
+    with patch("salt.utils.timed_subprocess.TimedProc", proc):
+        inv = mods["hardware.inventory"]()
+    assert inv["sources"]["lscpu"] == "failed"
+    (warning,) = [w for w in inv["warnings"] if w.startswith("lscpu:")]
+    assert warning.startswith("lscpu: 'lscpu -J' exited 126: Unable to run command")
+    assert warning.endswith("[Errno 8] Exec format error: 'lscpu'") and "context" not in warning
+    assert inv["memory"]["total_bytes"] > 0, "the other sources still answered"
 
 
 @requires_shared
