@@ -20,6 +20,7 @@ Configuration (minion config or pillar, key ``hardware``):
       root: /                                  # where hwgen writes its files (tests: a tmp dir)
       paths: {network_dir: etc/systemd/network}  # relative to root, or absolute
       apply_live: true                         # reload sysctl/udev/networkd, update-grub
+      validate: true                           # hwgen files wait for hardware.validated
       device: srv-r1-01                        # NetBox device name (default: by minion id)
 
 The NetBox side comes from the NetBox pillar (``netbox:``) when it carries the device, else from
