@@ -583,28 +583,7 @@ def sync_inventory(
         if not test:
             if plan["device_patch"]:
                 src.update("dcim.devices", dev["id"], plan["device_patch"])
-            for create_mac in plan["mac_creates"]:
-                assignment = {
-                    "assigned_object_type": "dcim.interface",
-                    "assigned_object_id": create_mac["interface_id"],
-                }
-                if create_mac.get("mac_id"):  # an unassigned MAC object of NetBox's
-                    made = src.update("dcim.mac-addresses", create_mac["mac_id"], assignment)
-                else:
-                    made = src.create(
-                        "dcim.mac-addresses",
-                        {"mac_address": create_mac["mac_address"], **assignment},
-                    )
-                if create_mac["set_primary"]:
-                    src.update(
-                        "dcim.interfaces",
-                        create_mac["interface_id"],
-                        {"primary_mac_address": made["id"]},
-                    )
-            for prim in plan["mac_primaries"]:
-                src.update(
-                    "dcim.interfaces", prim["interface_id"], {"primary_mac_address": prim["mac_id"]}
-                )
+            _write_macs(src, plan["mac_creates"], plan["mac_primaries"])
             if plan["item_creates"]:
                 src.create("dcim.inventory-items", [i["payload"] for i in plan["item_creates"]])
             if plan["item_updates"]:
@@ -632,6 +611,40 @@ def sync_inventory(
         "unchanged": plan["unchanged"],
         "test": bool(test),
     }
+
+
+def _write_macs(src, creates, primaries):
+    """
+    Carry out the MAC part of a sync plan in at most three requests: new MAC objects (one bulk
+    POST), unassigned ones assigned (one bulk PATCH), then the interfaces' primary MACs.
+    """
+
+    def assignment(step):
+        return {
+            "assigned_object_type": "dcim.interface",
+            "assigned_object_id": step["interface_id"],
+        }
+
+    new = [c for c in creates if not c.get("mac_id")]
+    reused = [c for c in creates if c.get("mac_id")]
+    made = []
+    if new:
+        made = src.create(
+            "dcim.mac-addresses", [{"mac_address": c["mac_address"], **assignment(c)} for c in new]
+        )
+    if reused:
+        src.bulk_update(
+            "dcim.mac-addresses", [{"id": c["mac_id"], **assignment(c)} for c in reused]
+        )
+    mac_ids = [m["id"] for m in made] + [c["mac_id"] for c in reused]
+    patch = [
+        {"id": c["interface_id"], "primary_mac_address": mac_id}
+        for c, mac_id in zip(new + reused, mac_ids, strict=True)
+        if c["set_primary"]
+    ]
+    patch += [{"id": p["interface_id"], "primary_mac_address": p["mac_id"]} for p in primaries]
+    if patch:
+        src.bulk_update("dcim.interfaces", patch)
 
 
 def _sync_summary(plan):

@@ -333,8 +333,15 @@ def test_sync_inventory_fills_then_is_idempotent(nb):
     dry = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory), test=True)
     assert writes(target) == before
     assert set(dry["changes"]["mac_addresses"]) == {"eno1", "eno2", "bmc"}
+    calls = (("POST", "/api/dcim/mac-addresses/"), ("PATCH", "/api/dcim/interfaces/"))
+    counted = [target.standin.count(method=m, path_prefix=p) for m, p in calls]
     ret = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory))
     assert ret["changes"] == dry["changes"] and ret["conflicts"] == []
+    # bulk writes: MAC objects, the interfaces' primary MACs, inventory items, journal entry
+    assert writes(target) - before == 4
+    assert [target.standin.count(method=m, path_prefix=p) for m, p in calls] == [
+        n + 1 for n in counted
+    ]
     ifaces = {i["name"]: i for i in mods["netbox.get_interfaces"]("srv-r2-01")}
     assert ifaces["eno1"]["mac_address"] == "24:6E:96:02:11:01"
     assert ifaces["bmc"]["primary_mac_address"]["mac_address"] == "24:6E:96:02:11:03"

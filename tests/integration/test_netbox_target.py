@@ -166,6 +166,21 @@ def _state_results(ret):
 def test_sls_applied_twice_second_run_changes_nothing(
     master, minion, netbox, event_listener, started_at
 ):
+    # test=True first: states depending on objects an earlier state would create predict
+    # instead of failing, and nothing is written
+    dry = salt(master, minion, "state.apply", "netbox_examples.turnup", "test=True")
+    assert dry.returncode == 0, dry
+    results = _state_results(dry)
+    assert len(results) == 7
+    assert all(r["result"] in (None, True) for r in results.values()), results
+    assert {r["__id__"] for r in results.values() if r["result"] is None} >= {
+        "netbox-example-oob",
+        "netbox-example-mac",
+        "netbox-example-cable",
+    }
+    dev = client(netbox).find("dcim.devices", name=MINION)
+    assert client(netbox).find("dcim.interfaces", device_id=dev["id"], name="ens3f0") is None
+
     before = time.time()
     first = salt(master, minion, "state.apply", "netbox_examples.turnup")
     assert first.returncode == 0, first
