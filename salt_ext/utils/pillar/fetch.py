@@ -492,7 +492,18 @@ def _uncable(interfaces, cable_ids):
             )
 
 
-#: refetch order: nodes first (membership of the rest depends on them)
+def _cable_interfaces(cables):
+    """Ids of the interfaces at either end of ``cables``."""
+    return {
+        term.get("object_id")
+        for cable in cables
+        for term in (cable.get("a_terminations") or []) + (cable.get("b_terminations") or [])
+        if term.get("object_type") == "dcim.interface"
+    }
+
+
+#: refetch order: nodes first (membership of the rest depends on them); cables before
+#: interfaces (the ends of a changed cable are refetched with the changed interfaces)
 _ORDER = (
     "dcim.sites",
     "dcim.devices",
@@ -500,11 +511,11 @@ _ORDER = (
     "dcim.racks",
     "dcim.device-types",
     "dcim.platforms",
+    "dcim.cables",
     "dcim.interfaces",
     "virtualization.interfaces",
     "ipam.ip-addresses",
     "dcim.mac-addresses",
-    "dcim.cables",
     "ipam.services",
     "ipam.prefixes",
     "ipam.vlans",
@@ -549,6 +560,13 @@ def incremental_scope(src, record, options):
         }
         dev_ids = set(maps.get("dcim.devices", {}))
         vm_ids = set(maps.get("virtualization.virtual-machines", {}))
+        if endpoint == "dcim.cables" and "dcim.interfaces" in endpoints:
+            # their ends' cable and link peers changed too (NetBox may not log those)
+            old_cables = [maps[endpoint][oid] for oid in ids if oid in maps[endpoint]]
+            ends = _cable_interfaces(old_cables + list(got.values()))
+            ends &= set(maps["dcim.interfaces"])
+            if ends:
+                refetch.setdefault("dcim.interfaces", set()).update(ends)
         for oid in ids:
             obj = got.get(oid)
             if obj is not None and _member(endpoint, obj, scope, dev_ids, vm_ids):

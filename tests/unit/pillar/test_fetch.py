@@ -103,6 +103,13 @@ def test_new_cable_refetches_the_cable_only(src, record, options):
     pillar = node_pillar(SiteView(out), "device", srv["id"], options)
     assert pillar["interfaces"]["eno2"]["peer"]["device"] == "tor1-r3"
     assert pillar["interfaces"]["eno2"]["peer"]["cable_status"] == "planned"
+    # both ends refetched with it, in one request: their raw objects (compat shape) are current
+    assert fetched["dcim.interfaces"] == {"GET": 1}
+    full = fetch.full_scope(src, record["scope"], options.endpoints, options)
+    raw = {i["id"]: i for i in out["objects"]["dcim.interfaces"]}
+    fresh = {i["id"]: i for i in full["objects"]["dcim.interfaces"]}
+    assert raw[a["id"]] == fresh[a["id"]] and raw[b["id"]] == fresh[b["id"]]
+    assert raw[a["id"]]["link_peers"][0]["id"] == b["id"]
 
 
 def test_too_many_changes_need_a_full_fetch(src, record):
