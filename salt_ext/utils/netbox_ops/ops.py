@@ -10,6 +10,7 @@ import logging
 
 from salt.exceptions import SaltInvocationError
 
+from salt_ext.utils.netbox.errors import NetBoxNotFound
 from salt_ext.utils.netbox_ops import endpoints as eps
 from salt_ext.utils.netbox_ops import journal as jrnl
 from salt_ext.utils.netbox_ops.diff import (
@@ -306,11 +307,8 @@ def ensure(src, endpoint, fields, *, lookup=None, test=False, resolver=None, cre
     if lookup and "id" in lookup:
         try:
             current = src.get(endpoint, int(lookup["id"]))
-        except Exception as err:  # pylint: disable=broad-except
-            if getattr(err, "status", None) == 404:
-                current = None
-            else:
-                raise
+        except NetBoxNotFound:
+            current = None
         params = {"id": int(lookup["id"])}
     else:
         pre = resolver.resolve_fields(endpoint, fields)
