@@ -269,3 +269,36 @@ def test_inventory_must_be_a_dict(lab):
     dev, ifaces, macs = _device(lab, "srv-r2-01")
     with pytest.raises(TypeError, match="hardware.inventory"):
         inv.plan_sync(dev, "nope", interfaces=ifaces, mac_objects=macs, items=[], manufacturers=[])
+
+
+def test_unassigned_mac_object_is_assigned_not_duplicated(lab):
+    dev, ifaces, _ = _device(lab, "srv-r2-01")
+    spare = {"id": 9001, "mac_address": "24:6E:96:02:11:01", "assigned_object_type": None,
+             "assigned_object_id": None, "assigned_object": None}  # fmt: skip
+    inventory = {"nics": [{"name": "eno1", "mac": "24:6e:96:02:11:01"}]}
+    creates, _, conflicts, _, _ = inv.plan_macs(dev, ifaces, [spare], inventory)
+    assert conflicts == []
+    (create,) = creates
+    assert create["mac_id"] == 9001 and create["interface"] == "eno1"
+    creates, _, _, _, _ = inv.plan_macs(dev, ifaces, [], inventory)
+    assert "mac_id" not in creates[0]
+
+
+def test_serial_conflict_holds_back_every_write(lab):
+    dev, ifaces, macs = _device(lab, "srv-r2-01")
+    plan = inv.plan_sync(
+        dev,
+        _inventory(serial="OTHER123"),
+        interfaces=ifaces,
+        mac_objects=macs,
+        items=[],
+        manufacturers=[],
+    )
+    assert plan["mac_creates"] == plan["mac_primaries"] == []
+    assert plan["item_creates"] == plan["item_updates"] == []
+    assert plan["warnings"][0].startswith("nothing written to device 'srv-r2-01'")
+    # the same inventory with the right serial writes
+    plan = inv.plan_sync(
+        dev, _inventory(), interfaces=ifaces, mac_objects=macs, items=[], manufacturers=[]
+    )
+    assert plan["item_creates"] and plan["conflicts"] == []

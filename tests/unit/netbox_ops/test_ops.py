@@ -167,3 +167,33 @@ def test_a_key_that_is_not_a_field_is_refused_not_ignored(resolver, monkeypatch)
     monkeypatch.setattr(ops, "MAX_MISSES", 3)
     with pytest.raises(ops.UnknownFilter, match="NetBox ignored part of the query"):
         resolver.find_all("dcim.interfaces", {"count_ipaddresses": 999})
+
+
+def test_missing_references_are_not_in_netbox_errors(src, resolver):
+    """States tell 'does not exist (yet)' from other bad input by this type."""
+    with pytest.raises(ops.NotInNetBox, match="'R99' not found"):
+        resolver.ref("dcim.racks", "R99")
+    with pytest.raises(ops.NotInNetBox, match="interface 'ens9' not found on device"):
+        ops.find_interface(src, "ens9", "srv-r2-01")
+    with pytest.raises(ops.NotInNetBox, match="device 'ghost' not found"):
+        ops.find_interface(src, "eno1", "ghost")
+    with pytest.raises(ops.NotInNetBox, match="device 'ghost' not found"):
+        ops.object_ref(src, "ghost")
+    assert issubclass(ops.NotInNetBox, SaltInvocationError)
+
+
+def test_a_new_assignment_names_the_old_interface(src):
+    ip = src.list("ipam.ip-addresses", {"device": "srv-r1-01"})[0]
+    old = ip["assigned_object"]
+    other = ops.find_interface(src, "eno2", "srv-r2-01")
+    res = ops.ensure(
+        src,
+        "ipam.ip-addresses",
+        {"assigned_object_type": "dcim.interface", "assigned_object_id": other["id"]},
+        lookup={"id": ip["id"]},
+        test=True,
+    )
+    assert res["changes"]["assigned_object_id"] == {
+        "old": f"{old['device']['name']}:{old['name']}",
+        "new": other["id"],
+    }
