@@ -1,24 +1,19 @@
-import os
 import pathlib
 
 import pytest
 
+from tests.support.saltenv import SHARED_FIXTURES
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
 CAPTURED = pathlib.Path(__file__).resolve().parent / "fixtures" / "captured"
 
-
-def shared_hardware_dir():
-    """``../shared/fixtures/hardware`` relative to the repository (read-only, not in the repo)."""
-    for candidate in (
-        REPO_ROOT.parent / "shared" / "fixtures" / "hardware",
-        pathlib.Path(os.environ.get("SHARED_FIXTURES", "/nonexistent")) / "hardware",
-    ):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-SHARED_HW = shared_hardware_dir()
+#: ``../shared/fixtures/hardware`` (read-only, never copied into the repo), found like every other
+#: shared fixture (tests.support.saltenv: beside the checkout, or TURNUP_SHARED_FIXTURES).
+SHARED_HW = (
+    SHARED_FIXTURES / "hardware"
+    if SHARED_FIXTURES is not None and (SHARED_FIXTURES / "hardware").is_dir()
+    else None
+)
 requires_shared = pytest.mark.skipif(
     SHARED_HW is None,
     reason="real hardware fixtures ../shared/fixtures/hardware are absent (not shipped in the repo)",
