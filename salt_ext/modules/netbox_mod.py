@@ -400,6 +400,21 @@ def _prefix(src, prefix, vrf=None):
     return found[0]
 
 
+def _addresses_in(src, iface, pfx):
+    """The addresses of interface ``iface`` inside prefix ``pfx`` (same VRF), oldest first."""
+    net = ipaddress.ip_network(pfx["prefix"])
+    return sorted(
+        (
+            ip
+            for ip in src.list("ipam.ip-addresses", {"interface_id": iface["id"]})
+            if ip.get("assigned_object_id") == iface["id"]
+            and ipaddress.ip_address(host_of(ip["address"])) in net
+            and simplify(ip.get("vrf")) == simplify(pfx.get("vrf"))
+        ),
+        key=lambda ip: ip["id"],
+    )
+
+
 def assign_next_ip(
     prefix,
     interface,
@@ -415,7 +430,8 @@ def assign_next_ip(
     Give an interface the next free address of a prefix, race-safe: the address is allocated
     by NetBox's ``available-ips`` endpoint, which serialises concurrent requests, so two
     concurrent calls never get the same address. When the interface already has an address in
-    the prefix, that address is returned and nothing is allocated.
+    the prefix, that address is returned and nothing is allocated; concurrent calls for the same
+    interface all end with its oldest address in the prefix (the others are given back).
 
     prefix
         the prefix (``10.10.2.0/24``) or its id
@@ -442,16 +458,8 @@ def assign_next_ip(
     with _errors("netbox.assign_next_ip"):
         pfx = _prefix(src, prefix, vrf)
         iface = ops.find_interface(src, interface, device)
-        existing = src.list("ipam.ip-addresses", {"interface_id": iface["id"]})
         network = pfx["prefix"]
-        net = ipaddress.ip_network(network)
-        mine = [
-            ip
-            for ip in existing
-            if ip.get("assigned_object_id") == iface["id"]
-            and ipaddress.ip_address(host_of(ip["address"])) in net
-            and simplify(ip.get("vrf")) == simplify(pfx.get("vrf"))
-        ]
+        mine = _addresses_in(src, iface, pfx)
         if mine:
             obj, allocated = mine[0], False
         else:
@@ -470,6 +478,17 @@ def assign_next_ip(
             if isinstance(created, list):
                 created = created[0]
             obj, allocated = created, True
+            # a concurrent call for the same interface allocated too: all keep the oldest
+            oldest = (_addresses_in(src, iface, pfx) or [obj])[0]
+            if oldest["id"] != obj["id"]:
+                log.info(
+                    "netbox.assign_next_ip: %s got %s meanwhile; %s given back",
+                    iface["name"],
+                    oldest["address"],
+                    obj["address"],
+                )
+                src.delete("ipam.ip-addresses", obj["id"])
+                obj, allocated = oldest, False
         if primary:
             family = ipaddress.ip_interface(obj["address"]).version
             field = "primary_ip4" if family == 4 else "primary_ip6"

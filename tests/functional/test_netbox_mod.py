@@ -281,6 +281,37 @@ def test_assign_next_ip_concurrent_calls_get_different_addresses(nb):
     assert all(r["allocated"] for r in results.values())
 
 
+class RivalAllocation:
+    """A source whose ``allocate_ip`` lets a concurrent call for the same interface win first."""
+
+    def __init__(self, client):
+        self.client = client
+        self.rival = None
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def allocate_ip(self, prefix_id, data):
+        self.rival = self.client.allocate_ip(prefix_id, dict(data))
+        return self.client.allocate_ip(prefix_id, data)
+
+
+def test_assign_next_ip_concurrent_calls_for_one_interface_keep_one_address(
+    nb, monkeypatch, tmp_path
+):
+    target, _ = nb
+    client = NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
+    src = RivalAllocation(client)
+    monkeypatch.setattr(glue, "get_source", lambda *a, **k: src)
+    mods, _ = loaders(target, tmp_path / "rival")
+    ret = mods["netbox.assign_next_ip"]("10.10.3.0/24", "srv-r3-02:eno1")
+    assert ret["allocated"] is False and ret["id"] == src.rival["id"]
+    assert ret["address"] == src.rival["address"]
+    iface = client.find("dcim.interfaces", device="srv-r3-02", name="eno1")
+    on_iface = client.list("ipam.ip-addresses", {"interface_id": iface["id"]})
+    assert [ip["id"] for ip in on_iface if ip["address"].startswith("10.10.3.")] == [ret["id"]]
+
+
 def _inventory(serial):
     return {
         "schema": "hardware-inventory/1",
