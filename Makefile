@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-unit test-functional test-integration lint format bench clean
+.PHONY: setup salt3007 demo test test-unit test-functional test-integration lint format bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 
 setup: $(VENV)/.installed
 
+# Salt 3007.8 in its own venv: the baseline of bench/pillar_bench.py and of the compat test that runs
+# Salt 3007.8's own netbox pillar beside ours (tests/functional/test_pillar_salt3007.py).
+salt3007: setup
+	$(PY) -c "import sys; sys.path.insert(0, 'bench'); import pillar_bench; pillar_bench.salt3007_python(None)"
+
 demo: setup
 	$(PY) -m tests.support.demo
 
-test: setup
+test: setup salt3007
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: setup
