@@ -473,6 +473,33 @@ def interface_checks(inventory, interfaces):
     return checks
 
 
+def bond_checks(profile, interfaces):
+    """
+    The profile's bond against NetBox: the LAG interface named like the bond exists (it carries
+    the addresses) and its members are the profile's ``config.bond.members`` (the switch side is
+    cabled and configured from NetBox, the host side from the profile).
+    """
+    bond = (profile.get("config") or {}).get("bond")
+    if not bond or not interfaces:
+        return []
+    wanted = sorted(bond.get("members") or [])
+    if not any(i["name"] == bond["name"] for i in interfaces):
+        comment = (
+            f"NetBox has no interface {bond['name']}: create it (type LAG) with its members and "
+            "addresses, or the bond comes up without addresses"
+        )
+        return [_check(f"bond.{bond['name']}", wanted, None, False, comment=comment)]
+    members = sorted(i["name"] for i in interfaces if i.get("lag") == bond["name"])
+    ok = members == wanted
+    comment = (
+        ""
+        if ok
+        else f"NetBox puts {members or 'no interface'} in {bond['name']}, the profile bonds "
+        f"{wanted}"
+    )
+    return [_check(f"bond.{bond['name']}", wanted, members, ok, comment=comment)]
+
+
 def _inventory_quality(inventory):
     checks = []
     others = [p for p in inventory.get("placeholders") or [] if p["field"] != "system.serial"]
@@ -539,6 +566,7 @@ def validate(
     checks.extend(_generation_checks(inventory, profile, device, device_type, profiles))
     checks.extend(hardware_checks(inventory, profile))
     checks.extend(interface_checks(inventory, interfaces))
+    checks.extend(bond_checks(profile, interfaces))
     checks.extend(_inventory_quality(inventory))
     failed = [c["name"] for c in checks if not c["ok"] and c["severity"] == "error"]
     warned = [c["name"] for c in checks if not c["ok"] and c["severity"] != "error"]
