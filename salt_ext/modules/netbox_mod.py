@@ -32,7 +32,7 @@ from salt_ext.utils.netbox_ops import endpoints as eps
 from salt_ext.utils.netbox_ops import journal as jrnl
 from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import host_of, normalize_mac, simplify
-from salt_ext.utils.netbox_ops.inventory import plan_sync
+from salt_ext.utils.netbox_ops.inventory import plan_sync, reported_serial
 
 try:
     from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError
@@ -517,8 +517,9 @@ def sync_inventory(
     Write what ``hardware.inventory`` found into NetBox: the device serial when NetBox's is
     empty, MAC address objects on the interfaces of the same name (primary when the interface
     has none), and inventory items for CPUs, DIMMs, disks and PSUs. A serial that differs from
-    NetBox's is reported as a conflict and never overwritten, and then nothing at all is written
-    (the server may not be that device); items NetBox has but the server
+    NetBox's (or that NetBox gives to another device) is reported as a conflict and never
+    written, and then nothing at all is written (the server may not be that device); items
+    NetBox has but the server
     did not report are listed as ``stale_items``, never deleted.
 
     device
@@ -566,6 +567,10 @@ def sync_inventory(
             macs += src.list_by("dcim.mac-addresses", "mac_address", reported)
         items = src.list("dcim.inventory-items", {"device_id": dev["id"]})
         manufacturers = src.list("dcim.manufacturers")
+        serial = reported_serial(inventory)
+        owners = []
+        if serial and not (dev.get("serial") or "").strip():
+            owners = src.list("dcim.devices", {"serial": serial})
         plan = plan_sync(
             dev,
             inventory,
@@ -573,6 +578,7 @@ def sync_inventory(
             mac_objects=list({m["id"]: m for m in macs}.values()),
             items=items,
             manufacturers=manufacturers,
+            serial_owners=owners,
         )
         changes = {}
         if plan["device_patch"]:

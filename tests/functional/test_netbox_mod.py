@@ -445,6 +445,22 @@ def test_sync_inventory_writes_nothing_when_the_serial_conflicts(nb):
     assert ret["conflicts"] == [] and set(ret["changes"]) == {"mac_addresses", "inventory_items"}
 
 
+def test_sync_inventory_never_fills_a_serial_another_device_has(nb):
+    """srv-r2-01's server racked in srv-r2-02's slot: the empty serial is not filled."""
+    target, mods = nb
+    dev = mods["netbox.device"]("srv-r2-02")
+    mods["netbox.update"]("dcim.devices", dev["id"], serial="")
+    before = writes(target)
+    ret = mods["netbox.sync_inventory"]("srv-r2-02", inventory=_inventory("LAB1R2S01"))
+    assert writes(target) == before and ret["changes"] == {}
+    (conflict,) = ret["conflicts"]
+    # (lab1's broken rack gives the serial to srv-r3-03 as well)
+    assert conflict["netbox"] == "LAB1R2S01 on srv-r2-01, srv-r3-03"
+    assert "which NetBox gives to srv-r2-01, srv-r3-03; not written" in conflict["message"]
+    assert mods["netbox.device"]("srv-r2-02")["serial"] == ""
+    assert mods.pack["__context__"]["retcode"] == 1
+
+
 def test_sync_inventory_assigns_an_unassigned_mac_object_instead_of_duplicating_it(nb):
     target, mods = nb
     spare = mods["netbox.create"]("dcim.mac-addresses", mac_address="24:6e:96:02:11:02")

@@ -18,7 +18,8 @@ The inventory dict (``salt_ext.utils.hardware``) looks like::
 Rules:
 - the device serial is written only when NetBox's is empty; a different serial is a conflict
   (reported, never overwritten) and then nothing at all is written: the server in the slot may
-  not be the device NetBox describes; placeholder serials (``To Be Filled By O.E.M.``...) are
+  not be the device NetBox describes; an empty serial is not filled with a serial NetBox gives
+  to another device (the same conflict); placeholder serials (``To Be Filled By O.E.M.``...) are
   ignored;
 - every NIC MAC becomes a MAC address object on the interface of the same name (an unassigned
   object of that MAC is assigned rather than duplicated); when the interface has no primary MAC
@@ -183,8 +184,17 @@ def wanted_items(inventory):
     return items
 
 
-def plan_serial(device, inventory):
-    """``(patch, conflict, warning)`` for the device serial."""
+def reported_serial(inventory):
+    """The usable system serial of a ``hardware.inventory`` dict, or None."""
+    return clean_serial((inventory.get("system") or {}).get("serial"))
+
+
+def plan_serial(device, inventory, serial_owners=()):
+    """
+    ``(patch, conflict, warning)`` for the device serial. ``serial_owners``: the NetBox devices
+    whose serial is the reported one (an empty serial is only filled when no other device has
+    it: the server would otherwise be another device, racked in the wrong slot).
+    """
     system = inventory.get("system") or {}
     reported_raw = system.get("serial")
     reported = clean_serial(reported_raw)
@@ -194,7 +204,28 @@ def plan_serial(device, inventory):
             return {}, None, f"ignored placeholder system serial {reported_raw!r}"
         return {}, None, None
     if not current:
-        return {"serial": reported}, None, None
+        others = sorted(
+            str(d.get("name") or f"#{d.get('id')}")
+            for d in serial_owners
+            if d.get("id") != device.get("id") and serials_equal(d.get("serial"), reported)
+        )
+        if not others:
+            return {"serial": reported}, None, None
+        return (
+            {},
+            {
+                "object": f"device {device.get('name')}",
+                "field": "serial",
+                "netbox": f"{reported} on {', '.join(others)}",
+                "reported": reported,
+                "message": (
+                    f"serial conflict on device {device.get('name')!r}: the server reports "
+                    f"{reported!r}, which NetBox gives to {', '.join(others)}; not written. "
+                    "Check that the right server is in this slot"
+                ),
+            },
+            None,
+        )
     if serials_equal(current, reported):
         return {}, None, None
     conflict = {
@@ -380,15 +411,18 @@ def plan_items(device, items, inventory, manufacturers):
     return creates, updates, conflicts, stale, unchanged
 
 
-def plan_sync(device, inventory, *, interfaces, mac_objects, items, manufacturers):
+def plan_sync(
+    device, inventory, *, interfaces, mac_objects, items, manufacturers, serial_owners=()
+):
     """
     The whole plan for one device. Returns a dict with ``device_patch``, ``mac_creates``,
     ``mac_primaries``, ``item_creates``, ``item_updates``, ``conflicts``, ``stale_items``,
-    ``warnings`` and ``unchanged`` (count of things already right).
+    ``warnings`` and ``unchanged`` (count of things already right). ``serial_owners``: see
+    :func:`plan_serial`.
     """
     if not isinstance(inventory, dict):
         raise TypeError("inventory must be the dict returned by hardware.inventory")
-    device_patch, serial_conflict, serial_warning = plan_serial(device, inventory)
+    device_patch, serial_conflict, serial_warning = plan_serial(device, inventory, serial_owners)
     mac_creates, primaries, mac_conflicts, warnings, mac_unchanged = plan_macs(
         device, interfaces, mac_objects, inventory
     )

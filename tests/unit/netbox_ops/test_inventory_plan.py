@@ -302,3 +302,20 @@ def test_serial_conflict_holds_back_every_write(lab):
         dev, _inventory(), interfaces=ifaces, mac_objects=macs, items=[], manufacturers=[]
     )
     assert plan["item_creates"] and plan["conflicts"] == []
+
+
+def test_empty_serial_is_not_filled_with_another_devices_serial(lab):
+    dev, ifaces, macs = _device(lab, "srv-r2-01")
+    dev["serial"] = ""
+    owner = {"id": dev["id"] + 1, "name": "srv-r3-03", "serial": "lab1r2s01"}
+    kwargs = {"interfaces": ifaces, "mac_objects": macs, "items": [], "manufacturers": []}
+    plan = inv.plan_sync(dev, _inventory(), serial_owners=[owner], **kwargs)
+    assert plan["device_patch"] == {} and plan["item_creates"] == []
+    (conflict,) = plan["conflicts"]
+    assert conflict["netbox"] == "LAB1R2S01 on srv-r3-03"
+    # the device itself among the owners (a re-read) is no conflict
+    plan = inv.plan_sync(
+        dev, _inventory(), serial_owners=[{**dev, "serial": "LAB1R2S01"}], **kwargs
+    )
+    assert plan["device_patch"] == {"serial": "LAB1R2S01"} and plan["conflicts"] == []
+    assert inv.reported_serial({"system": {"serial": "To Be Filled By O.E.M."}}) is None
