@@ -218,18 +218,13 @@ class Demo:
         except (ValueError, KeyError, TypeError):
             print(val.stdout)
 
-        say("NetBox states: declare a new server's record, twice (the second run changes nothing)")
+        say("NetBox states: declare a new server's record; test=True first shows what would change")
         pillar = json.dumps({"netbox_example": {"device": "srv-r2-09"}})
-        self.salt("state.apply", "netbox_examples.turnup", f"pillar={pillar}", out="highstate")
-        say("... applied again: nothing to change; test=True predicts nothing either")
-        self.salt("state.apply", "netbox_examples.turnup", f"pillar={pillar}", out="highstate")
-        self.salt(
-            "state.apply",
-            "netbox_examples.turnup",
-            f"pillar={pillar}",
-            "test=True",
-            out="highstate",
-        )
+        sls = ("state.apply", "netbox_examples.turnup", f"pillar={pillar}")
+        self.salt(*sls, "test=True", out="highstate")
+        say("... applied for real, then again: the second run changes nothing")
+        self.salt(*sls, out="highstate")
+        self.salt(*sls, out="highstate")
         self.salt("netbox.filter", "extras.journal-entries", "assigned_object_type=dcim.device")
 
     def stop(self):
