@@ -39,6 +39,12 @@ def validated(name, device=None, generation=None, fail_on_warnings=False):
 
         hardware-matches-netbox:
           hardware.validated
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single hardware.validated hardware-matches-netbox
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     report = __salt__["hardware.validate"](device=device, generation=generation)

@@ -168,6 +168,12 @@ def object_present(name, endpoint, lookup=None, fields=None, **kwargs):
             - fields:
                 name: LAB2
                 status: planned
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single netbox.object_present lab2 endpoint=dcim.sites lookup='{slug: lab2}' fields='{name: LAB2, status: planned}' test=True
     """
 
     def run(ret):
@@ -199,6 +205,12 @@ def object_absent(name, endpoint, lookup=None):
           netbox.object_absent:
             - endpoint: dcim.sites
             - lookup: {slug: old-site}
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single netbox.object_absent old-tag endpoint=extras.tags lookup='{slug: old-tag}'
     """
 
     def run(ret):
@@ -229,6 +241,12 @@ def device_present(name, site=None, device_type=None, role=None, **kwargs):
             - face: front
             - status: planned
             - custom_fields: {minion_id: srv-r2-01.lab1.example.net}
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single netbox.device_present srv-r2-09 site=lab1 device_type='PowerEdge M630' role=edge-server rack=R2 test=True
     """
 
     def run(ret):
@@ -262,6 +280,12 @@ def device_status(name, status, comment=None):
             - name: srv-r2-01
             - status: staged
             - comment: hardware validated
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single netbox.device_status srv-r2-09 status=active comment='validated by Salt'
     """
 
     def run(ret):
@@ -311,6 +335,12 @@ def interface_present(name, device, **kwargs):
             - device: srv-r2-01
             - type: lag
             - mtu: 9000
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single netbox.interface_present ens3f0 device=srv-r2-09 type=25gbase-x-sfp28 mtu=9000
     """
 
     def run(ret):
@@ -399,6 +429,12 @@ def mac_address_present(name, device, interface, primary=True, **kwargs):
           netbox.mac_address_present:
             - device: srv-r2-01
             - interface: eno1
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single netbox.mac_address_present 02:00:5e:10:02:21 device=srv-r2-09 interface=ens3f0
     """
 
     def run(ret):
@@ -463,6 +499,12 @@ def ip_address_present(name, device=None, interface=None, vrf=None, primary=Fals
             - dns_name: srv-r2-01.lab1.example.net
             - status: active
             - primary: True
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single netbox.ip_address_present 10.10.2.21/24 device=srv-r2-09 interface=bond0 primary=True
     """
 
     def run(ret):
@@ -551,6 +593,12 @@ def cable_present(name, a, b, **kwargs):
             - b: tor1-r2:Ethernet1
             - type: dac-passive
             - status: planned
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single netbox.cable_present uplink a=srv-r2-09:eno1 b=tor1-r2:Ethernet9 type=dac-passive
     """
 
     def run(ret):
@@ -612,6 +660,12 @@ def journal_entry(name, obj=None, comments=None, kind="info"):
             - obj: srv-r2-01
             - comments: racked and cabled by the turn-up
             - kind: success
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single netbox.journal_entry racked obj=srv-r2-09 comments='racked and cabled'
     """
 
     def run(ret):
