@@ -19,6 +19,7 @@ from salt_ext.utils.netbox import (
     NetBoxInvalidRequest,
     NetBoxNotFound,
     NetBoxPreconditionFailed,
+    NetBoxUnknownFilter,
     SnapshotSource,
     _common,
     get_source,
@@ -103,7 +104,7 @@ def test_list_by_answers_and_counts_like_the_api(sources, endpoint, key, params)
     requests the API needs (one per batch of values that keeps a URL under 4,000 characters)."""
     snapshot, client, url = sources
     of = endpoint if key == "id" else "dcim.devices"
-    values = [o["id"] for o in client.list(of, {"site": "lab1"}, fields=["id"])]
+    values = [o["id"] for o in client.list(of, fields=["id"])]
     if key == "id":  # unknown ids match nothing (an unknown device_id would be a 400)
         values += list(range(900000, 900700))
     client.counter.reset()
@@ -275,3 +276,24 @@ def test_a_write_that_cannot_be_saved_is_not_served(small_snapshot, monkeypatch)
     source.create("extras.tags", {"name": "kept", "slug": "kept"})
     assert {t["slug"] for t in SnapshotSource(small_snapshot).list("extras.tags")} >= {"kept"}
     assert source.find("extras.tags", slug="lost") is None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda src: src.list("dcim.devices", {"sitee": "lab1"}),
+        lambda src: src.list("ipam.ip-addresses", {"site": "lab1"}),
+        lambda src: src.list_by("dcim.interfaces", "devce_id", [110, 111]),
+        lambda src: src.list_by("dcim.interfaces", "device_id", [110], {"name__icontains": "e"}),
+    ],
+    ids=["typo", "not-a-filter-of-ips", "list_by-key", "django-lookup"],
+)
+def test_a_filter_netbox_would_ignore_is_refused_by_both_sources(sources, call):
+    """NetBox answers a query with an unknown filter as if the filter were absent (every object):
+    both sources refuse it before any request."""
+    snapshot, client, _ = sources
+    for src in (client, snapshot):
+        src.counter.reset()
+        with pytest.raises(NetBoxUnknownFilter, match="NetBox would silently ignore it"):
+            call(src)
+        assert src.counter.total == 0

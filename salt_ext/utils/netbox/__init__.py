@@ -26,6 +26,7 @@ from salt_ext.utils.netbox.errors import (
     NetBoxPreconditionFailed,
     NetBoxTimeout,
     NetBoxUnavailable,
+    NetBoxUnknownFilter,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "NetBoxPreconditionFailed",
     "NetBoxTimeout",
     "NetBoxUnavailable",
+    "NetBoxUnknownFilter",
     "RequestCounter",
     "SnapshotSource",
     "get_source",

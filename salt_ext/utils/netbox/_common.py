@@ -10,7 +10,7 @@ import stat
 import tempfile
 from urllib.parse import quote
 
-from salt_ext.utils.netbox.errors import NetBoxConfigError
+from salt_ext.utils.netbox.errors import NetBoxConfigError, NetBoxUnknownFilter
 
 ENDPOINT_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z0-9][a-z0-9-]*$")
 #: NetBox's default MAX_PAGE_SIZE: a larger limit is silently capped, limit=0 is NOT "all"
@@ -197,18 +197,22 @@ def normalize_params(params):
     return pairs
 
 
-def build_query(params, *, fields=None, brief=False, exclude=None):
+def build_query(params, *, fields=None, brief=False, exclude=None, endpoint=None, key=None):
     """
     Build the query pairs of a list request: filters plus ``brief``/``fields``/``exclude``.
-    ``limit``/``offset``/``start`` are refused: lists always return every page.
+    ``limit``/``offset``/``start`` are refused: lists always return every page. With
+    ``endpoint``, the filter names (and ``list_by``'s ``key``) are checked with
+    :func:`check_filters`.
     """
     pairs = normalize_params(params)
-    for key, _ in pairs:
-        if key in ("limit", "offset", "start"):
+    for name, _ in pairs:
+        if name in ("limit", "offset", "start"):
             raise NetBoxConfigError(
-                f"'{key}' is not a filter: list() always returns every page; pass page_size= "
+                f"'{name}' is not a filter: list() always returns every page; pass page_size= "
                 "to choose the page size"
             )
+    if endpoint is not None:
+        check_filters(endpoint, [name for name, _ in pairs] + ([key] if key else []))
     if brief:
         pairs.append(("brief", "true"))
     if fields:
@@ -220,6 +224,49 @@ def build_query(params, *, fields=None, brief=False, exclude=None):
             exclude = [e.strip() for e in exclude.split(",") if e.strip()]
         pairs.append(("exclude", ",".join(exclude)))
     return pairs
+
+
+#: query parameters of every list view that are not filters of the filterset
+_LIST_PARAMS = frozenset(("ordering", "brief", "fields", "exclude", "omit"))
+
+
+def _filterset(endpoint):
+    """``{filter: "lookup lookup ..."}`` of ``endpoint`` from NetBox's OpenAPI schema (the
+    metadata generated from it), or ``None`` for an endpoint it does not describe."""
+    try:
+        from salt_ext.utils.netbox._store_meta import ENDPOINTS  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the metadata ships with the package
+        return None
+    return (ENDPOINTS.get(endpoint) or {}).get("filters")
+
+
+def check_filters(endpoint, names):
+    """
+    Refuse filter ``names`` that ``endpoint`` does not have. NetBox silently ignores an unknown
+    filter, so a typo (``sitee=lab1``, ``name__icontains=``) would return every object; this
+    raises :class:`NetBoxConfigError` before any request instead. Custom-field filters
+    (``cf_<name>``) and endpoints without known filters are not checked.
+    """
+    filters = _filterset(endpoint)
+    if not filters:
+        return
+    unknown = []
+    for name in names:
+        if name in _LIST_PARAMS or name.startswith("cf_"):
+            continue
+        base, _, lookup = name.partition("__")
+        lookups = filters.get(base)
+        if lookups is None or (lookup and lookup not in lookups.split()):
+            unknown.append(name)
+    if unknown:
+        unknown = sorted(set(unknown))
+        raise NetBoxUnknownFilter(
+            f"{endpoint} has no filter {', '.join(unknown)}: NetBox would silently ignore it "
+            "and return every object. Check the spelling against the filters of "
+            f"/api/{endpoint_path(endpoint)}/ in NetBox's API documentation (/api/docs/)",
+            endpoint=endpoint,
+            filters=unknown,
+        )
 
 
 def check_page_size(page_size, default):

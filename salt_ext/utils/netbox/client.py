@@ -326,7 +326,9 @@ class NetBoxClient:
         page (``page_size`` objects a page, at most 1000).
         """
         size = _common.check_page_size(page_size, self.config.page_size)
-        pairs = _common.build_query(params, fields=fields, brief=brief, exclude=exclude)
+        pairs = _common.build_query(
+            params, fields=fields, brief=brief, exclude=exclude, endpoint=endpoint
+        )
         return self._pages(endpoint, self.endpoint_url(endpoint), pairs + [("limit", str(size))])
 
     def _pages(self, endpoint, url, pairs):
@@ -384,7 +386,9 @@ class NetBoxClient:
         values = _common.unique_values(values)
         if not values:
             return []
-        pairs = _common.build_query(params, fields=fields, brief=brief, exclude=exclude)
+        pairs = _common.build_query(
+            params, fields=fields, brief=brief, exclude=exclude, endpoint=endpoint, key=key
+        )
         pairs.append(("limit", str(size)))
         url = self.endpoint_url(endpoint)
         out = []

@@ -26,6 +26,7 @@ __all__ = [
     "NetBoxUnavailable",
     "NetBoxTimeout",
     "NetBoxConfigError",
+    "NetBoxUnknownFilter",
     "from_response",
     "from_status",
     "flatten_errors",
@@ -100,6 +101,8 @@ class NetBoxError(Exception):
     """
 
     default_status = None
+    #: keyword arguments of a subclass kept when the error is pickled (multiprocessing, Salt)
+    extra_fields = ()
 
     def __init__(self, message, status=None, body=None, endpoint=None):
         self.message = scrub(message)
@@ -118,7 +121,15 @@ class NetBoxError(Exception):
         )
 
     def __reduce__(self):
-        return (type(self), (self.message, self.status, self.body, self.endpoint))
+        extra = {name: getattr(self, name) for name in self.extra_fields}
+        return (
+            _rebuild,
+            (type(self), (self.message, self.status, self.body, self.endpoint), extra),
+        )
+
+
+def _rebuild(cls, args, extra):
+    return cls(*args, **extra)
 
 
 class NetBoxNotFound(NetBoxError):
@@ -135,17 +146,13 @@ class NetBoxInvalidRequest(NetBoxError):
 
     default_status = 400
 
+    extra_fields = ("field_errors",)
+
     def __init__(self, message, status=None, body=None, endpoint=None, field_errors=None):
         super().__init__(message, status=status, body=body, endpoint=endpoint)
         if field_errors is None:
             field_errors = _field_errors(self.body)
         self.field_errors = field_errors
-
-    def __reduce__(self):
-        return (
-            type(self),
-            (self.message, self.status, self.body, self.endpoint, self.field_errors),
-        )
 
 
 class NetBoxPermissionDenied(NetBoxError):
@@ -169,15 +176,11 @@ class NetBoxConflict(NetBoxError):
 class NetBoxAmbiguous(NetBoxError):
     """A natural-key look-up matched more than one object."""
 
+    extra_fields = ("matches",)
+
     def __init__(self, message, status=None, body=None, endpoint=None, matches=None):
         super().__init__(message, status=status, body=body, endpoint=endpoint)
         self.matches = list(matches or [])
-
-    def __reduce__(self):
-        return (
-            type(self),
-            (self.message, self.status, self.body, self.endpoint, self.matches),
-        )
 
 
 class NetBoxUnavailable(NetBoxError):
@@ -191,6 +194,19 @@ class NetBoxTimeout(NetBoxUnavailable):
 
 class NetBoxConfigError(NetBoxError, SaltInvocationError):
     """Bad ``netbox`` configuration or bad arguments to the access layer."""
+
+
+class NetBoxUnknownFilter(NetBoxConfigError):
+    """
+    A query used a filter the endpoint does not have (NetBox would silently ignore it and
+    answer with every object). ``filters`` lists the unknown names.
+    """
+
+    extra_fields = ("filters",)
+
+    def __init__(self, message, status=None, body=None, endpoint=None, filters=None):
+        super().__init__(message, status=status, body=body, endpoint=endpoint)
+        self.filters = list(filters or [])
 
 
 def _field_errors(body):

@@ -234,7 +234,9 @@ class SnapshotSource:
     ):
         """Every object of ``endpoint`` matching ``params``, as the API would return them."""
         size = _common.check_page_size(page_size, self.page_size)
-        pairs = _common.build_query(params, fields=fields, brief=brief, exclude=exclude)
+        pairs = _common.build_query(
+            params, fields=fields, brief=brief, exclude=exclude, endpoint=endpoint
+        )
         return self._list(endpoint, pairs, size)
 
     def iter(
@@ -267,7 +269,9 @@ class SnapshotSource:
         values = _common.unique_values(values)
         if not values:
             return []
-        pairs = _common.build_query(params, fields=fields, brief=brief, exclude=exclude)
+        pairs = _common.build_query(
+            params, fields=fields, brief=brief, exclude=exclude, endpoint=endpoint, key=key
+        )
         url = f"{self.api_url}/{_common.endpoint_path(endpoint)}/"
         batches = _common.batch_values(url, pairs + [("limit", str(size))], key, values)
         out = []

@@ -10,7 +10,7 @@ import logging
 
 from salt.exceptions import SaltInvocationError
 
-from salt_ext.utils.netbox.errors import NetBoxNotFound
+from salt_ext.utils.netbox.errors import NetBoxNotFound, NetBoxUnknownFilter
 from salt_ext.utils.netbox_ops import endpoints as eps
 from salt_ext.utils.netbox_ops import journal as jrnl
 from salt_ext.utils.netbox_ops.diff import (
@@ -87,7 +87,15 @@ class Resolver:
         """
         client = _client_params(params)
         found, misses = [], 0
-        for obj in self.src.iter(endpoint, _server_params(params)):
+        try:
+            objects = self.src.iter(endpoint, _server_params(params))
+        except NetBoxUnknownFilter as err:  # the access layer knows the endpoint's filters
+            raise UnknownFilter(
+                f"{', '.join(err.filters)}: not a field of {endpoint} objects that NetBox can "
+                "filter on; refused before sending: NetBox ignored part of the query otherwise "
+                "(it silently drops unknown filters and answers with every object)"
+            ) from err
+        for obj in objects:
             unknown = sorted(
                 k for k in client if k not in obj and not (k.endswith("_id") and k[:-3] in obj)
             )

@@ -7,7 +7,7 @@ import pytest
 
 from salt_ext.utils.netbox import _common
 from salt_ext.utils.netbox.client import one_match
-from salt_ext.utils.netbox.errors import NetBoxAmbiguous, NetBoxConfigError
+from salt_ext.utils.netbox.errors import NetBoxAmbiguous, NetBoxConfigError, NetBoxUnknownFilter
 from tests.support.saltenv import SHARED_FIXTURES, SHARED_MISSING_REASON
 
 BASE = "http://127.0.0.1:8001/api/dcim/interfaces/"
@@ -231,3 +231,38 @@ def test_natural_key_filters_exist_in_netbox(schema_filters, endpoint):
             assert "cannot be None" in str(err)
             continue
         assert name in known, f"{endpoint}: {key}=None would send {name}={value}, not a filter"
+
+
+@pytest.mark.parametrize(
+    "endpoint,names",
+    [
+        ("dcim.devices", ["site", "status", "name__ic", "id__n", "cf_minion_id", "q", "tag"]),
+        ("dcim.devices", ["ordering", "brief", "fields", "exclude", "cf_anything__ic"]),
+        ("ipam.ip-addresses", ["parent", "assigned", "vrf_id", "address", "family"]),
+        ("dcim.interfaces", ["device_id", "mgmt_only", "cabled", "kind"]),
+        ("plugins.unknown-thing", ["whatever"]),  # no schema for it: not checked
+    ],
+)
+def test_known_filters_pass(endpoint, names):
+    _common.check_filters(endpoint, names)
+
+
+@pytest.mark.parametrize(
+    "endpoint,names,unknown",
+    [
+        ("dcim.devices", ["site", "sitee"], ["sitee"]),
+        ("dcim.devices", ["name__icontains"], ["name__icontains"]),  # Django's, not NetBox's
+        ("ipam.ip-addresses", ["site"], ["site"]),  # IPs have no site filter in NetBox 4.6
+        ("dcim.interfaces", ["count_ipaddresses", "device_id"], ["count_ipaddresses"]),
+    ],
+)
+def test_unknown_filters_are_refused(endpoint, names, unknown):
+    with pytest.raises(NetBoxUnknownFilter, match="NetBox would silently ignore it") as exc:
+        _common.check_filters(endpoint, names)
+    assert exc.value.filters == unknown
+    assert isinstance(exc.value, NetBoxConfigError)
+    # as a filter of a list and as the batched key of a list_by
+    with pytest.raises(NetBoxUnknownFilter):
+        _common.build_query({unknown[0]: "x"}, endpoint=endpoint)
+    with pytest.raises(NetBoxUnknownFilter):
+        _common.build_query(None, endpoint=endpoint, key=unknown[0])

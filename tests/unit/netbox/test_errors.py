@@ -174,6 +174,22 @@ def test_errors_pickle():
     assert type(again) is NetBoxInvalidRequest
     assert again.field_errors == {"name": ["bad"]}
     assert str(again) == str(err)
+    ambiguous = errors.NetBoxAmbiguous("2 match", endpoint="dcim.devices", matches=[{"id": 1}])
+    again = pickle.loads(pickle.dumps(ambiguous))
+    assert (type(again), again.matches, again.endpoint) == (
+        errors.NetBoxAmbiguous,
+        [{"id": 1}],
+        "dcim.devices",
+    )
+    unknown = errors.NetBoxUnknownFilter("no filter sitee", endpoint="dcim.devices", filters=["x"])
+    again = pickle.loads(pickle.dumps(unknown))
+    assert (type(again), again.filters, str(again)) == (
+        errors.NetBoxUnknownFilter,
+        ["x"],
+        "no filter sitee",
+    )
+    timeout = pickle.loads(pickle.dumps(NetBoxTimeout("slow", endpoint="status")))
+    assert (type(timeout), timeout.endpoint, timeout.status) == (NetBoxTimeout, "status", None)
 
 
 def test_all_exported():
