@@ -54,6 +54,30 @@ QUERIES = {
     "macs-by-devices": ("dcim.mac-addresses", [("device_id", 110), ("device_id", 111)], {}),
     "cables-by-site": ("dcim.cables", {"site_id": 25}, {}),
     "prefixes-by-site": ("ipam.prefixes", {"site_id": 25, "ordering": "prefix"}, {}),
+    # the filters the product's modules, states, runners and pillar use
+    "serial": ("dcim.devices", {"serial": "LAB1R1S01"}, {}),
+    "mac_address": ("dcim.mac-addresses", {"mac_address": "24:6e:96:01:11:01"}, {}),
+    "ips-by-interface": ("ipam.ip-addresses", {"interface_id": 2059}, {}),
+    "ips-by-device": ("ipam.ip-addresses", {"device_id": 110}, {}),
+    "ip-by-address": ("ipam.ip-addresses", {"address": "10.10.1.11/24"}, {}),
+    "assigned-ips-in-prefixes": (
+        "ipam.ip-addresses",
+        [("parent", "10.10.1.0/24"), ("parent", "10.20.0.0/24"), ("assigned", "true")],
+        {},
+    ),
+    "racks-by-site_id": ("dcim.racks", {"site_id": 25}, {}),
+    "vlans-by-site_id": ("ipam.vlans", {"site_id": 25}, {}),
+    "device-types-by-id": ("dcim.device-types", {"id": [15, 16, 20]}, {}),
+    "cables-by-device": ("dcim.cables", {"device_id": 110}, {}),
+    "journal-by-object": (
+        "extras.journal-entries",
+        {"assigned_object_type": "dcim.device", "assigned_object_id": 110},
+        {},
+    ),
+    "services-by-device": ("ipam.services", {"device_id": 110}, {}),
+    "config-contexts": ("extras.config-contexts", None, {}),
+    "interfaces-by-site-and-name": ("dcim.interfaces", {"site_id": 25, "name": "eno1"}, {}),
+    "sites-by-id": ("dcim.sites", {"id": 25}, {}),
 }
 
 
