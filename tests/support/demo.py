@@ -4,7 +4,7 @@ What it does, step by step, printing each command and its output:
 
 1. serves the lab snapshot (``salt_ext/data/snapshots/lab1.json``: site ``lab1``, racks R1..R3) from the
    NetBox stand-in on 127.0.0.1 (a real NetBox is used instead when ``NETBOX_URL``/``NETBOX_TOKEN`` are set);
-2. writes a master and a minion config under ``.demo/`` (loopback ports, the current user, the repo's
+2. writes a master and a minion config in a new temporary directory (loopback ports, the current user, the repo's
    ``states/`` and ``pillar/`` trees) and starts both daemons from the project's venv: they load
    saltext-turnup through its installed ``salt.loader`` entry point;
 3. shows NetBox from the master and from a minion (``netbox.status``);
@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
@@ -92,7 +93,7 @@ class Demo:
         line = proc.stdout.readline()
         if not line:
             raise SystemExit(
-                "demo: the NetBox stand-in did not start (see .demo/netbox-standin.log)"
+                "demo: the NetBox stand-in did not start (see netbox-standin.log in the demo directory)"
             )
         info = json.loads(line)
         self.url, self.token = info["url"], info["token_v1"]
@@ -169,7 +170,9 @@ class Demo:
                 print(f"minion {MINION_ID} is up and its key accepted")
                 return
             time.sleep(1)
-        raise SystemExit("demo: the minion did not answer within 90 s (see .demo/log/)")
+        raise SystemExit(
+            "demo: the minion did not answer within 90 s (see log/ in the demo directory)"
+        )
 
     def salt(self, *args, out="yaml", check=True, show_output=True):
         cmd = [BIN / "salt", "-c", self.conf, MINION_ID, *args, f"--out={out}", "-t", "60"]
@@ -246,21 +249,32 @@ class Demo:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(REPO / ".demo"), help="working directory (wiped)")
+    parser.add_argument(
+        "--root", help="working directory (wiped first; default: a new temporary directory)"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the daemons running")
     args = parser.parse_args(argv)
-    root = pathlib.Path(args.root)
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
+    if args.root:
+        root = pathlib.Path(args.root)
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+    else:
+        root = pathlib.Path(tempfile.mkdtemp(prefix="saltext-turnup-demo."))
     demo = Demo(root, keep=args.keep)
+    ok = False
     try:
         demo.start_netbox()
         demo.write_configs()
         demo.start_salt()
         demo.show()
+        ok = True
     finally:
         demo.stop()
+        if not ok:
+            print(f"demo: logs and configs kept in {root}", file=sys.stderr)
+    if not args.keep and not args.root:
+        shutil.rmtree(root, ignore_errors=True)
     say("Demo finished")
     return 0
 
