@@ -75,10 +75,33 @@ class RecordStore:
         self.cache = _salt_cache(opts, self.driver)
 
     # -------------------------------------------------------------- meta and records
+    def _fetch(self, key):
+        """
+        ``cache.fetch`` that treats an unreadable entry (a truncated or garbage file, a value
+        that does not deserialize) as absent, so that it is refetched instead of failing every
+        compile until somebody deletes it.
+        """
+        try:
+            return self.cache.fetch(self.bank, key)
+        except Exception as err:  # pylint: disable=broad-except
+            log.warning(
+                "netbox pillar: cache entry %s/%s is unreadable, ignoring it: %s",
+                self.bank,
+                key,
+                err,
+            )
+            return None
+
     def meta(self, name):
-        """The meta dict of record ``name`` (``{}`` when absent)."""
-        data = self.cache.fetch(self.bank, f"{name}.meta")
-        return data if isinstance(data, dict) else {}
+        """The meta dict of record ``name`` (``{}`` when absent or damaged)."""
+        data = self._fetch(f"{name}.meta")
+        if not isinstance(data, dict):
+            return {}
+        for key in ("synced_at", "full_at", "error_at"):
+            if data.get(key) is not None and not isinstance(data[key], (int, float)):
+                log.warning("netbox pillar: cache entry %s.meta is damaged, ignoring it", name)
+                return {}
+        return data
 
     def save_meta(self, name, meta):
         """Store the meta dict of ``name``."""
@@ -96,12 +119,18 @@ class RecordStore:
         mem = _MEMORY.get((self.bank, name))
         if mem and mem[0] == version:
             return mem[1], mem[2]
-        record = self.cache.fetch(self.bank, name)
-        if not isinstance(record, dict) or record.get("version") != version:
-            # written by a newer/older refresher between the two reads: trust the record
-            if not isinstance(record, dict) or not record.get("version"):
-                return None, None
-        view = build_view(record) if build_view else None
+        record = self._fetch(name)
+        # written by a newer/older refresher between the two reads (another version): trust
+        # the record; a damaged one is treated as missing (refetched)
+        if not _well_formed(record):
+            if record not in (None, {}):
+                log.warning("netbox pillar: cache entry %s is damaged, ignoring it", name)
+            return None, None
+        try:
+            view = build_view(record) if build_view else None
+        except Exception as err:  # pylint: disable=broad-except
+            log.warning("netbox pillar: cache entry %s is damaged, ignoring it: %r", name, err)
+            return None, None
         _MEMORY[(self.bank, name)] = (record.get("version"), record, view)
         return record, view
 
@@ -222,6 +251,19 @@ class RecordStore:
                 lock.release()
             except Exception as err:  # pylint: disable=broad-except
                 log.warning("netbox pillar: releasing the redis lock for %s: %s", name, err)
+
+
+def _well_formed(record):
+    """Whether ``record`` has the shape :mod:`.fetch` writes (a damaged entry does not)."""
+    return (
+        isinstance(record, dict)
+        and bool(record.get("version"))
+        and isinstance(record.get("objects"), dict)
+        and all(isinstance(objs, list) for objs in record["objects"].values())
+        and isinstance(record.get("scope"), dict)
+        and isinstance(record.get("endpoints"), list)
+        and isinstance(record.get("synced_at"), (int, float))
+    )
 
 
 def forget_memory():

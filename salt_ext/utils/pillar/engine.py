@@ -41,6 +41,19 @@ class PillarUnavailable(CommandExecutionError):
     """NetBox data for the minion cannot be served (NetBox down and no usable cached copy)."""
 
 
+#: seconds a timestamp may lie in the future (clocks of masters sharing a cache differ a little);
+#: beyond that the master's clock jumped back and the timestamp's age is unknown
+CLOCK_SKEW = 60.0
+
+
+def _within(ts, now, seconds):
+    """Whether the timestamp ``ts`` is less than ``seconds`` old (and not in the future)."""
+    if ts is None or not isinstance(ts, (int, float)):
+        return False
+    age = now - ts
+    return -CLOCK_SKEW <= age < seconds
+
+
 def _iso(ts):
     if not ts:
         return None
@@ -80,7 +93,8 @@ class Engine:
     def _usable(self, meta, covers, min_synced, now):
         if not meta.get("version") or meta.get("synced_at") is None:
             return False
-        if now - meta["synced_at"] >= self.options.ttl:
+        if not _within(meta["synced_at"], now, self.options.ttl):
+            # expired, or synced "in the future" (clock jump): its age is unknown, refresh it
             return False
         if covers and not set(covers) <= set(meta.get("endpoints") or ()):
             return False
@@ -149,17 +163,21 @@ class Engine:
             record, view = self.store.load(name, meta, build_view)
             if record is not None:
                 return record, view, self._status(meta, now)
-        if (
-            not force_full
-            and meta.get("error_at")
-            and now - meta["error_at"] < self.options.retry_after
-        ):
+        if not force_full and _within(meta.get("error_at"), now, self.options.retry_after):
             return self._fallback(name, meta, meta.get("error"), build_view, what)
         requested = time.time()
         try:
             with self.store.lock(name, self.options.lock_timeout):
                 meta = self.store.meta(name)
                 now = time.time()
+                error_at = meta.get("error_at")
+                if not force_full and (
+                    _within(error_at, now, self.options.retry_after)
+                    or (error_at and requested <= error_at <= now + CLOCK_SKEW)
+                ):
+                    # the worker that held the lock failed while we waited (a hung NetBox):
+                    # serve its outcome instead of each waiter asking NetBox again in turn
+                    return self._fallback(name, meta, meta.get("error"), build_view, what)
                 threshold = requested if force_full else min_synced
                 if self._usable(meta, covers, threshold, now) and (
                     not force_full or meta.get("last_fetch", {}).get("mode") == "full"
@@ -195,7 +213,7 @@ class Engine:
         if record is not None and not force_full and set(covers) <= set(record["endpoints"]):
             interval = self.options.full_interval
             since_full = time.time() - (record.get("full_at") or 0)
-            if interval and since_full >= interval:
+            if interval and not _within(record.get("full_at") or 0, time.time(), interval):
                 # nested copies inside unchanged objects (a peer's name in a cable end, an
                 # address in a device's primary_ip) are only refreshed by a full fetch
                 log.info("netbox pillar: full refetch of %s: last one %.0fs ago", what, since_full)
@@ -220,9 +238,9 @@ class Engine:
             force_full=force_full,
         )
 
-    def resolve(self, minion_id):
+    def resolve(self, minion_id, min_synced=None):
         """``((kind, id, site_id) or None, status)`` for ``minion_id``."""
-        record, view, status = self.index()
+        record, view, status = self.index(min_synced=min_synced)
         try:
             found = view.resolve(minion_id, self.options)
             if (
@@ -268,6 +286,13 @@ class Engine:
         ``on_unknown: empty``)."""
         options = self.options
         found, index_status = self.resolve(minion_id)
+        located = found and self._locate(minion_id, found)
+        if located and located[1].node(found[0], found[1]) is None and not located[2]["stale"]:
+            # the site record, just refreshed, no longer has the node: it moved to another site
+            # or was deleted since the identity index (still within its TTL) was synced
+            if not index_status["stale"]:
+                found, index_status = self.resolve(minion_id, min_synced=time.time())
+                located = found and self._locate(minion_id, found)
         if found is None:
             if options.on_unknown == "error":
                 raise CommandExecutionError(
@@ -278,16 +303,8 @@ class Engine:
                 )
             log.info("netbox pillar: minion %s is not in NetBox, empty pillar", minion_id)
             return {}
-        kind, node_id, site_id = found
-        scope = (
-            {"kind": "site", "id": site_id}
-            if site_id is not None
-            else {"kind": "vm", "id": node_id}
-        )
-        record, view, status = self.scope(scope)
-        if view.node(kind, node_id) is None and not status["stale"]:
-            # the index knows the node in this site, the site record does not yet
-            record, view, status = self.scope(scope, min_synced=time.time())
+        kind, node_id, _ = found
+        record, view, status, scope = located
         if view.node(kind, node_id) is None:
             raise PillarUnavailable(
                 f"NetBox {kind} {node_id} (minion {minion_id!r}) is not in the cached data of "
@@ -320,6 +337,21 @@ class Engine:
             if hwgen is not None:
                 ret[options.hwgen_key] = hwgen
         return ret
+
+    def _locate(self, minion_id, found):
+        """``(record, view, status, scope)`` of the scope holding the node ``found``."""
+        kind, node_id, site_id = found
+        scope = (
+            {"kind": "site", "id": site_id}
+            if site_id is not None
+            else {"kind": "vm", "id": node_id}
+        )
+        record, view, status = self.scope(scope)
+        if view.node(kind, node_id) is None and not status["stale"]:
+            # the index knows the node in this site, the site record does not yet
+            log.debug("netbox pillar: %s not in %s yet, refreshing it", minion_id, scope)
+            record, view, status = self.scope(scope, min_synced=time.time())
+        return record, view, status, scope
 
     # ------------------------------------------------------------------ runner helpers
     def refresh(self, site=None):
