@@ -87,6 +87,9 @@ class _NetBoxSession(requests.Session):
     def send(self, request, **kwargs):  # pylint: disable=arguments-differ
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
+        # never follow a redirect: requests would turn a POST into a GET (a "create" answered
+        # by a list page) and could carry the Authorization header to another URL
+        kwargs["allow_redirects"] = False
         self.counter.record(endpoint_from_url(request.url), request.method)
         return super().send(request, **kwargs)
 
@@ -273,6 +276,16 @@ class NetBoxClient:
                 f"request to NetBox failed ({method} {path}): {scrub(_reason(err))}",
                 endpoint=endpoint,
             ) from None
+        if response.is_redirect or 300 <= response.status_code < 400:
+            target = urlsplit(response.headers.get("Location") or "")
+            raise NetBoxError(
+                f"NetBox at {self.base_url} answered {method} {path} with a redirect "
+                f"({response.status_code}) to {target.scheme}://{target.netloc}{target.path}; "
+                "set netbox:url to the URL NetBox is served at (redirects are not followed: "
+                "they turn a POST into a GET)",
+                status=response.status_code,
+                endpoint=endpoint,
+            )
         if not response.ok:
             log.debug("NetBox %s %s -> %s", method, path, response.status_code)
             raise from_response(response, endpoint=endpoint)

@@ -148,3 +148,49 @@ def test_status_reads_version_and_api_version():
     assert (status["netbox_version"], status["api_version"]) == ("4.6.8", "4.6")
     assert status["reachable"] is True and status["kind"] == "api"
     assert client.counter.count("status", "GET") == 1
+
+
+class _RedirectPosts(requests.adapters.BaseAdapter):
+    """A web server redirecting http to https: every request gets a 301; a GET of the list
+    (what a client following the redirect would send) answers a page of objects."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def send(self, request, **kwargs):  # pylint: disable=arguments-differ
+        self.seen.append(request.method)
+        response = requests.Response()
+        response.request = request
+        response.url = request.url
+        if request.url.startswith("http://"):
+            response.status_code = 301
+            response.headers["Location"] = request.url.replace("http://", "https://", 1)
+            response._content = b""  # pylint: disable=protected-access
+        else:
+            response.status_code = 200
+            response.headers["Content-Type"] = "application/json"
+            response._content = (  # pylint: disable=protected-access
+                b'{"count": 1, "next": null, "previous": null, "results": [{"id": 1}]}'
+            )
+        return response
+
+    def close(self):
+        pass
+
+
+def test_redirects_are_never_followed():
+    """A POST answered by a redirect must fail: following it would send a GET and report the
+    list page as the created object (and could carry the token elsewhere)."""
+    client = _client()
+    adapter = _RedirectPosts()
+    client.session.mount("http://", adapter)
+    client.session.mount("https://", adapter)
+    with pytest.raises(NetBoxError, match="redirect") as exc:
+        client.create("extras.tags", {"name": "x", "slug": "x"})
+    assert "https://127.0.0.1:9/api/extras/tags/" in str(exc.value)
+    assert "netbox:url" in str(exc.value)
+    assert adapter.seen == ["POST"]
+    with pytest.raises(NetBoxError, match="redirect"):
+        client.list("dcim.devices")
+    assert adapter.seen == ["POST", "GET"]
