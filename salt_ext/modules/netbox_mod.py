@@ -90,6 +90,38 @@ def _check(endpoint):
     return endpoint
 
 
+def _ident(value):
+    """An object id given on the command line (``117``, ``"117"``) as an int."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise SaltInvocationError(f"id must be a NetBox object id (a number), got {value!r}")
+    try:
+        ident = int(value)
+    except ValueError:
+        raise SaltInvocationError(
+            f"id must be a NetBox object id (a number), got {value!r}; to find an object by "
+            "name use netbox.get <endpoint> name=<name>"
+        ) from None
+    if ident < 1:
+        raise SaltInvocationError(f"id must be a NetBox object id (a number >= 1), got {value!r}")
+    return ident
+
+
+def _missing(src, endpoint):
+    """
+    After a 404 for one object: the endpoint itself exists (the object is missing), or raise
+    SaltInvocationError naming the endpoint (NetBox answers 404 for an unknown endpoint too).
+    """
+    try:
+        next(iter(src.iter(endpoint, page_size=1)), None)
+    except NetBoxError as err:
+        if err.status == 404:
+            raise SaltInvocationError(
+                f"endpoint {endpoint} does not exist in NetBox; check the spelling "
+                "(app.endpoint-name, for example dcim.devices or ipam.ip-addresses)"
+            ) from err
+        raise
+
+
 # -- status -------------------------------------------------------------------------------------
 def status():
     """
@@ -151,13 +183,16 @@ def get_(*args, **kwargs):
     ident = rest[0] if rest else kwargs.pop("id", None)
     if len(rest) > 1:
         raise SaltInvocationError("netbox.get takes an endpoint and at most one id")
+    if ident is not None:
+        ident = _ident(ident)
     src = _source()
     with _errors(f"netbox.get {endpoint}"):
         if ident is not None:
             try:
-                return src.get(endpoint, int(ident))
+                return src.get(endpoint, ident)
             except NetBoxError as err:
                 if err.status == 404:
+                    _missing(src, endpoint)
                     return None
                 raise
         if not kwargs:
@@ -242,8 +277,9 @@ def update(endpoint, id, data=None, **kwargs):  # pylint: disable=redefined-buil
     fields = _merge_data(data, _clean(kwargs))
     if not fields:
         raise SaltInvocationError(f"netbox.update {endpoint}: no fields given")
+    ident = _ident(id)
     with _errors(f"netbox.update {endpoint} {id}"):
-        res = ops.ensure(_source(), endpoint, fields, lookup={"id": int(id)}, create=False)
+        res = ops.ensure(_source(), endpoint, fields, lookup={"id": ident}, create=False)
     if res["action"] == "missing":
         raise CommandExecutionError(f"netbox.update: {endpoint} {id} does not exist in NetBox")
     return {"object": res["object"], "changes": res["changes"]}
@@ -261,14 +297,17 @@ def delete(endpoint, id):  # pylint: disable=redefined-builtin
         salt-call netbox.delete dcim.inventory-items 42
     """
     endpoint = _check(endpoint)
+    ident = _ident(id)
+    src = _source()
     with _errors(f"netbox.delete {endpoint} {id}"):
         try:
-            _source().delete(endpoint, int(id))
+            src.delete(endpoint, ident)
         except NetBoxError as err:
             if err.status == 404:
-                return {"deleted": False, "endpoint": endpoint, "id": int(id)}
+                _missing(src, endpoint)
+                return {"deleted": False, "endpoint": endpoint, "id": ident}
             raise
-    return {"deleted": True, "endpoint": endpoint, "id": int(id)}
+    return {"deleted": True, "endpoint": endpoint, "id": ident}
 
 
 # -- task helpers -------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ States for hardware generations.
 :depends: the ``hardware`` execution module (saltext-turnup).
 """
 
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
 __virtualname__ = "hardware"
 
 
@@ -47,7 +49,12 @@ def validated(name, device=None, generation=None, fail_on_warnings=False):
         salt '*' state.single hardware.validated hardware-matches-netbox
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
-    report = __salt__["hardware.validate"](device=device, generation=generation)
+    try:
+        report = __salt__["hardware.validate"](device=device, generation=generation)
+    except (SaltInvocationError, CommandExecutionError) as err:
+        ret["result"] = False
+        ret["comment"] = f"hardware validation could not run: {err}"
+        return ret
     ok = report["passed"] and not (fail_on_warnings and report["warnings"])
     ret["result"] = bool(ok)
     ret["comment"] = report["text"]

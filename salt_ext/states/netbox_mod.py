@@ -177,6 +177,10 @@ def object_present(name, endpoint, lookup=None, fields=None, **kwargs):
     """
 
     def run(ret):
+        if fields is not None and not isinstance(fields, dict):
+            raise SaltInvocationError(
+                f"fields must be a mapping of field: value (fields: {{serial: X1}}), got {fields!r}"
+            )
         wanted = dict(fields or {})
         wanted.update(_fields(kwargs))
         endpoint_name = eps.check_endpoint(endpoint)

@@ -281,6 +281,35 @@ def reference_target(endpoint, field, current_value=None):
     return None
 
 
+def writable_fields(endpoint):
+    """
+    The fields of ``endpoint`` a write may set, from NetBox's OpenAPI schema (the metadata the
+    access layer generates from it), or None for an endpoint it does not describe.
+    """
+    try:
+        from salt_ext.utils.netbox._store_meta import ENDPOINTS  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the metadata ships with the package
+        return None
+    return (ENDPOINTS.get(endpoint) or {}).get("writable") or None
+
+
+def check_writable(endpoint, names):
+    """
+    Refuse field ``names`` that ``endpoint`` objects do not have: NetBox silently ignores an
+    unknown field in a POST/PATCH, so a typo would be reported as written while nothing was.
+    Endpoints the schema metadata does not describe are not checked.
+    """
+    writable = writable_fields(endpoint)
+    if not writable:
+        return
+    unknown = sorted(set(names) - set(writable))
+    if unknown:
+        raise SaltInvocationError(
+            f"{', '.join(unknown)}: not a writable field of {endpoint} objects (NetBox would "
+            f"silently ignore it); check the spelling. Writable fields: {', '.join(writable)}"
+        )
+
+
 def lookup_fields(endpoint):
     """Fields tried, in order, to find an object of ``endpoint`` referenced by a string."""
     return LOOKUP_FIELDS.get(endpoint, DEFAULT_LOOKUP_FIELDS)

@@ -210,6 +210,7 @@ class Resolver:
         tag ids and MACs/addresses normalised. Independent references are resolved first so that
         scoped ones (``lag`` needs ``device``) can use them.
         """
+        eps.check_writable(endpoint, [f for f in fields if f not in eps.READ_ONLY])
         resolved = {}
         order = sorted(
             fields,

@@ -1,0 +1,146 @@
+"""
+Bug bash of the loader modules: what users really type wrong, through Salt's loaders in-process
+on a copy of the lab1 snapshot (SnapshotSource). Each test pins a defect that was found by hand
+with ``salt-call --local`` and fixed.
+"""
+
+import json
+import pathlib
+
+import pytest
+import salt.loader
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from tests.functional.test_hardware import _opts as hardware_opts
+
+SIMULATED = pathlib.Path(__file__).parents[1] / "unit/hardware/fixtures/simulated/srv-r1-01"
+
+
+def loaders(tmp_path, test=False, **extra):
+    """
+    (execution modules, netbox + hardware state modules) on the hardware tests' opts (a copy of
+    the lab1 snapshot in ``tmp_path``); build a new pair per use (Salt binds dunders late).
+    """
+    opts = hardware_opts(tmp_path, "srv-r1-01", pillar={}, test=test, **extra)
+    utils = salt.loader.utils(opts)
+    mods = salt.loader.minion_mods(opts, utils=utils)
+    states = salt.loader.states(opts, mods, utils, {}, whitelist=["netbox", "hardware"])
+    return mods, states
+
+
+def snapshot_data(tmp_path):
+    return json.loads((tmp_path / "lab1.json").read_text())
+
+
+def device_by_name(tmp_path, name):
+    return next(d for d in snapshot_data(tmp_path)["objects"]["dcim.devices"] if d["name"] == name)
+
+
+# -- ids that are not numbers: a Python traceback (ValueError) instead of a usage error ---------
+@pytest.mark.parametrize(
+    "call",
+    [
+        ("netbox.get", ("dcim.devices", "abc"), {}),
+        ("netbox.get", ("dcim.devices",), {"id": "abc"}),
+        ("netbox.update", ("dcim.devices", "abc"), {"serial": "X1"}),
+        ("netbox.delete", ("dcim.devices", "abc"), {}),
+    ],
+)
+def test_an_id_that_is_not_a_number_is_a_usage_error(tmp_path, call):
+    mods, _ = loaders(tmp_path)
+    fun, args, kwargs = call
+    with pytest.raises(
+        SaltInvocationError, match=r"id must be a NetBox object id \(a number\), got 'abc'"
+    ):
+        mods[fun](*args, **kwargs)
+
+
+# -- unknown endpoints: get/delete by id answered "not there" instead of naming the typo ---------
+def test_get_by_id_on_an_unknown_endpoint_names_the_endpoint(tmp_path):
+    mods, _ = loaders(tmp_path)
+    assert mods["netbox.get"]("dcim.devices", 99999) is None  # a missing object stays None
+    with pytest.raises(SaltInvocationError, match="dcim.devicez"):
+        mods["netbox.get"]("dcim.devicez", 1)
+
+
+def test_delete_on_an_unknown_endpoint_names_the_endpoint(tmp_path):
+    mods, _ = loaders(tmp_path)
+    assert mods["netbox.delete"]("dcim.inventory-items", 99999)["deleted"] is False
+    with pytest.raises(SaltInvocationError, match="dcim.devicez"):
+        mods["netbox.delete"]("dcim.devicez", 5)
+
+
+# -- unknown fields: NetBox ignores them, the module reported them as changed -------------------
+def test_update_with_an_unknown_field_is_refused_and_writes_nothing(tmp_path):
+    mods, _ = loaders(tmp_path)
+    before = (tmp_path / "lab1.json").read_bytes()
+    with pytest.raises(SaltInvocationError, match="nosuchfield.*dcim.devices"):
+        mods["netbox.update"]("dcim.devices", 107, nosuchfield="x")
+    assert (tmp_path / "lab1.json").read_bytes() == before
+
+
+def test_create_with_a_misspelled_field_is_refused_and_writes_nothing(tmp_path):
+    mods, _ = loaders(tmp_path)
+    before = (tmp_path / "lab1.json").read_bytes()
+    with pytest.raises(SaltInvocationError, match="descripton.*dcim.manufacturers"):
+        mods["netbox.create"]("dcim.manufacturers", name="Quanta", slug="quanta", descripton="x")
+    assert (tmp_path / "lab1.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_object_present_with_an_unknown_field_fails_without_changes(tmp_path, test):
+    _, states = loaders(tmp_path, test=test)
+    before = (tmp_path / "lab1.json").read_bytes()
+    ret = states["netbox.object_present"](
+        "tor1-r1", endpoint="dcim.devices", lookup={"name": "tor1-r1"}, fields={"nosuch": 1}
+    )
+    assert ret["result"] is False
+    assert ret["changes"] == {}
+    assert "nosuch" in ret["comment"]
+    assert (tmp_path / "lab1.json").read_bytes() == before
+
+
+# -- states: wrong types must fail the state, not raise a traceback ------------------------------
+@pytest.mark.parametrize("fields", [[1], "serial=X", 5])
+def test_object_present_with_fields_that_are_not_a_mapping(tmp_path, fields):
+    _, states = loaders(tmp_path)
+    ret = states["netbox.object_present"](
+        "tor1-r1", endpoint="dcim.devices", lookup={"name": "tor1-r1"}, fields=fields
+    )
+    assert ret["result"] is False
+    assert "fields" in ret["comment"] and "mapping" in ret["comment"]
+    assert ret["changes"] == {}
+
+
+@pytest.mark.parametrize("lookup", [["name", "tor1-r1"], "tor1-r1"])
+def test_object_states_with_a_lookup_that_is_not_a_mapping(tmp_path, lookup):
+    _, states = loaders(tmp_path)
+    for fun, kwargs in (
+        ("netbox.object_present", {"fields": {"serial": "X"}}),
+        ("netbox.object_absent", {}),
+    ):
+        ret = states[fun]("tor1-r1", endpoint="dcim.devices", lookup=lookup, **kwargs)
+        assert ret["result"] is False, fun
+        assert "lookup" in ret["comment"] and "mapping" in ret["comment"], fun
+        assert ret["changes"] == {}, fun
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_validated_state_with_an_unknown_generation_fails_cleanly(tmp_path, test):
+    _, states = loaders(
+        tmp_path,
+        test=test,
+        hardware={"simulate": str(SIMULATED)},
+    )
+    ret = states["hardware.validated"]("hw", generation="nosuch")
+    assert ret["result"] is False
+    assert "nosuch" in ret["comment"] and "hwgen" in ret["comment"]
+    assert ret["changes"] == {}
+
+
+def test_execution_errors_stay_typed(tmp_path):
+    """NetBox's own refusal (a status it does not know) is a CommandExecutionError with its text."""
+    mods, _ = loaders(tmp_path)
+    with pytest.raises(CommandExecutionError, match="bogus is not a valid choice"):
+        mods["netbox.set_status"]("srv-r1-01", "bogus")
+    assert device_by_name(tmp_path, "srv-r1-01")["status"]["value"] == "active"
