@@ -168,6 +168,12 @@ def _netbox(device=None, addresses=False):
     """The box's NetBox data: from the NetBox pillar when it has the device, else through the
     access layer (IP addresses only fetched when ``addresses``: the rendering needs them)."""
     device = device or _settings().get("device")
+    if device is not None and (
+        isinstance(device, bool) or not isinstance(device, (str, int)) or device == ""
+    ):
+        raise SaltInvocationError(
+            f"device (or hardware:device) must be a NetBox device name or id, got {device!r}"
+        )
     return _netbox_from_pillar(device) or _netbox_from_source(device, addresses)
 
 
@@ -177,6 +183,11 @@ def _profile(generation, netbox):
     NetBox device type. ``netbox`` is the box's NetBox data or a function returning it (only
     called when needed).
     """
+    if generation is not None and (not isinstance(generation, str) or not generation):
+        raise SaltInvocationError(
+            f"generation must be the name of a hardware generation such as 'gen11', got "
+            f"{generation!r}"
+        )
     try:
         return hwprofiles.select_profile(__pillar__, generation)
     except hwprofiles.ProfileError:

@@ -144,3 +144,20 @@ def test_execution_errors_stay_typed(tmp_path):
     with pytest.raises(CommandExecutionError, match="bogus is not a valid choice"):
         mods["netbox.set_status"]("srv-r1-01", "bogus")
     assert device_by_name(tmp_path, "srv-r1-01")["status"]["value"] == "active"
+
+
+# -- hardware: a generation/device of the wrong type ("unhashable type: 'list'", "not found") ---
+@pytest.mark.parametrize("fun", ["hardware.profile", "hardware.validate", "hardware.config"])
+@pytest.mark.parametrize("generation", [["gen10"], {"gen": 10}, 10])
+def test_hardware_generation_of_the_wrong_type_names_the_argument(tmp_path, fun, generation):
+    mods, _ = loaders(tmp_path)
+    with pytest.raises(SaltInvocationError, match=r"generation must be the name of a hardware"):
+        mods[fun](generation=generation)
+
+
+@pytest.mark.parametrize("fun", ["hardware.validate", "hardware.config"])
+@pytest.mark.parametrize("device", [["a", "b"], {"name": "srv-r1-01"}, True])
+def test_hardware_device_of_the_wrong_type_names_the_argument(tmp_path, fun, device):
+    mods, _ = loaders(tmp_path)
+    with pytest.raises(SaltInvocationError, match=r"device \(or hardware:device\) must be"):
+        mods[fun](device=device)
