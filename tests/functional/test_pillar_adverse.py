@@ -1,0 +1,202 @@
+"""
+The netbox ext_pillar through Salt's pillar compiler, against the NetBox stand-in with faults
+injected (bug bash): NetBox failing in the middle of a site's bulk fetch, a token in NetBox's
+error messages, writes in NetBox while a big site is paged, NetBox capping pages below our size.
+"""
+
+import contextlib
+import logging
+import pathlib
+
+import pytest
+
+from salt_ext.utils.pillar.cache import RecordStore
+from salt_ext.utils.pillar.engine import get_engine
+from tests.functional import test_pillar
+
+# helpers and the per-test clean-up of the pillar functional tests
+master_opts = test_pillar.master_opts
+compile_pillar = test_pillar.compile_pillar
+expire_all = test_pillar.expire_all
+_clean_process_state = test_pillar._clean_process_state  # pylint: disable=protected-access
+
+PAGE_SIZE = test_pillar.PAGE_SIZE
+LAB1_INTERFACES = 456  # more than 4 pages of PAGE_SIZE
+
+
+def store_of(opts):
+    engine = get_engine(opts, {}, opts["ext_pillar"][0]["netbox"])
+    return RecordStore(opts, engine.source_id)
+
+
+def site_records(opts):
+    """``{name: record}`` of the site records in the cache."""
+    store = store_of(opts)
+    records = {n: store.cache.fetch(store.bank, n) for n in store.names() if n.startswith("site-")}
+    return {n: r for n, r in records.items() if r}
+
+
+@contextlib.contextmanager
+def failing_from_page(standin, endpoint, page):
+    """
+    Make the stand-in fail (HTTP 500, every retry too) every request for ``endpoint`` from its
+    ``page``-th page on: NetBox breaks in the middle of a paginated bulk fetch.
+    """
+    store = standin.store
+    original = store.represent_ids
+    calls = {"n": 0}
+
+    def represent_ids(ep, ids, *args, **kwargs):
+        if ep == endpoint:
+            calls["n"] += 1
+            if calls["n"] >= page:
+                raise RuntimeError("database connection lost")
+        return original(ep, ids, *args, **kwargs)
+
+    store.represent_ids = represent_ids
+    try:
+        yield
+    finally:
+        store.represent_ids = original
+
+
+def interface_names(pillar):
+    return set(pillar["netbox"]["interfaces"])
+
+
+def test_failure_mid_fetch_without_cache_stores_nothing(tmp_path, fresh_netbox):
+    opts = master_opts(tmp_path, fresh_netbox, retry_after=0)
+    with failing_from_page(fresh_netbox.standin, "dcim.interfaces", 3):
+        pillar = compile_pillar(opts, "srv-r1-01")
+    # an error (state runs refuse), never a pillar with the interfaces of two pages
+    assert "netbox" not in pillar
+    assert any("no cached copy" in e for e in pillar["_errors"]), pillar["_errors"]
+    assert site_records(opts) == {}  # no half site in the cache
+    pillar = compile_pillar(opts, "srv-r1-01")  # NetBox is back
+    assert "_errors" not in pillar
+    assert interface_names(pillar) == {"bmc", "bond0", "eno1", "eno2"}
+    (record,) = site_records(opts).values()
+    assert len(record["objects"]["dcim.interfaces"]) == LAB1_INTERFACES
+
+
+def test_failure_mid_full_refetch_serves_the_last_good_copy(tmp_path, fresh_netbox):
+    opts = master_opts(tmp_path, fresh_netbox, retry_after=0)
+    good = compile_pillar(opts, "srv-r1-01")["netbox"]
+    (before,) = site_records(opts).values()
+    # a config context changed: the refresh after the TTL is a full fetch
+    client = test_pillar.fresh_netbox_client(fresh_netbox)
+    ctx = client.find("extras.config-contexts", name="lab1-site")
+    client.update("extras.config-contexts", ctx["id"], {"description": "touched"})
+    expire_all(opts)
+    with failing_from_page(fresh_netbox.standin, "dcim.interfaces", 2):
+        pillar = compile_pillar(opts, "srv-r1-01")
+    assert "_errors" not in pillar
+    served = pillar["netbox"]
+    assert (
+        served["_meta"]["stale"] is True and "database connection lost" in served["_meta"]["error"]
+    )
+    assert {k: v for k, v in served.items() if k != "_meta"} == {
+        k: v for k, v in good.items() if k != "_meta"
+    }
+    (after,) = site_records(opts).values()
+    assert after["version"] == before["version"]
+    assert len(after["objects"]["dcim.interfaces"]) == LAB1_INTERFACES
+
+
+def test_token_in_netbox_error_reaches_neither_errors_logs_nor_cache(
+    tmp_path, fresh_netbox, caplog
+):
+    token = fresh_netbox.token
+    opts = master_opts(tmp_path, fresh_netbox, retry_after=0)
+    assert compile_pillar(opts, "srv-r1-01")["netbox"]["_meta"]["stale"] is False
+    expire_all(opts)
+    body = {"detail": f"Invalid token {token} for {token.split('.')[-1]}: access denied"}
+    fresh_netbox.standin.faults.add("status", status=403, body=body)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            stale = compile_pillar(opts, "srv-r1-01")
+            expire_all(opts)
+            failed = compile_pillar(
+                master_opts(tmp_path, fresh_netbox, name="empty", retry_after=0), "srv-r1-02"
+            )
+    finally:
+        fresh_netbox.standin.faults.clear()
+    secret = token.split(".")[-1]
+    assert stale["netbox"]["_meta"]["stale"] is True
+    assert "access denied" in stale["netbox"]["_meta"]["error"]
+    assert "access denied" in " ".join(failed["_errors"])
+    for text in (repr(stale), repr(failed), caplog.text):
+        assert token not in text and secret not in text
+    cached = list(pathlib.Path(tmp_path).rglob("netbox_pillar/**/*.p"))
+    assert cached
+    assert all(secret.encode() not in f.read_bytes() for f in cached)
+
+
+def test_netbox_capping_pages_below_our_page_size(tmp_path, fresh_netbox):
+    """NetBox's MAX_PAGE_SIZE lower than the page size we ask for: every page is followed."""
+    fresh_netbox.standin.max_page_size = 40
+    opts = master_opts(tmp_path, fresh_netbox)
+    opts["netbox"]["page_size"] = 1000
+    pillar = compile_pillar(opts, "srv-r3-04")
+    assert "_errors" not in pillar
+    (record,) = site_records(opts).values()
+    assert len(record["objects"]["dcim.interfaces"]) == LAB1_INTERFACES
+    assert len(record["objects"]["dcim.mac-addresses"]) == 408
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="access layer defect (salt_ext/utils/netbox/client.py, reported to the lead): list() "
+    "pages with limit/offset, so a delete between two pages shifts the rest and the first "
+    "object of the next page is never fetched; keyset pagination (start=/ordering by id) "
+    "would not skip it",
+)
+def test_delete_during_a_paginated_fetch_does_not_lose_other_objects(tmp_path, fresh_netbox):
+    """
+    An interface deleted in NetBox while the site's interfaces are paged (offset pagination):
+    the objects behind it move one place up, and the first of the next page must not be lost.
+    """
+    standin = fresh_netbox.standin
+    opts = master_opts(tmp_path, fresh_netbox)
+    store = standin.store
+    (site,) = store.query("dcim.sites", [("slug", "lab1")])
+    ordered = store.query_ids("dcim.interfaces", [("site_id", str(site["id"]))])
+    victim, skipped = ordered[0], ordered[PAGE_SIZE]
+    skipped_obj = store.get("dcim.interfaces", skipped)
+    original = store.query_ids
+    seen = {"n": 0}
+
+    def query_ids(endpoint, params):
+        if endpoint == "dcim.interfaces" and any(k == "offset" for k, _ in params):
+            seen["n"] += 1
+            if seen["n"] == 1:  # between page 1 and page 2
+                store.delete("dcim.interfaces", victim)
+        return original(endpoint, params)
+
+    store.query_ids = query_ids
+    try:
+        pillar = compile_pillar(opts, skipped_obj["device"]["name"])
+    finally:
+        store.query_ids = original
+    assert "_errors" not in pillar
+    assert skipped_obj["name"] in interface_names(pillar)
+    # and after the change-log refresh too
+    expire_all(opts)
+    pillar = compile_pillar(opts, skipped_obj["device"]["name"])
+    assert skipped_obj["name"] in interface_names(pillar)
+
+
+@pytest.mark.parametrize("changes", [3, 4])
+def test_more_changes_than_changelog_max_is_a_full_fetch(tmp_path, fresh_netbox, changes):
+    opts = master_opts(tmp_path, fresh_netbox, changelog_max=3)
+    compile_pillar(opts, "srv-r1-01")
+    client = test_pillar.fresh_netbox_client(fresh_netbox)
+    dev = client.find("dcim.devices", name="srv-r1-01")
+    for n in range(changes):
+        client.update("dcim.devices", dev["id"], {"serial": f"S-{n}"})
+    expire_all(opts)
+    pillar = compile_pillar(opts, "srv-r1-01")
+    assert pillar["netbox"]["serial"] == f"S-{changes - 1}"
+    (record,) = site_records(opts).values()
+    assert record["last_fetch"]["mode"] == ("incremental" if changes <= 3 else "full")
+    assert len(record["objects"]["dcim.interfaces"]) == LAB1_INTERFACES
