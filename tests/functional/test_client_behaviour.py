@@ -98,12 +98,17 @@ def test_get_fails_after_retries_exhausted(nb):
     assert nb.count(path_prefix="/api/dcim/sites/") == 3  # first try + 2 retries
 
 
-def test_post_is_never_retried(nb):
-    nb.faults.add("status", status=503, count=1, methods=["POST"])
+@pytest.mark.parametrize(
+    "kind,fault,status",
+    [("status", {"status": 503}, 503), ("ratelimit", {"retry_after": 0}, 429)],
+    ids=["503", "429"],
+)
+def test_post_is_never_retried(nb, kind, fault, status):
+    nb.faults.add(kind, count=1, methods=["POST"], **fault)
     client = _client(nb)
     with pytest.raises(NetBoxUnavailable) as exc:
         client.create("extras.tags", {"name": "never-retried", "slug": "never-retried"})
-    assert exc.value.status == 503
+    assert exc.value.status == status
     assert nb.count(method="POST") == 1
     assert client.counter.retries == 0
     assert client.find("extras.tags", slug="never-retried") is None
@@ -151,6 +156,17 @@ def test_retry_after_is_capped(nb):
     assert [r["status"] for r in seen] == [429, 200]
     # capped at 1 s, not the 120 s asked
     assert 1.0 <= seen[1]["received_at"] - seen[0]["answered_at"] < 60
+
+
+def test_429_that_does_not_stop_is_unavailable(nb):
+    """Still rate limited once the retries are used up: NetBox cannot take the request now."""
+    nb.faults.add("ratelimit", retry_after=0, path_prefix="/api/dcim/racks/")
+    client = _client(nb, retries=2)
+    with pytest.raises(NetBoxUnavailable) as exc:
+        client.list("dcim.racks", {"site": "lab1"})
+    assert exc.value.status == 429
+    assert nb.count(path_prefix="/api/dcim/racks/") == 3  # first try + 2 retries
+    assert client.counter.retries == 2
 
 
 def test_hung_server_raises_timeout_without_retrying(nb):
