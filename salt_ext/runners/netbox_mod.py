@@ -26,6 +26,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError, SaltRunn
 from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 from salt_ext.utils.netbox_ops.inventory import clean_serial, serials_equal
+from salt_ext.utils.netbox_ops.jobs import fails_job
 
 try:
     from salt_ext.utils import pillar as pillar_utils
@@ -62,6 +63,7 @@ def _errors(what):
     return glue.mapped_errors(what, SaltRunnerError)
 
 
+@fails_job
 def status():
     """
     Report NetBox's version, whether it is reachable from the master, and the latency of
@@ -92,6 +94,7 @@ def status():
         }
 
 
+@fails_job
 def export_snapshot(site, path):
     """
     Export a site from NetBox into a snapshot file (the ``lab1.json`` format), written
@@ -113,6 +116,11 @@ def export_snapshot(site, path):
     """
     if not site or not path:
         raise SaltInvocationError("netbox.export_snapshot needs site=<slug> and path=<file>")
+    if not os.path.isabs(str(path)):
+        raise SaltInvocationError(
+            f"netbox.export_snapshot: path must be absolute (got {path!r}); a relative path "
+            "would land in the master's working directory"
+        )
     with _errors(f"netbox.export_snapshot site={site}"):
         data = export.export_snapshot(_source(), site, str(path))
     counts = export.snapshot_counts(data)
@@ -125,6 +133,7 @@ def export_snapshot(site, path):
     }
 
 
+@fails_job
 def import_snapshot(path=None, tag=None):
     """
     Seed a (lab) NetBox from a snapshot file: objects are created in dependency order, found
@@ -202,6 +211,7 @@ def _table(header, rows):
     return "\n".join(lines)
 
 
+@fails_job
 def diff_inventory(site, rack=None, live=False, timeout=30):
     """
     Compare what NetBox says about the servers of a site (or rack) with what their minions
@@ -323,6 +333,7 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
     return ret
 
 
+@fails_job
 def sync_autosign(site=None, grain="serialnumber", statuses=None):
     """
     Write the serial numbers of planned and staged devices into the master's
@@ -414,6 +425,7 @@ def sync_autosign(site=None, grain="serialnumber", statuses=None):
 # ---------------------------------------------------------------------------------------------
 
 
+@fails_job
 def pillar_refresh(site=None):
     """
     Refetch the NetBox ext_pillar's data from NetBox now, in full: the identity index and every
@@ -436,6 +448,7 @@ def pillar_refresh(site=None):
         raise SaltRunnerError(f"netbox.pillar_refresh: {err}") from err
 
 
+@fails_job
 def pillar_cache_info():
     """
     Describe the NetBox ext_pillar's cache on this master: per NetBox source the driver and bank,

@@ -16,6 +16,7 @@ from salt.exceptions import SaltInvocationError, SaltRunnerError
 
 from salt_ext.utils.hardware import profiles as hwprofiles
 from salt_ext.utils.hardware import validate as hwvalidate
+from salt_ext.utils.netbox_ops.jobs import fails_job
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def _draft_profile(gen, profile_file, pillar):
     return profiles[gen], f"pillar hwgen_profiles:{gen}"
 
 
+@fails_job
 def check_generation(gen, minion, profile_file=None, timeout=120):
     """
     Onboarding a new hardware generation: inventory a sample box and report where the draft

@@ -6,12 +6,15 @@ with ``salt-call --local`` and fixed.
 
 import json
 import pathlib
+import shutil
 
 import pytest
+import salt.config
 import salt.loader
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from tests.functional.test_hardware import _opts as hardware_opts
+from tests.support.saltenv import LAB1_SNAPSHOT
 
 SIMULATED = pathlib.Path(__file__).parents[1] / "unit/hardware/fixtures/simulated/srv-r1-01"
 
@@ -161,3 +164,51 @@ def test_hardware_device_of_the_wrong_type_names_the_argument(tmp_path, fun, dev
     mods, _ = loaders(tmp_path)
     with pytest.raises(SaltInvocationError, match=r"device \(or hardware:device\) must be"):
         mods[fun](device=device)
+
+
+# -- runners: bad input was reported as a successful job (success True, orchestrate passes on) --
+def _runner_client(tmp_path):
+    import salt.runner  # noqa: PLC0415
+
+    shutil.copy(LAB1_SNAPSHOT, tmp_path / "lab1.json")
+    opts = salt.config.master_config(None)
+    opts.update(
+        cachedir=str(tmp_path / "cache"),
+        pki_dir=str(tmp_path / "pki"),
+        sock_dir=str(tmp_path / "sock"),
+        netbox={"snapshot": str(tmp_path / "lab1.json")},
+    )
+    (tmp_path / "cache" / "proc").mkdir(parents=True, exist_ok=True)
+    return salt.runner.RunnerClient(opts)
+
+
+@pytest.mark.parametrize(
+    "fun, kwarg, message",
+    [
+        ("netbox.diff_inventory", {"site": "nosuch"}, "site: 'nosuch' not found"),
+        ("netbox.export_snapshot", {"site": "lab1", "path": ""}, "needs site"),
+        ("netbox.import_snapshot", {"path": "/nonexistent.json"}, "cannot read snapshot"),
+        (
+            "turnup.check_generation",
+            {"gen": "", "minion": "srv-r1-01"},
+            "gen=<generation name> is required",
+        ),
+    ],
+)
+def test_runner_bad_input_fails_the_job(tmp_path, fun, kwarg, message):
+    ret = _runner_client(tmp_path).cmd(fun, kwarg=kwarg, full_return=True, print_event=False)
+    assert message in str(ret["return"])
+    assert "Traceback" not in str(ret["return"])
+    assert ret["success"] is False
+
+
+def test_export_snapshot_refuses_a_relative_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ret = _runner_client(tmp_path).cmd(
+        "netbox.export_snapshot",
+        kwarg={"site": "lab1", "path": "lab1-export.json"},
+        full_return=True,
+        print_event=False,
+    )
+    assert "absolute" in str(ret["return"]) and ret["success"] is False
+    assert not (tmp_path / "lab1-export.json").exists()

@@ -1,0 +1,24 @@
+"""Job outcome helpers for the runners (no NetBox import: usable by every runner module)."""
+
+import functools
+
+from salt.exceptions import SaltInvocationError
+
+
+def fails_job(func):
+    """
+    Decorator for runner functions: bad input (``SaltInvocationError``, or a call with wrong
+    arguments) also sets ``__context__["retcode"] = 1``. Salt's runner client shows a
+    ``SaltInvocationError`` as "Passed invalid arguments" but otherwise counts the job as a
+    success, so an orchestration would go on after a runner that did nothing.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (SaltInvocationError, TypeError):
+            func.__globals__["__context__"]["retcode"] = 1
+            raise
+
+    return wrapper
