@@ -22,6 +22,7 @@ or at construction.
 """
 
 import logging
+import os
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -146,22 +147,29 @@ class NetBoxClient:
         self.base_url = config.url
         self.api_url = config.api_url
         self._session = None
+        self._pid = None
         self._api = None
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
     def session(self):
-        """The ``requests.Session`` (built on first use)."""
-        if self._session is None:
+        """
+        The ``requests.Session`` (built on first use, and again in a forked child: Salt forks a
+        process per job, and a pooled connection shared by two processes mixes their answers).
+        """
+        if self._session is None or self._pid != os.getpid():
             self._session = _make_session(self.config, self.counter)
+            self._pid = os.getpid()
+            self._api = None
         return self._session
 
     @property
     def api(self):
         """A ``pynetbox.api`` sharing our session (auth, timeouts, retries, counting)."""
+        session = self.session
         if self._api is None:
             api = pynetbox.api(self.base_url, token=None)
-            api.http_session = self.session
+            api.http_session = session
             self._api = api
         return self._api
 

@@ -4,7 +4,9 @@ import pytest
 import requests
 from pynetbox.core.query import Request
 
-from salt_ext.utils.netbox import NetBoxClient, NetBoxConfigError, NetBoxError, load_config
+from salt_ext.utils.netbox import NetBoxClient, NetBoxConfigError, NetBoxError
+from salt_ext.utils.netbox import client as client_module
+from salt_ext.utils.netbox import load_config
 from salt_ext.utils.netbox.client import RETRY_METHODS, RETRY_STATUSES
 
 V1 = "0123456789abcdef0123456789abcdef01234567"
@@ -194,3 +196,17 @@ def test_redirects_are_never_followed():
     with pytest.raises(NetBoxError, match="redirect"):
         client.list("dcim.devices")
     assert adapter.seen == ["POST", "GET"]
+
+
+def test_a_forked_child_gets_its_own_session(monkeypatch):
+    """Salt runs jobs in forked processes: a child never reuses the parent's pooled sockets."""
+    client = _client()
+    parent = client.session
+    api = client.api
+    assert client.session is parent and client.api is api
+    monkeypatch.setattr(client_module.os, "getpid", lambda: -1)
+    child = client.session
+    assert child is not parent
+    assert client.api.http_session is child
+    assert child.headers["Authorization"] == parent.headers["Authorization"]
+    assert client.session is child
