@@ -6,12 +6,14 @@ error messages, writes in NetBox while a big site is paged, NetBox capping pages
 
 import contextlib
 import logging
+import multiprocessing
 import pathlib
+import time
 
 import pytest
 
-from salt_ext.utils.pillar.cache import RecordStore
-from salt_ext.utils.pillar.engine import get_engine
+from salt_ext.utils.pillar.cache import RecordStore, forget_memory
+from salt_ext.utils.pillar.engine import forget_engines, get_engine
 from tests.functional import test_pillar
 
 # helpers and the per-test clean-up of the pillar functional tests
@@ -200,3 +202,69 @@ def test_more_changes_than_changelog_max_is_a_full_fetch(tmp_path, fresh_netbox,
     (record,) = site_records(opts).values()
     assert record["last_fetch"]["mode"] == ("incremental" if changes <= 3 else "full")
     assert len(record["objects"]["dcim.interfaces"]) == LAB1_INTERFACES
+
+
+def test_hung_netbox_while_another_worker_holds_the_lock(tmp_path, fresh_netbox):
+    """A worker waits at most lock_timeout for the one refreshing; then the last good copy."""
+    opts = master_opts(tmp_path, fresh_netbox, lock_timeout=1)
+    compile_pillar(opts, "srv-r1-01")
+    expire_all(opts)
+    # the first request of the refresh (the change log) hangs, within netbox:timeout
+    fresh_netbox.standin.faults.add("hang", seconds=3, count=1, path_prefix="/api/core/")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_stale_worker, args=(opts, m, queue)) for m in ("srv-r1-01", "tor1-r1")
+    ]
+    for proc in procs:
+        proc.start()
+    results = dict(queue.get(timeout=60) for _ in procs)
+    for proc in procs:
+        proc.join(timeout=30)
+    # the holder refreshed; the waiter gave up on the lock after 1 s and got the cached copy
+    assert sorted(results.values()) == [(None, False), (None, True)], results
+    (waiter,) = [m for m, (_, stale) in results.items() if stale]
+    forget_memory()
+    assert compile_pillar(opts, waiter)["netbox"]["_meta"]["stale"] is False
+
+
+def _stale_worker(opts, minion_id, queue):
+    forget_memory()
+    forget_engines()
+    if minion_id == "tor1-r1":
+        time.sleep(0.5)  # the other one takes the lock first
+    pillar = compile_pillar(opts, minion_id)
+    queue.put((minion_id, (pillar.get("_errors"), pillar["netbox"]["_meta"]["stale"])))
+
+
+def test_minion_id_matching_two_devices_is_an_error(tmp_path, fresh_netbox):
+    client = test_pillar.fresh_netbox_client(fresh_netbox)
+    dev = client.find("dcim.devices", name="srv-r1-01")
+    ams = client.create("dcim.sites", {"name": "AMS01", "slug": "ams01", "status": "active"})
+    twin = client.create(
+        "dcim.devices",
+        {
+            "name": "srv-r1-01",
+            "site": ams["id"],
+            "role": dev["role"]["id"],
+            "device_type": dev["device_type"]["id"],
+            "status": "planned",
+        },
+    )
+    pillar = compile_pillar(master_opts(tmp_path, fresh_netbox), "srv-r1-01")
+    assert "netbox" not in pillar
+    (error,) = [e for e in pillar["_errors"] if "srv-r1-01" in e]
+    assert "matches 2 NetBox nodes" in error and str(twin["id"]) in error and "ams01" in error
+
+
+def test_renamed_device_no_longer_serves_its_old_minion(tmp_path, fresh_netbox):
+    opts = master_opts(tmp_path, fresh_netbox, identity=["name"], on_unknown="error")
+    assert compile_pillar(opts, "srv-r2-05")["netbox"]["name"] == "srv-r2-05"
+    client = test_pillar.fresh_netbox_client(fresh_netbox)
+    dev = client.find("dcim.devices", name="srv-r2-05")
+    client.update("dcim.devices", dev["id"], {"name": "srv-r2-05-new"})
+    expire_all(opts)
+    old = compile_pillar(opts, "srv-r2-05")
+    assert "netbox" not in old and any("not in NetBox" in e for e in old["_errors"])
+    new = compile_pillar(opts, "srv-r2-05-new")["netbox"]
+    assert new["id"] == dev["id"] and new["_meta"]["stale"] is False

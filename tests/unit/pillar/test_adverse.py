@@ -11,7 +11,9 @@ import time
 import pytest
 
 from salt_ext.utils.netbox.errors import NetBoxTimeout
+from salt_ext.utils.pillar import engine as engine_module
 from salt_ext.utils.pillar.cache import forget_memory
+from salt_ext.utils.pillar.engine import PillarUnavailable
 from tests.unit.pillar import test_engine
 
 # the engine tests' fixtures: a copy of lab1.json as the source, a localfs cache in tmp_path
@@ -167,3 +169,33 @@ def test_device_moved_to_another_site_while_the_index_is_fresh(master_opts):
     data = engine.compile("srv-r2-08", {})["netbox"]
     assert data["site"]["slug"] == "ams01"
     assert data["_meta"]["scope"] == "ams01" and data["_meta"]["stale"] is False
+
+
+# ----------------------------------------------------------------------------- max_stale edge
+class FrozenTime:
+    """Stands in for the engine's ``time`` module: the clock stops at ``now``."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def time(self):
+        return self.now
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_max_stale_exactly(master_opts, monkeypatch, over):
+    engine = make_engine(master_opts, max_stale=3600, retry_after=0)
+    engine.compile("srv-r1-01", {})
+    now = time.time()
+    for name in (site_name(engine), engine.options.index_key):
+        meta = engine.store.meta(name)
+        meta["synced_at"] = now - 3600 - over
+        engine.store.save_meta(name, meta)
+    monkeypatch.setattr(engine_module, "time", FrozenTime(now))
+    monkeypatch.setattr(engine, "source", Hanging(0))
+    if over:
+        with pytest.raises(PillarUnavailable, match="past max_stale"):
+            engine.compile("srv-r1-01", {})
+    else:  # at most max_stale old: served, marked stale
+        meta = engine.compile("srv-r1-01", {})["netbox"]["_meta"]
+        assert meta["stale"] is True and meta["age_s"] == 3600
