@@ -246,7 +246,9 @@ class Engine:
             if (
                 found is None
                 and not status["stale"]
-                and time.time() - record["synced_at"] > self.options.unknown_recheck
+                # the meta's sync time: an unchanged refresh moves it, not the stored record's
+                and time.time() - (status["synced_at"] or record["synced_at"])
+                > self.options.unknown_recheck
             ):
                 record, view, status = self.index(min_synced=time.time())
                 found = view.resolve(minion_id, self.options)
@@ -417,7 +419,7 @@ class Engine:
                 "version": meta.get("version"),
                 "synced_at": _iso(synced),
                 "age_s": round(now - synced, 1) if synced else None,
-                "fresh": bool(synced) and now - synced < self.options.ttl,
+                "fresh": _within(synced, now, self.options.ttl),
                 "full_at": _iso(meta.get("full_at")),
                 "cursor": meta.get("cursor"),
                 "counts": meta.get("counts"),

@@ -199,3 +199,24 @@ def test_max_stale_exactly(master_opts, monkeypatch, over):
     else:  # at most max_stale old: served, marked stale
         meta = engine.compile("srv-r1-01", {})["netbox"]["_meta"]
         assert meta["stale"] is True and meta["age_s"] == 3600
+
+
+# ----------------------------------------------------------------------------- unknown minions
+def test_unknown_minions_recheck_the_index_at_most_every_unknown_recheck(master_opts):
+    engine = make_engine(master_opts, unknown_recheck=600)
+    engine.compile("srv-r1-01", {})
+    key = engine.options.index_key
+    record = engine.store.cache.fetch(engine.store.bank, key)
+    record["synced_at"] -= 3600  # the index was fetched an hour ago...
+    engine.store.cache.store(engine.store.bank, key, record)
+    forget_memory()
+    shift(engine, key, -3600)
+    engine.compile("srv-r1-01", {})  # ...and nothing changed since: only the meta's time moves
+    assert engine.store.meta(key)["last_fetch"]["mode"] == "unchanged"
+    forget_memory()  # another worker: the index record comes from the cache
+    other = make_engine(master_opts, unknown_recheck=600)
+    other.source().counter.reset()
+    for ghost in ("ghost-01", "ghost-02", "ghost-03"):
+        assert other.compile(ghost, {}) == {}
+    # the index was synced a moment ago: no minion re-reads the change log
+    assert other.source().counter.total == 0
