@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -54,6 +55,15 @@ def _within(ts, now, seconds):
     return -CLOCK_SKEW <= age < seconds
 
 
+def _public_url(url):
+    """``url`` without user info or query (``https://user:secret@nb/`` -> ``https://nb/``)."""
+    parts = urllib.parse.urlsplit(str(url))
+    if not parts.scheme or not parts.netloc:
+        return str(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def _iso(ts):
     if not ts:
         return None
@@ -80,8 +90,10 @@ class Engine:
             overrides["page_size"] = options.page_size
         self.overrides = overrides or None
         cfg = netbox_access.load_config(opts, overrides=self.overrides)
-        self.label = cfg.url or cfg.snapshot
-        self.source_id = hashlib.sha1(str(self.label).encode()).hexdigest()[:12]
+        source = cfg.url or cfg.snapshot
+        self.source_id = hashlib.sha1(str(source).encode()).hexdigest()[:12]
+        #: the source as shown in pillars, messages and runner output: without credentials
+        self.label = _public_url(source)
         self.store = RecordStore(opts, self.source_id, options.cache_driver)
 
     # ------------------------------------------------------------------ sources

@@ -220,3 +220,15 @@ def test_unknown_minions_recheck_the_index_at_most_every_unknown_recheck(master_
         assert other.compile(ghost, {}) == {}
     # the index was synced a moment ago: no minion re-reads the change log
     assert other.source().counter.total == 0
+
+
+# ----------------------------------------------------------------------------- credentials
+def test_credentials_in_the_netbox_url_never_reach_pillar_or_messages(master_opts):
+    master_opts["netbox"] = {
+        "url": "https://admin:hunter2secret@netbox.example.net/?token=abc123secret",
+        "token": "0123456789abcdef0123456789abcdef01234567",
+    }
+    engine = make_engine(master_opts, on_unknown="error")
+    assert engine.label == "https://netbox.example.net/"
+    info = engine.cache_info()
+    assert "secret" not in repr(info) and info["source"] == "https://netbox.example.net/"
