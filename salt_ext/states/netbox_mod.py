@@ -29,6 +29,7 @@ predicted changes.
         - lag: bond0
 """
 
+import contextlib
 import logging
 
 import salt.utils.args
@@ -301,17 +302,25 @@ def device_status(name, status, comment=None):
         if old == status:
             ret["comment"] = f"device {name} already has status {status}"
             return ret
-        ret["changes"] = {"status": {"old": old, "new": status}}
+        changes = {"status": {"old": old, "new": status}}
         if _test():
             ret["result"] = None
+            ret["changes"] = changes
             ret["comment"] = f"device {name} status would change {old} -> {status}"
             return ret
-        after, entry = ops.change_status(
-            src, dev, status, comment, jid=_jid(), who=__opts__.get("id")
-        )
+        try:
+            after, entry = ops.change_status(
+                src, dev, status, comment, jid=_jid(), who=__opts__.get("id")
+            )
+        except NetBoxError:
+            # the status may be written and the journal entry not: report what NetBox has
+            with contextlib.suppress(NetBoxError):
+                if simplify(src.get("dcim.devices", dev["id"]).get("status")) == status:
+                    ret["changes"] = changes
+            raise
         if entry is None:
             return _fail(ret, f"NetBox did not keep status {status!r} on device {name} ({after})")
-        ret["changes"]["journal_entry"] = entry["id"]
+        ret["changes"] = dict(changes, journal_entry=entry["id"])
         ret["comment"] = f"device {name} status {old} -> {status} (journal entry {entry['id']})"
         return ret
 
@@ -463,10 +472,7 @@ def mac_address_present(name, device, interface, primary=True, **kwargs):
             mac_id = (res.get("object") or {}).get("id")
             have = iface.get("primary_mac_address") or {}
             if mac_id is None or simplify(have) != mac_id:
-                ret["changes"]["primary_mac_address"] = {
-                    "old": have.get("mac_address"),
-                    "new": mac,
-                }
+                change = {"old": have.get("mac_address"), "new": mac}
                 if _test():
                     ret["result"] = None
                 else:
@@ -474,6 +480,7 @@ def mac_address_present(name, device, interface, primary=True, **kwargs):
                     after = src.get("dcim.interfaces", iface["id"])
                     if simplify(after.get("primary_mac_address")) != mac_id:
                         return _fail(ret, f"NetBox did not make {mac} primary on {iface['name']}")
+                ret["changes"]["primary_mac_address"] = change
                 ret["comment"] += f"; primary on {iface['name']}"
         return ret
 
@@ -535,12 +542,10 @@ def ip_address_present(name, device=None, interface=None, vrf=None, primary=Fals
             field = f"primary_ip{family}"
             have = simplify(dev.get(field))
             if obj is None or have != obj["id"]:
-                ret["changes"][field] = {
-                    "old": (dev.get(field) or {}).get("address"),
-                    "new": name,
-                }
+                change = {"old": (dev.get(field) or {}).get("address"), "new": name}
                 if _test():
                     ret["result"] = None
+                    ret["changes"][field] = change
                 else:
                     res = ops.ensure(
                         src, "dcim.devices", {field: obj["id"]}, lookup={"id": dev["id"]}
@@ -549,6 +554,7 @@ def ip_address_present(name, device=None, interface=None, vrf=None, primary=Fals
                         return _fail(
                             ret, f"NetBox did not make {name} the {field} of {dev['name']}"
                         )
+                    ret["changes"][field] = change
                     ret["comment"] += f"; {field} of {dev['name']}"
         return ret
 
@@ -625,15 +631,16 @@ def cable_present(name, a, b, **kwargs):
             res = ops.ensure(src, "dcim.cables", fields, lookup={"id": cable_id}, test=_test())
             res["name"] = label
             return _report(ret, res, "cable")
-        ret["changes"] = {"created": label}
         if _test():
             ret["result"] = None
+            ret["changes"] = {"created": label}
             ret["comment"] = f"cable {label} would be created"
             return ret
         payload = ops.Resolver(src).resolve_fields("dcim.cables", fields)
         payload["a_terminations"] = [{"object_type": "dcim.interface", "object_id": end_a["id"]}]
         payload["b_terminations"] = [{"object_type": "dcim.interface", "object_id": end_b["id"]}]
         made = src.create("dcim.cables", payload)
+        ret["changes"] = {"created": label}
         res = ops.ensure(src, "dcim.cables", fields, lookup={"id": made["id"]}, create=False)
         if res["action"] == "updated":
             return _fail(ret, f"NetBox did not keep {', '.join(res['changes'])} on cable {label}")
@@ -687,15 +694,16 @@ def journal_entry(name, obj=None, comments=None, kind="info"):
             if jrnl.same_comment(entry.get("comments"), text):
                 ret["comment"] = f"journal of {label} already has this entry ({entry['id']})"
                 return ret
-        ret["changes"] = {"journal_entry": {"old": None, "new": text}}
+        changes = {"journal_entry": {"old": None, "new": text}}
         if _test():
             ret["result"] = None
+            ret["changes"] = changes
             ret["comment"] = f"journal entry on {label} would be written"
             return ret
         made = ops.write_journal(
             src, object_type, object_id, text, kind=entry_kind, jid=_jid(), who=__opts__.get("id")
         )
-        ret["changes"]["id"] = made["id"]
+        ret["changes"] = dict(changes, id=made["id"])
         ret["comment"] = f"journal entry {made['id']} written on {label}"
         return ret
 

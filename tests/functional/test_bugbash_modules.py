@@ -212,3 +212,51 @@ def test_export_snapshot_refuses_a_relative_path(tmp_path, monkeypatch):
     )
     assert "absolute" in str(ret["return"]) and ret["success"] is False
     assert not (tmp_path / "lab1-export.json").exists()
+
+
+# -- states: a write NetBox refused was still reported as a change ------------------------------
+def _api_states(target, tmp_path):
+    from tests.functional.test_netbox_mod import loaders as api_loaders  # noqa: PLC0415
+
+    return api_loaders(target, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "fun, name, kwargs, method",
+    [
+        ("netbox.device_status", "srv-r2-01", {"status": "offline"}, "PATCH"),
+        ("netbox.journal_entry", "racked", {"obj": "srv-r2-01"}, "POST"),
+        ("netbox.cable_present", "c", {"a": "srv-r2-01:eno3", "b": "tor1-r2:Ethernet9"}, "POST"),
+    ],
+)
+def test_state_write_refused_by_netbox_reports_no_change(  # noqa: PLR0917 (parametrized)
+    fresh_netbox, tmp_path, fun, name, kwargs, method
+):
+    if fun == "netbox.cable_present":
+        mods, _ = _api_states(fresh_netbox, tmp_path)
+        mods["netbox.create"](
+            "dcim.interfaces", device="srv-r2-01", name="eno3", type="25gbase-x-sfp28"
+        )
+    _, states = _api_states(fresh_netbox, tmp_path)
+    fresh_netbox.standin.faults.add("status", methods=[method], status=503, body={"detail": "db"})
+    try:
+        ret = states[fun](name, **kwargs)
+    finally:
+        fresh_netbox.standin.faults.clear()
+    assert ret["result"] is False
+    assert "503" in ret["comment"]
+    assert ret["changes"] == {}
+
+
+def test_device_status_reports_the_status_it_wrote_when_the_journal_fails(fresh_netbox, tmp_path):
+    _, states = _api_states(fresh_netbox, tmp_path)
+    fresh_netbox.standin.faults.add(
+        "status", methods=["POST"], path_prefix="/api/extras/journal-entries/", status=503
+    )
+    try:
+        ret = states["netbox.device_status"]("srv-r2-01", status="offline")
+    finally:
+        fresh_netbox.standin.faults.clear()
+    assert ret["result"] is False
+    assert "503" in ret["comment"]
+    assert ret["changes"] == {"status": {"old": "planned", "new": "offline"}}
