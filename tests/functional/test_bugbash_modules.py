@@ -260,3 +260,26 @@ def test_device_status_reports_the_status_it_wrote_when_the_journal_fails(fresh_
     assert ret["result"] is False
     assert "503" in ret["comment"]
     assert ret["changes"] == {"status": {"old": "planned", "new": "offline"}}
+
+
+# -- slugs: non-ASCII names gave slugs NetBox refuses (its slug validator is ASCII only) --------
+@pytest.mark.parametrize(
+    "value, slug",
+    [
+        ("Ünïcode Name!!", "unicode-name"),
+        ("Żółć  Ltd.", "zoc-ltd"),
+        ("--Edge Server--", "edge-server"),
+        ("名前", ""),
+    ],
+)
+def test_slugify_is_ascii_like_netbox_wants(tmp_path, value, slug):
+    mods, _ = loaders(tmp_path)
+    assert mods["netbox.slugify"](value) == slug
+
+
+def test_create_manufacturer_with_a_unicode_name_gets_a_valid_slug(tmp_path):
+    mods, _ = loaders(tmp_path)
+    made = mods["netbox.create_manufacturer"]("Ünïcode Corp")
+    assert made["dcim"]["manufacturers"]["slug"] == "unicode-corp"
+    obj = mods["netbox.get"]("dcim.manufacturers", made["dcim"]["manufacturers"]["id"])
+    assert obj["name"] == "Ünïcode Corp" and obj["slug"] == "unicode-corp"

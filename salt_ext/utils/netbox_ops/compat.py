@@ -7,6 +7,7 @@ the tests share it.
 """
 
 import re
+import unicodedata
 
 from salt.exceptions import SaltInvocationError
 
@@ -113,9 +114,14 @@ def translate_fields(fields):
 
 
 def slugify(value):
-    """Django's slugify, as Salt 3007's ``netbox.slugify`` did."""
-    value = re.sub(r"[^\w\s-]", "", str(value)).strip().lower()
-    return re.sub(r"[-\s]+", "-", value)
+    """
+    Django's slugify (ASCII), as Salt 3007's ``netbox.slugify`` did: NetBox refuses a slug
+    with anything but ASCII letters, digits, ``-`` and ``_``, so accents are transliterated
+    (``Ünïcode`` -> ``unicode``) and other characters dropped.
+    """
+    value = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
+    value = re.sub(r"[^\w\s-]", "", value.lower())
+    return re.sub(r"[-\s]+", "-", value).strip("-_")
 
 
 def split_legacy_endpoint(args):
