@@ -294,6 +294,10 @@ def device_status(name, status, comment=None):
     """
 
     def run(ret):
+        if not isinstance(status, str) or not status:
+            raise SaltInvocationError(
+                f"status must be a NetBox status value such as 'staged', got {status!r}"
+            )
         src = _source()
         dev = ops.find_device(src, name)
         if dev is None:

@@ -283,3 +283,16 @@ def test_create_manufacturer_with_a_unicode_name_gets_a_valid_slug(tmp_path):
     assert made["dcim"]["manufacturers"]["slug"] == "unicode-corp"
     obj = mods["netbox.get"]("dcim.manufacturers", made["dcim"]["manufacturers"]["id"])
     assert obj["name"] == "Ünïcode Corp" and obj["slug"] == "unicode-corp"
+
+
+@pytest.mark.parametrize("test", [True, False])
+@pytest.mark.parametrize("status", ["", ["staged"], 3, None])
+def test_device_status_state_refuses_a_status_that_is_not_a_value(tmp_path, test, status):
+    """Sent as given before: a PATCH NetBox refused, or with test=True a predicted change."""
+    _, states = loaders(tmp_path, test=test)
+    before = (tmp_path / "lab1.json").read_bytes()
+    ret = states["netbox.device_status"]("srv-r1-01", status=status)
+    assert ret["result"] is False
+    assert "status must be a NetBox status value" in ret["comment"]
+    assert ret["changes"] == {}
+    assert (tmp_path / "lab1.json").read_bytes() == before
