@@ -268,3 +268,27 @@ def test_renamed_device_no_longer_serves_its_old_minion(tmp_path, fresh_netbox):
     assert "netbox" not in old and any("not in NetBox" in e for e in old["_errors"])
     new = compile_pillar(opts, "srv-r2-05-new")["netbox"]
     assert new["id"] == dev["id"] and new["_meta"]["stale"] is False
+
+
+def test_change_committed_late_with_a_lower_id_is_not_missed(tmp_path, fresh_netbox):
+    """
+    NetBox numbers a change-log entry when the change is written and shows it when its
+    transaction commits: a long transaction (a bulk edit) can show an entry *below* the newest
+    id a refresh already read. The next refresh must still apply it.
+    """
+    standin = fresh_netbox.standin
+    opts = master_opts(tmp_path, fresh_netbox)
+    compile_pillar(opts, "srv-r1-02")
+    client = test_pillar.fresh_netbox_client(fresh_netbox)
+    slow = client.find("dcim.devices", name="srv-r1-02")
+    fast = client.find("dcim.devices", name="srv-r1-03")
+    client.update("dcim.devices", slow["id"], {"serial": "LATE-COMMIT"})
+    client.update("dcim.devices", fast["id"], {"serial": "FAST-COMMIT"})
+    changes = standin.store._objs["core.object-changes"]  # pylint: disable=protected-access
+    late_id = max(i for i, c in changes.items() if c["changed_object_id"] == slow["id"])
+    late = changes.pop(late_id)  # not committed yet: invisible to the API
+    expire_all(opts)
+    assert compile_pillar(opts, "srv-r1-03")["netbox"]["serial"] == "FAST-COMMIT"
+    changes[late_id] = late  # the slow transaction commits
+    expire_all(opts)
+    assert compile_pillar(opts, "srv-r1-02")["netbox"]["serial"] == "LATE-COMMIT"

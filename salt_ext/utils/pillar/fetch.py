@@ -7,6 +7,7 @@ A *record* is a plain dict (msgpack-serialisable, stored in Salt's cache)::
      "endpoints": ["dcim.devices", ...],          # what the record covers
      "objects": {"dcim.devices": [...], ...},     # REST shapes, as NetBox returned them
      "cursor": 2316,                              # id of the newest change-log entry seen
+     "seen": [2117, ..., 2316],                   # the newest ids applied (late commits)
      "synced_at": 1764417600.0, "full_at": ..., "version": "<hex>",
      "last_fetch": {"mode": "full" | "incremental" | "unchanged", "changes": 0, "requests": 14}}
 
@@ -106,6 +107,7 @@ def _oid(obj):
 
 
 def _new_record(scope, endpoints, objects, *, cursor, started, requests, mode="full"):
+    cursor, seen = cursor
     now = time.time()
     return {
         "schema": SCHEMA,
@@ -113,6 +115,7 @@ def _new_record(scope, endpoints, objects, *, cursor, started, requests, mode="f
         "endpoints": sorted(endpoints),
         "objects": objects,
         "cursor": cursor,
+        "seen": seen,
         "synced_at": now,
         "full_at": now,
         "version": uuid.uuid4().hex,
@@ -130,36 +133,53 @@ def _requests(src):
     return counter.total if counter is not None else 0
 
 
+#: how many of the newest change-log ids a record remembers: NetBox numbers an entry when the
+#: change is written but shows it when its transaction commits, so an entry of a long
+#: transaction (a bulk edit) can appear *below* the newest id already read; every refresh
+#: re-reads the ids above the oldest remembered one and applies those it has not seen
+SEEN_WINDOW = 200
+
+
 def changelog_cursor(src):
     """
-    The id of the newest change-log entry (read *before* a full fetch so that no change made
-    during the fetch is missed), or ``None`` when the change log is not readable with this token.
+    ``(cursor, seen)``: the id of the newest change-log entry (read *before* a full fetch so that
+    no change made during the fetch is missed) and the newest :data:`SEEN_WINDOW` ids, or
+    ``(None, [])`` when the change log is not readable with this token.
     """
+    seen = []
     try:
-        for change in src.iter(CHANGELOG, {"ordering": "-id"}, fields=["id"], page_size=1):
-            return change["id"]
-        return 0
+        for change in src.iter(
+            CHANGELOG, {"ordering": "-id"}, fields=["id"], page_size=SEEN_WINDOW
+        ):
+            seen.append(change["id"])
+            if len(seen) >= SEEN_WINDOW:
+                break
     except (NetBoxPermissionDenied, NetBoxNotFound):
-        return None
+        return None, []
+    return (max(seen) if seen else 0), sorted(seen)
 
 
-def changes_since(src, cursor, limit):
+def changes_since(src, cursor, limit, seen=()):
     """
-    Change-log entries with an id above ``cursor``, oldest first.
+    Change-log entries not applied yet, oldest first: those with an id above ``cursor``, and
+    those above the oldest id of ``seen`` (the newest ids already applied) that ``seen`` lacks
+    (committed late).
 
     :raises NeedFullFetch: no cursor, the change log is unreadable, or more than ``limit`` entries
     """
     if cursor is None:
         raise NeedFullFetch("no change-log cursor")
+    seen = set(seen or ())
+    floor = min(min(seen), cursor) if seen else cursor
     changes = []
     try:
         for change in src.iter(
             CHANGELOG,
-            {"id__gt": cursor, "ordering": "id"},
+            {"id__gt": floor, "ordering": "id"},
             fields=CHANGE_FIELDS,
-            page_size=min(limit + 1, 1000),
+            page_size=min(limit + 1 + len(seen), 1000),
         ):
-            if change["id"] <= cursor:
+            if change["id"] <= floor or change["id"] in seen:
                 continue
             changes.append(change)
             if len(changes) > limit:
@@ -201,7 +221,7 @@ def full_index(src, options):
 def incremental_index(src, record, options):
     """Apply device/VM changes since the index's cursor (refetching only the changed nodes)."""
     started, before = time.time(), _requests(src)
-    changes = changes_since(src, record.get("cursor"), options.changelog_max)
+    changes = changes_since(src, record.get("cursor"), options.changelog_max, record.get("seen"))
     kinds = {"dcim.device": "device", "virtualization.virtualmachine": "virtual_machine"}
     wanted = {"device": options.devices, "virtual_machine": options.virtual_machines}
     touched = {"device": set(), "virtual_machine": set()}
@@ -233,7 +253,9 @@ def _touch(record, changes, started, src, before):
     """A copy of ``record`` synced now, cursor moved past ``changes`` (version kept)."""
     out = dict(record)
     if changes:
-        out["cursor"] = max(c["id"] for c in changes)
+        ids = [c["id"] for c in changes]
+        out["cursor"] = max(ids + [record.get("cursor") or 0])
+        out["seen"] = sorted(set(record.get("seen") or ()) | set(ids))[-SEEN_WINDOW:]
     out["synced_at"] = time.time()
     out["last_fetch"] = {
         "mode": "unchanged",
@@ -531,7 +553,7 @@ def incremental_scope(src, record, options):
     """
     started, before = time.time(), _requests(src)
     endpoints = set(record["endpoints"])
-    changes = changes_since(src, record.get("cursor"), options.changelog_max)
+    changes = changes_since(src, record.get("cursor"), options.changelog_max, record.get("seen"))
     refetch, deleted = _classify(changes, endpoints)
     ext_ids = {o["id"] for o in record["objects"].get("external.devices", ())}
     ext_touched = refetch.get("dcim.devices", set()) & ext_ids
