@@ -185,6 +185,11 @@ def get_(*args, **kwargs):
         raise SaltInvocationError("netbox.get takes an endpoint and at most one id")
     if ident is not None:
         ident = _ident(ident)
+        if kwargs:
+            raise SaltInvocationError(
+                f"netbox.get {endpoint}: give an id or filters, not both (got id {ident} and "
+                f"{', '.join(sorted(kwargs))}); the filters would not be checked"
+            )
     src = _source()
     with _errors(f"netbox.get {endpoint}"):
         if ident is not None:
@@ -223,6 +228,13 @@ def filter_(*args, **kwargs):
     if rest:
         raise SaltInvocationError("netbox.filter takes the endpoint and keyword filters only")
     endpoint = _check(endpoint)
+    for key, value in kwargs.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, (dict, list, tuple, set)) for v in values):
+            raise SaltInvocationError(
+                f"netbox.filter {endpoint}: filter {key} takes a value or a list of values, "
+                f"got {value!r}"
+            )
     with _errors(f"netbox.filter {endpoint}"):
         return _source().list(endpoint, kwargs or None)
 

@@ -296,3 +296,19 @@ def test_device_status_state_refuses_a_status_that_is_not_a_value(tmp_path, test
     assert "status must be a NetBox status value" in ret["comment"]
     assert ret["changes"] == {}
     assert (tmp_path / "lab1.json").read_bytes() == before
+
+
+# -- extra arguments that were silently ignored or sent as Python reprs --------------------------
+def test_get_with_an_id_and_filters_refuses_instead_of_ignoring_the_filters(tmp_path):
+    mods, _ = loaders(tmp_path)
+    assert mods["netbox.get"]("dcim.devices", 110)["name"] == "srv-r1-01"
+    with pytest.raises(SaltInvocationError, match="an id or filters, not both"):
+        mods["netbox.get"]("dcim.devices", 110, name="srv-r1-02")
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [["planned"]], ["active", {"x": 1}]])
+def test_filter_with_a_structured_value_names_the_filter(tmp_path, value):
+    mods, _ = loaders(tmp_path)
+    assert len(mods["netbox.filter"]("dcim.devices", status=["active", "planned"])) > 1
+    with pytest.raises(SaltInvocationError, match="filter status takes a value or a list"):
+        mods["netbox.filter"]("dcim.devices", status=value)
