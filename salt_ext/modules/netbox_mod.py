@@ -290,8 +290,11 @@ def update(endpoint, id, data=None, **kwargs):  # pylint: disable=redefined-buil
     if not fields:
         raise SaltInvocationError(f"netbox.update {endpoint}: no fields given")
     ident = _ident(id)
+    src = _source()
     with _errors(f"netbox.update {endpoint} {id}"):
-        res = ops.ensure(_source(), endpoint, fields, lookup={"id": ident}, create=False)
+        res = ops.ensure(src, endpoint, fields, lookup={"id": ident}, create=False)
+        if res["action"] == "missing":
+            _missing(src, endpoint)
     if res["action"] == "missing":
         raise CommandExecutionError(f"netbox.update: {endpoint} {id} does not exist in NetBox")
     return {"object": res["object"], "changes": res["changes"]}

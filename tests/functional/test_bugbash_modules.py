@@ -66,6 +66,14 @@ def test_get_by_id_on_an_unknown_endpoint_names_the_endpoint(tmp_path):
         mods["netbox.get"]("dcim.devicez", 1)
 
 
+def test_update_on_an_unknown_endpoint_names_the_endpoint(tmp_path):
+    mods, _ = loaders(tmp_path)
+    with pytest.raises(CommandExecutionError, match="dcim.devices 99999 does not exist"):
+        mods["netbox.update"]("dcim.devices", 99999, serial="X1")
+    with pytest.raises(SaltInvocationError, match="endpoint dcim.devicez does not exist"):
+        mods["netbox.update"]("dcim.devicez", 1, serial="X1")
+
+
 def test_delete_on_an_unknown_endpoint_names_the_endpoint(tmp_path):
     mods, _ = loaders(tmp_path)
     assert mods["netbox.delete"]("dcim.inventory-items", 99999)["deleted"] is False
