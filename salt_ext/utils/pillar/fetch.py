@@ -170,7 +170,7 @@ def changes_since(src, cursor, limit, seen=()):
     if cursor is None:
         raise NeedFullFetch("no change-log cursor")
     seen = set(seen or ())
-    floor = min(min(seen), cursor) if seen else cursor
+    floor = min(seen | {cursor}) if seen else cursor
     changes = []
     try:
         for change in src.iter(
