@@ -26,7 +26,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError, SaltRunn
 from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 from salt_ext.utils.netbox_ops.inventory import clean_serial, serials_equal
-from salt_ext.utils.netbox_ops.jobs import fails_job
+from salt_ext.utils.netbox_ops.jobs import fails_job, seconds
 
 try:
     from salt_ext.utils import pillar as pillar_utils
@@ -240,6 +240,7 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
         salt-run netbox.diff_inventory site=lab1 rack=R1
         salt-run netbox.diff_inventory site=lab1 live=True
     """
+    timeout = seconds(timeout)
     src = _source()
     with _errors(f"netbox.diff_inventory site={site}"):
         resolver = ops.Resolver(src)

@@ -16,7 +16,7 @@ from salt.exceptions import SaltInvocationError, SaltRunnerError
 
 from salt_ext.utils.hardware import profiles as hwprofiles
 from salt_ext.utils.hardware import validate as hwvalidate
-from salt_ext.utils.netbox_ops.jobs import fails_job
+from salt_ext.utils.netbox_ops.jobs import fails_job, seconds
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def check_generation(gen, minion, profile_file=None, timeout=120):
         raise SaltInvocationError("gen=<generation name> is required, e.g. gen=gen13")
     if not minion or not isinstance(minion, str):
         raise SaltInvocationError("minion=<minion id of a sample box> is required")
+    timeout = seconds(timeout)
     client = salt.client.get_local_client(__opts__["conf_file"])
     # Compiled on the master from pillar_roots (a draft just added is seen without a refresh);
     # also gives the other generations and the box's NetBox device type.

@@ -320,3 +320,20 @@ def test_filter_with_a_structured_value_names_the_filter(tmp_path, value):
     assert len(mods["netbox.filter"]("dcim.devices", status=["active", "planned"])) > 1
     with pytest.raises(SaltInvocationError, match="filter status takes a value or a list"):
         mods["netbox.filter"]("dcim.devices", status=value)
+
+
+@pytest.mark.parametrize("timeout", ["abc", 0, -5, True, None])
+@pytest.mark.parametrize(
+    "fun, kwarg",
+    [
+        ("netbox.diff_inventory", {"site": "lab1", "live": True}),
+        ("turnup.check_generation", {"gen": "gen11", "minion": "srv-r1-02"}),
+    ],
+)
+def test_runner_timeout_that_is_not_a_number_of_seconds(tmp_path, fun, kwarg, timeout):
+    """Passed on to the LocalClient before (a crash there, or no wait at all)."""
+    ret = _runner_client(tmp_path).cmd(
+        fun, kwarg=dict(kwarg, timeout=timeout), full_return=True, print_event=False
+    )
+    assert "timeout must be a positive number of seconds" in str(ret["return"])
+    assert ret["success"] is False

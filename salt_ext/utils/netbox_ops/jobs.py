@@ -22,3 +22,14 @@ def fails_job(func):
             raise
 
     return wrapper
+
+
+def seconds(value, name="timeout"):
+    """A positive number of seconds given on the command line (``30``, ``"30"``, ``2.5``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not number > 0 or number == float("inf"):
+        raise SaltInvocationError(f"{name} must be a positive number of seconds, got {value!r}")
+    return int(number) if number.is_integer() else number
