@@ -1254,7 +1254,7 @@ def create_ipaddress(
         version = ipaddress.ip_interface(ip_address).version
     except ValueError as err:
         raise SaltInvocationError(f"{ip_address!r} is not an address with a mask") from err
-    if family is not None and int(family) != version:
+    if family is not None and eps.as_int(family, "family", minimum=4) != version:
         raise SaltInvocationError(f"{ip_address} is IPv{version}, not IPv{family}")
     payload = {"address": ip_address}
     lookup = {"address": ip_address}
@@ -1296,7 +1296,7 @@ def create_circuit_provider(name, asn=None):
     if asn:
         src = _source()
         with _errors("netbox.create_circuit_provider"):
-            found = ops.Resolver(src).find_one("ipam.asns", {"asn": int(asn)})
+            found = ops.Resolver(src).find_one("ipam.asns", {"asn": eps.as_int(asn, "asn")})
         if found is None:
             raise SaltInvocationError(
                 f"ASN {asn} not found in NetBox (ipam.asns); create it first (NetBox 4 links "
@@ -1319,7 +1319,7 @@ def get_circuit_provider(name, asn=None):
     src = _source()
     with _errors("netbox.get_circuit_provider"):
         if asn:
-            found = src.list("circuits.providers", {"asn": int(asn)})
+            found = src.list("circuits.providers", {"asn": eps.as_int(asn, "asn")})
             return found[0] if found else None
         return ops.Resolver(src).find_one("circuits.providers", {"name": name})
 
@@ -1351,15 +1351,16 @@ def create_circuit(name, provider_id, circuit_type, description=None):
 
         salt-call netbox.create_circuit NEW_CIRCUIT_01 12 Transit description="New circuit"
     """
+    provider_id = eps.as_int(provider_id, "provider_id")
     payload = {
         "cid": name,
-        "provider": int(provider_id),
+        "provider": provider_id,
         "type": {"slug": compat.slugify(circuit_type)},
     }
     if description:
         payload["description"] = description
     return _create_if_missing(
-        "circuits.circuits", {"cid": name, "provider_id": int(provider_id)}, payload
+        "circuits.circuits", {"cid": name, "provider_id": provider_id}, payload
     )
 
 
@@ -1398,7 +1399,7 @@ def create_circuit_termination(  # noqa: PLR0917 (Salt 3007 signature)
             "term_side": term_side,
             "termination_type": "dcim.site",
             "termination_id": dev["site"]["id"],
-            "port_speed": int(speed),
+            "port_speed": eps.as_int(speed, "speed"),
         }
         if xconnect_id:
             payload["xconnect_id"] = xconnect_id

@@ -337,3 +337,30 @@ def test_runner_timeout_that_is_not_a_number_of_seconds(tmp_path, fun, kwarg, ti
     )
     assert "timeout must be a positive number of seconds" in str(ret["return"])
     assert ret["success"] is False
+
+
+# -- numbers given as words: ValueError tracebacks from int() ------------------------------------
+@pytest.mark.parametrize(
+    "fun, args, kwargs, name",
+    [
+        ("netbox.create_circuit", ("c1", "abc", "Transit"), {}, "provider_id"),
+        ("netbox.create_ipaddress", ("10.1.1.1/24",), {"family": "four"}, "family"),
+        ("netbox.get_circuit_provider", ("x",), {"asn": "AS1299"}, "asn"),
+        ("netbox.create_circuit_provider", ("Telia",), {"asn": "AS1299"}, "asn"),
+        ("netbox.journal", ({"endpoint": "dcim.devices", "id": "abc"}, "hi"), {}, "object id"),
+    ],
+)
+def test_numbers_given_as_words_are_usage_errors(tmp_path, fun, args, kwargs, name):
+    mods, _ = loaders(tmp_path)
+    with pytest.raises(SaltInvocationError, match=f"{name} must be a whole number"):
+        mods[fun](*args, **kwargs)
+
+
+@pytest.mark.parametrize("fun", ["netbox.object_present", "netbox.object_absent"])
+def test_object_states_with_a_lookup_id_that_is_not_a_number(tmp_path, fun):
+    _, states = loaders(tmp_path)
+    kwargs = {"fields": {"serial": "X"}} if fun == "netbox.object_present" else {}
+    ret = states[fun]("x", endpoint="dcim.devices", lookup={"id": "abc"}, **kwargs)
+    assert ret["result"] is False
+    assert "lookup id must be a whole number" in ret["comment"]
+    assert ret["changes"] == {}

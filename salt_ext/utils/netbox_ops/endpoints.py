@@ -281,6 +281,24 @@ def reference_target(endpoint, field, current_value=None):
     return None
 
 
+def as_int(value, name, minimum=1):
+    """
+    A whole number given by a user (``117``, ``"117"``) as an int, or SaltInvocationError
+    naming the argument (never a bare ``ValueError`` from ``int()``).
+    """
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    if number is None or number < minimum:
+        raise SaltInvocationError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return number
+
+
 def writable_fields(endpoint):
     """
     The fields of ``endpoint`` a write may set, from NetBox's OpenAPI schema (the metadata the

@@ -274,7 +274,7 @@ def lookup_params(endpoint, resolved, lookup=None, resolver=None):
         params = {}
         for key, value in lookup.items():
             if key == "id":
-                params["id"] = int(value)
+                params["id"] = eps.as_int(value, "lookup id")
                 continue
             target = eps.reference_target(endpoint, key)
             if isinstance(target, str) and resolver is not None:
@@ -315,10 +315,10 @@ def ensure(src, endpoint, fields, *, lookup=None, test=False, resolver=None, cre
     resolver = resolver or Resolver(src)
     if lookup and "id" in lookup:
         try:
-            current = src.get(endpoint, int(lookup["id"]))
+            current = src.get(endpoint, eps.as_int(lookup["id"], "lookup id"))
         except NetBoxNotFound:
             current = None
-        params = {"id": int(lookup["id"])}
+        params = {"id": eps.as_int(lookup["id"], "lookup id")}
     else:
         pre = resolver.resolve_fields(endpoint, fields)
         params = lookup_params(endpoint, pre, lookup, resolver)
@@ -461,7 +461,8 @@ def object_ref(src, obj, resolver=None):
         )
         if ident is None:
             raise SaltInvocationError("object mapping needs an id")
-        return eps.content_type(endpoint), int(ident), f"{endpoint} #{ident}"
+        ident = eps.as_int(ident, "object id")
+        return eps.content_type(endpoint), ident, f"{endpoint} #{ident}"
     if isinstance(obj, int):
         dev = src.get("dcim.devices", obj)
         return "dcim.device", dev["id"], dev["name"]
