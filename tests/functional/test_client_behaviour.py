@@ -271,6 +271,58 @@ def test_pagination_follows_next(nb):
     assert nb.count(path_prefix="/api/dcim/interfaces/") == 5
 
 
+def _delete_between_pages(store, endpoint, victims):
+    """Make the store delete one of ``victims`` whenever a page after the first is asked for."""
+    original = store.query_ids
+
+    def query_ids(ep, params):
+        if ep == endpoint and victims and any(k == "offset" for k, _ in params):
+            store.delete(endpoint, victims.pop(0))
+        return original(ep, params)
+
+    store.query_ids = query_ids
+    return original
+
+
+def test_listing_changed_between_pages_is_read_again():
+    """
+    An object deleted in NetBox while a listing is paged by offset shifts the rest one place up:
+    without care, the first object of the next page is never seen. The client notices the count
+    change and reads the listing again, so nothing is lost and nothing is returned twice.
+    """
+    with NetBoxStandin(snapshot="lab1") as standin:
+        client = _client(standin)
+        before = client.list("dcim.interfaces", {"site": "lab1"})
+        victim = before[0]["id"]
+        skipped = before[100]["id"]  # the first object of page 2 after the shift
+        original = _delete_between_pages(standin.store, "dcim.interfaces", [victim])
+        try:
+            standin.reset_requests()
+            paged = client.list("dcim.interfaces", {"site": "lab1"}, page_size=100)
+        finally:
+            standin.store.query_ids = original
+        ids = [i["id"] for i in paged]
+        assert skipped in ids and victim not in ids
+        assert len(ids) == len(set(ids)) == len(before) - 1
+        assert ids == [i["id"] for i in before if i["id"] != victim]  # NetBox's order kept
+        # 2 pages of the first pass (count changed on page 2), then 5 pages again
+        assert standin.count(path_prefix="/api/dcim/interfaces/") == 7
+
+
+def test_listing_that_keeps_changing_is_unavailable():
+    """A bulk change under way in NetBox for every attempt: a typed error, never a partial list."""
+    with NetBoxStandin(snapshot="lab1") as standin:
+        client = _client(standin)
+        before = client.list("dcim.interfaces", {"site": "lab1"})
+        victims = [i["id"] for i in before[:10]]
+        original = _delete_between_pages(standin.store, "dcim.interfaces", victims)
+        try:
+            with pytest.raises(NetBoxUnavailable, match="kept changing"):
+                client.list("dcim.interfaces", {"site": "lab1"}, page_size=100)
+        finally:
+            standin.store.query_ids = original
+
+
 def test_list_by_keeps_urls_short(nb):
     client = _client(nb)
     interfaces = client.list("dcim.interfaces", {"site": "lab1"}, fields=["id"])

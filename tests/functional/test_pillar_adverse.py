@@ -146,13 +146,6 @@ def test_netbox_capping_pages_below_our_page_size(tmp_path, fresh_netbox):
     assert len(record["objects"]["dcim.mac-addresses"]) == 408
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="access layer defect (salt_ext/utils/netbox/client.py, reported to the lead): list() "
-    "pages with limit/offset, so a delete between two pages shifts the rest and the first "
-    "object of the next page is never fetched; keyset pagination (start=/ordering by id) "
-    "would not skip it",
-)
 def test_delete_during_a_paginated_fetch_does_not_lose_other_objects(tmp_path, fresh_netbox):
     """
     An interface deleted in NetBox while the site's interfaces are paged (offset pagination):

@@ -51,6 +51,13 @@ __all__ = ["NetBoxClient", "RETRY_METHODS", "RETRY_STATUSES"]
 RETRY_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 USER_AGENT = "saltext-turnup"
+#: A listing that NetBox changed while it was paged (offset pagination shifts) is read again from
+#: the first page, at most this many times in all.
+PAGING_ATTEMPTS = 3
+
+
+class _PagingShifted(Exception):
+    """NetBox's result set changed between two pages of one listing."""
 
 
 class _CountingRetry(Retry):
@@ -353,28 +360,75 @@ class NetBoxClient:
         return self._pages(endpoint, self.endpoint_url(endpoint), pairs + [("limit", str(size))])
 
     def _pages(self, endpoint, url, pairs):
-        seen = set()
+        """
+        Every object of a listing, following ``next`` links. NetBox pages by limit/offset, so an
+        object created or deleted between two pages shifts the rest: one would be skipped or
+        returned twice. A listing whose ``count`` changes between pages, or whose objects do not
+        add up to it, is therefore read again from the first page, keeping NetBox's ordering.
+        """
+        out = []
+        for attempt in range(1, PAGING_ATTEMPTS + 1):
+            try:
+                out, mismatch = self._collect_pages(endpoint, url, pairs)
+            except _PagingShifted as shift:
+                problem, out = str(shift), None
+            else:
+                if not mismatch:
+                    return out
+                problem = mismatch
+            log.info(
+                "NetBox changed %s while it was paged (%s); reading it again (%d/%d)",
+                urlsplit(url).path,
+                problem,
+                attempt,
+                PAGING_ATTEMPTS,
+            )
+        if out is not None:
+            # the same shortfall every time: NetBox's own count, not a change under way
+            log.warning("NetBox listing %s: %s (kept as returned)", urlsplit(url).path, problem)
+            return out
+        raise NetBoxUnavailable(
+            f"NetBox kept changing {urlsplit(url).path} while it was paged "
+            f"({PAGING_ATTEMPTS} attempts: {problem}); try again when the bulk change is over",
+            endpoint=endpoint,
+        )
+
+    def _collect_pages(self, endpoint, url, pairs):
+        """One pass over a listing: ``(objects, mismatch or None)``; raises _PagingShifted."""
+        seen_urls = set()
+        out = []
+        expected = None
         while url:
             body = self.request("GET", url, params=pairs, endpoint=endpoint)
             self.counter.record_page(endpoint)
             if isinstance(body, list):  # a non-paginated list view
-                yield from body
-                return
+                out.extend(body)
+                return out, None
             if not isinstance(body, dict) or "results" not in body:
                 raise NetBoxError(
                     f"NetBox answered GET {urlsplit(url).path} with an unexpected body (no "
                     "'results'); is this a list endpoint?",
                     endpoint=endpoint,
                 )
-            yield from body["results"]
+            count = body.get("count")
+            if expected is None:
+                expected = count
+            elif count is not None and count != expected:
+                raise _PagingShifted(f"count {expected} became {count}")
+            out.extend(body["results"])
             link = body.get("next")
             if not link:
-                return
+                break
             url = self._rebase(link)
             pairs = None
-            if url in seen:
+            if url in seen_urls:
                 raise NetBoxError(f"NetBox pagination loops on {url}", endpoint=endpoint)
-            seen.add(url)
+            seen_urls.add(url)
+        if isinstance(expected, int) and seen_urls:
+            distinct = len({obj.get("id") for obj in out if isinstance(obj, dict)})
+            if distinct != expected:
+                return out, f"{distinct} distinct objects for count {expected}"
+        return out, None
 
     def list(
         self, endpoint, params=None, *, fields=None, brief=False, exclude=None, page_size=None
