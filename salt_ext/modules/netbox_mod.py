@@ -106,13 +106,11 @@ def _ident(value):
     return ident
 
 
-def _missing(src, endpoint):
-    """
-    After a 404 for one object: the endpoint itself exists (the object is missing), or raise
-    SaltInvocationError naming the endpoint (NetBox answers 404 for an unknown endpoint too).
-    """
+@contextlib.contextmanager
+def _known_endpoint(endpoint):
+    """A 404 for a whole endpoint (list, create): the endpoint does not exist, a typo."""
     try:
-        next(iter(src.iter(endpoint, page_size=1)), None)
+        yield
     except NetBoxError as err:
         if err.status == 404:
             raise SaltInvocationError(
@@ -120,6 +118,15 @@ def _missing(src, endpoint):
                 "(app.endpoint-name, for example dcim.devices or ipam.ip-addresses)"
             ) from err
         raise
+
+
+def _missing(src, endpoint):
+    """
+    After a 404 for one object: the endpoint itself exists (the object is missing), or raise
+    SaltInvocationError naming the endpoint (NetBox answers 404 for an unknown endpoint too).
+    """
+    with _known_endpoint(endpoint):
+        next(iter(src.iter(endpoint, page_size=1)), None)
 
 
 # -- status -------------------------------------------------------------------------------------
@@ -235,7 +242,7 @@ def filter_(*args, **kwargs):
                 f"netbox.filter {endpoint}: filter {key} takes a value or a list of values, "
                 f"got {value!r}"
             )
-    with _errors(f"netbox.filter {endpoint}"):
+    with _errors(f"netbox.filter {endpoint}"), _known_endpoint(endpoint):
         return _source().list(endpoint, kwargs or None)
 
 
@@ -264,7 +271,8 @@ def create(endpoint, data=None, **kwargs):
     src = _source()
     with _errors(f"netbox.create {endpoint}"):
         resolved = ops.Resolver(src).resolve_fields(endpoint, fields)
-        return src.create(endpoint, resolved)
+        with _known_endpoint(endpoint):
+            return src.create(endpoint, resolved)
 
 
 def update(endpoint, id, data=None, **kwargs):  # pylint: disable=redefined-builtin

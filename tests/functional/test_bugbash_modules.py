@@ -364,3 +364,11 @@ def test_object_states_with_a_lookup_id_that_is_not_a_number(tmp_path, fun):
     assert ret["result"] is False
     assert "lookup id must be a whole number" in ret["comment"]
     assert ret["changes"] == {}
+
+
+def test_filter_and_create_on_an_unknown_endpoint_name_the_endpoint(tmp_path):
+    mods, _ = loaders(tmp_path)
+    with pytest.raises(SaltInvocationError, match="endpoint dcim.devicez does not exist"):
+        mods["netbox.filter"]("dcim.devicez", name="x")
+    with pytest.raises(SaltInvocationError, match="endpoint dcim.manufacturerz does not exist"):
+        mods["netbox.create"]("dcim.manufacturerz", name="Quanta", slug="quanta")
