@@ -346,25 +346,59 @@ class NetBoxClient:
             "kind": self.kind,
         }
 
-    def iter(
-        self, endpoint, params=None, *, fields=None, brief=False, exclude=None, page_size=None
-    ):
-        """
-        Yield every object of ``endpoint`` matching ``params``, following ``next`` links page by
-        page (``page_size`` objects a page, at most 1000).
-        """
+    def _listing(self, endpoint, params, *, fields, brief, exclude, page_size):
         size = _common.check_page_size(page_size, self.config.page_size)
         pairs = _common.build_query(
             params, fields=fields, brief=brief, exclude=exclude, endpoint=endpoint
         )
-        return self._pages(endpoint, self.endpoint_url(endpoint), pairs + [("limit", str(size))])
+        return self.endpoint_url(endpoint), pairs + [("limit", str(size))]
+
+    def iter(
+        self, endpoint, params=None, *, fields=None, brief=False, exclude=None, page_size=None
+    ):
+        """
+        Yield the objects of ``endpoint`` matching ``params`` lazily, page by page
+        (``page_size`` objects a page, at most 1000), for readers that may stop early (the newest
+        change-log entries). A full listing that must be consistent while NetBox changes is
+        ``list()``.
+        """
+        url, pairs = self._listing(
+            endpoint, params, fields=fields, brief=brief, exclude=exclude, page_size=page_size
+        )
+        for page in self._walk(endpoint, url, pairs):
+            yield from page["results"]
+
+    def _walk(self, endpoint, url, pairs):
+        """Yield each page's body (``results`` always a list), following ``next`` links."""
+        seen_urls = set()
+        while url:
+            body = self.request("GET", url, params=pairs, endpoint=endpoint)
+            self.counter.record_page(endpoint)
+            if isinstance(body, list):  # a non-paginated list view
+                yield {"results": body, "count": None, "next": None}
+                return
+            if not isinstance(body, dict) or "results" not in body:
+                raise NetBoxError(
+                    f"NetBox answered GET {urlsplit(url).path} with an unexpected body (no "
+                    "'results'); is this a list endpoint?",
+                    endpoint=endpoint,
+                )
+            yield body
+            link = body.get("next")
+            if not link:
+                return
+            url = self._rebase(link)
+            pairs = None
+            if url in seen_urls:
+                raise NetBoxError(f"NetBox pagination loops on {url}", endpoint=endpoint)
+            seen_urls.add(url)
 
     def _pages(self, endpoint, url, pairs):
         """
-        Every object of a listing, following ``next`` links. NetBox pages by limit/offset, so an
-        object created or deleted between two pages shifts the rest: one would be skipped or
-        returned twice. A listing whose ``count`` changes between pages, or whose objects do not
-        add up to it, is therefore read again from the first page, keeping NetBox's ordering.
+        Every object of a listing, consistent. NetBox pages by limit/offset, so an object created
+        or deleted between two pages shifts the rest: one would be skipped or returned twice. A
+        listing whose ``count`` changes between pages, or whose objects do not add up to it, is
+        therefore read again from the first page, keeping NetBox's ordering.
         """
         out = []
         for attempt in range(1, PAGING_ATTEMPTS + 1):
@@ -395,36 +429,18 @@ class NetBoxClient:
 
     def _collect_pages(self, endpoint, url, pairs):
         """One pass over a listing: ``(objects, mismatch or None)``; raises _PagingShifted."""
-        seen_urls = set()
         out = []
         expected = None
-        while url:
-            body = self.request("GET", url, params=pairs, endpoint=endpoint)
-            self.counter.record_page(endpoint)
-            if isinstance(body, list):  # a non-paginated list view
-                out.extend(body)
-                return out, None
-            if not isinstance(body, dict) or "results" not in body:
-                raise NetBoxError(
-                    f"NetBox answered GET {urlsplit(url).path} with an unexpected body (no "
-                    "'results'); is this a list endpoint?",
-                    endpoint=endpoint,
-                )
+        pages = 0
+        for body in self._walk(endpoint, url, pairs):
+            pages += 1
             count = body.get("count")
             if expected is None:
                 expected = count
             elif count is not None and count != expected:
                 raise _PagingShifted(f"count {expected} became {count}")
             out.extend(body["results"])
-            link = body.get("next")
-            if not link:
-                break
-            url = self._rebase(link)
-            pairs = None
-            if url in seen_urls:
-                raise NetBoxError(f"NetBox pagination loops on {url}", endpoint=endpoint)
-            seen_urls.add(url)
-        if isinstance(expected, int) and seen_urls:
+        if isinstance(expected, int) and pages > 1:
             distinct = len({obj.get("id") for obj in out if isinstance(obj, dict)})
             if distinct != expected:
                 return out, f"{distinct} distinct objects for count {expected}"
@@ -433,12 +449,14 @@ class NetBoxClient:
     def list(
         self, endpoint, params=None, *, fields=None, brief=False, exclude=None, page_size=None
     ):
-        """Every object of ``endpoint`` matching ``params`` (all pages), as plain dicts."""
-        return list(
-            self.iter(
-                endpoint, params, fields=fields, brief=brief, exclude=exclude, page_size=page_size
-            )
+        """
+        Every object of ``endpoint`` matching ``params`` (all pages), as plain dicts; read again
+        from the first page when NetBox changed the listing while it was paged.
+        """
+        url, pairs = self._listing(
+            endpoint, params, fields=fields, brief=brief, exclude=exclude, page_size=page_size
         )
+        return self._pages(endpoint, url, pairs)
 
     def list_by(
         self,

@@ -26,6 +26,7 @@ import hashlib
 import logging
 import os
 import re
+from urllib.parse import urlsplit
 
 from salt_ext.utils.netbox.errors import NetBoxConfigError, register_secret
 
@@ -268,6 +269,18 @@ def _url(value):
         )
     if not re.match(r"^https?://[^/\s?#]+", url, re.IGNORECASE) or re.search(r"\s", url):
         raise NetBoxConfigError(f"netbox:url has no valid host (got {url!r}); {_WHERE}url")
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # requests would send them as Basic auth instead of the token (NetBox answers 403), and
+        # they would show wherever the URL is shown: never repeat the URL in this message.
+        raise NetBoxConfigError(
+            "netbox:url must not contain user:password@ (NetBox authenticates with the token, and "
+            f"credentials in a URL end up in logs); remove them and set netbox:token; {_WHERE}url"
+        )
+    if parts.query or parts.fragment:
+        raise NetBoxConfigError(
+            f"netbox:url must be NetBox's root URL without ?query or #fragment; {_WHERE}url"
+        )
     url = url.rstrip("/")
     if url.lower().endswith("/api"):
         url = url[: -len("/api")]

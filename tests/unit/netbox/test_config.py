@@ -92,6 +92,23 @@ def test_url_normalised(url, base):
     assert cfg.api_url == base + "/api"
 
 
+@pytest.mark.parametrize(
+    "url,what",
+    [
+        ("https://admin:s3cr3tpass@nb.example.net", "user:password@"),
+        ("https://admin@nb.example.net/", "user:password@"),
+        ("https://nb.example.net/?token=s3cr3tpass", "?query"),
+        ("https://nb.example.net/#s3cr3tpass", "?query"),
+    ],
+)
+def test_url_with_credentials_or_query_is_refused_without_echoing_it(url, what):
+    """requests would send user:password as Basic auth instead of the token; never echo them."""
+    with pytest.raises(NetBoxConfigError) as exc:
+        _load(url=url, token=V1)
+    assert what in str(exc.value)
+    assert "s3cr3tpass" not in str(exc.value) and "admin" not in str(exc.value)
+
+
 def test_missing_url_and_snapshot():
     with pytest.raises(NetBoxConfigError, match="netbox:url is not set"):
         load_config({})
