@@ -12,6 +12,7 @@ registered secrets and anything that looks like an ``Authorization`` value.
 
 import re
 import threading
+from urllib.parse import quote, quote_plus
 
 from salt.exceptions import SaltInvocationError
 
@@ -51,9 +52,16 @@ def register_secret(secret):
 
     Called by the configuration loader for every token it reads.
     """
-    if secret and len(str(secret)) >= 4:
-        with _SECRETS_LOCK:
-            _SECRETS.add(str(secret))
+    if not secret or len(str(secret)) < 4:
+        return
+    secret = str(secret)
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    if secret.startswith("nbt_") and "." in secret:
+        # a v2 token: its secret part alone is the credential too
+        forms.add(secret.split(".", 1)[1])
+    with _SECRETS_LOCK:
+        _SECRETS.add(secret)
+        _SECRETS.update(form for form in forms if len(form) >= 8)
 
 
 def scrub(text):

@@ -3,6 +3,7 @@
 import json
 import pickle
 from types import SimpleNamespace
+from urllib.parse import quote, quote_plus
 
 import pytest
 from salt.exceptions import SaltInvocationError
@@ -151,6 +152,22 @@ def test_scrub_patterns(text):
     out = scrub(text)
     assert "0123456789abcdef0123456789abcdef01234567" not in out
     assert "nbt_abc.def123" not in out
+
+
+def test_token_secret_part_and_url_encoded_forms_are_scrubbed():
+    """A v2 token's secret alone, or the token URL-encoded (a proxy's error page, a log line of a
+    request URL), is the credential too."""
+    token = "nbt_AbCdEf123456.s3cr3t/Part+with=chars0123456789"
+    register_secret(token)
+    secret = token.split(".", 1)[1]
+    for leaked in (
+        f"secret {secret} refused",
+        f"GET /api/?x={quote(token, safe='')}",
+        f"form token={quote_plus(token)}",
+    ):
+        out = scrub(leaked)
+        assert secret not in out and quote(secret, safe="") not in out
+        assert quote_plus(secret) not in out
 
 
 def test_scrub_keeps_ordinary_words():
