@@ -34,6 +34,9 @@ from salt_ext.utils.pillar.options import parse_options
 
 log = logging.getLogger(__name__)
 
+#: cap, in seconds, of a 429's Retry-After wait while a pillar compile holds a refresh lock
+PILLAR_RETRY_AFTER_MAX = 10.0
+
 _ENGINES = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -88,6 +91,10 @@ class Engine:
         overrides = dict(options.netbox or {})
         if options.page_size:
             overrides["page_size"] = options.page_size
+        # A compile holds the site's refresh lock while it waits: a rate-limited NetBox must not
+        # stall every minion of the site for minutes (3 retries x Retry-After). The ext_pillar's
+        # own `netbox: {retry_after_max: N}` still wins.
+        overrides.setdefault("retry_after_max", PILLAR_RETRY_AFTER_MAX)
         self.overrides = overrides or None
         cfg = netbox_access.load_config(opts, overrides=self.overrides)
         source = cfg.url or cfg.snapshot

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from salt_ext.utils import netbox as netbox_access
 from salt_ext.utils.netbox.errors import NetBoxConfigError, NetBoxTimeout
 from salt_ext.utils.pillar import engine as engine_module
 from salt_ext.utils.pillar.cache import forget_memory
@@ -234,3 +235,16 @@ def test_credentials_in_the_netbox_url_never_reach_pillar_or_messages(master_opt
         make_engine(master_opts, on_unknown="error")
     assert "user:password@" in str(exc.value)
     assert "secret" not in str(exc.value) and "admin" not in str(exc.value)
+
+
+# ----------------------------------------------------------------------------- rate limiting
+def test_pillar_caps_retry_after_while_it_holds_the_refresh_lock(master_opts):
+    """3 retries x NetBox's Retry-After (up to 60 s by default) would stall every minion of the
+    site behind the lock; the pillar's client waits at most 10 s a retry unless told otherwise."""
+    master_opts["netbox"] = {"url": "https://netbox.example.net", "token": "0" * 40}
+    engine = make_engine(master_opts)
+    cfg = netbox_access.load_config(master_opts, overrides=engine.overrides)
+    assert cfg.retry_after_max == engine_module.PILLAR_RETRY_AFTER_MAX == 10.0
+    assert netbox_access.load_config(master_opts).retry_after_max == 60.0  # modules unchanged
+    engine = make_engine(master_opts, netbox={"retry_after_max": 30})
+    assert netbox_access.load_config(master_opts, overrides=engine.overrides).retry_after_max == 30
