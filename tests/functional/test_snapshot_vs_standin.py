@@ -18,6 +18,7 @@ from salt_ext.utils.netbox import (
     NetBoxError,
     NetBoxInvalidRequest,
     NetBoxNotFound,
+    NetBoxPermissionDenied,
     NetBoxPreconditionFailed,
     NetBoxUnknownFilter,
     SnapshotSource,
@@ -271,6 +272,19 @@ def test_write_keeps_the_file_permissions(small_snapshot):
     source.create("extras.tags", {"name": "perm", "slug": "perm"})
     assert stat.S_IMODE(os.stat(small_snapshot).st_mode) == 0o644
     assert SnapshotSource(small_snapshot).find("extras.tags", slug="perm")
+
+
+def test_read_only_snapshot_refuses_writes_even_for_root(small_snapshot):
+    """A snapshot without write bits is a reference data set: writes are refused (root's atomic
+    replace would otherwise ignore the mode), the file is untouched, reads still work."""
+    os.chmod(small_snapshot, 0o444)
+    before = open(small_snapshot, encoding="utf-8").read()
+    source = SnapshotSource(small_snapshot)
+    with pytest.raises(NetBoxPermissionDenied, match="read-only .*chmod u\\+w"):
+        source.create("extras.tags", {"name": "ro", "slug": "ro"})
+    assert open(small_snapshot, encoding="utf-8").read() == before
+    assert source.find("extras.tags", slug="ro") is None
+    assert source.find("dcim.sites", slug="lab1")["name"]
 
 
 def test_available_ips_refuses_a_bad_prefix_id(small_snapshot):

@@ -29,6 +29,7 @@ from salt_ext.utils.netbox.counter import RequestCounter
 from salt_ext.utils.netbox.errors import (
     NetBoxConfigError,
     NetBoxError,
+    NetBoxPermissionDenied,
     from_status,
 )
 from salt_ext.utils.netbox.store import DEFAULT_BASE_URL, NetBoxStore, StoreError
@@ -140,6 +141,7 @@ class SnapshotSource:
         with self._lock:
             try:
                 with self._filelock:
+                    self._check_writable(endpoint)
                     store = self._fresh()
                     try:
                         result = func(store)
@@ -167,6 +169,24 @@ class SnapshotSource:
                     "the atomic replace)",
                     endpoint=endpoint,
                 ) from None
+
+    def _check_writable(self, endpoint):
+        """
+        A snapshot file without any write permission bit is a read-only data set (a rehearsal's
+        reference, a CI fixture): writes are refused like a read-only NetBox token, even for
+        root, whose atomic replace would otherwise ignore the file's mode.
+        """
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            return
+        if not mode & 0o222:
+            raise NetBoxPermissionDenied(
+                f"snapshot {self.path!r} is read-only (mode {mode & 0o777:04o}): writes are "
+                f"refused; make it writable (chmod u+w) to let Salt change it",
+                status=403,
+                endpoint=endpoint,
+            )
 
     def _read(self, endpoint, method, path, func, pages=1):
         for _ in range(max(pages, 1)):
