@@ -1,7 +1,8 @@
 """NetBox 4.6 REST model metadata for the in-memory store (generated from the 4.6.8 OpenAPI schema).
 
 Per endpoint: Django model name, object type, representation fields (kind, choices, target), writable
-and required fields of the write serializer, and the filter names with their lookups.
+and required fields of the write serializer, the filter names with their lookups, and the string
+constraints (max/min length, pattern) of the write schemas.
 """
 
 # fmt: off
@@ -3746,5 +3747,152 @@ MODEL_DEFAULTS = {
     ("extras.tags", "color"): "9e9e9e",
     ("dcim.device-roles", "color"): "9e9e9e",
     ("ipam.vlan-groups", "vid_ranges"): [[1, 4094]],
+}
+#: string constraints of the write serializers (maxLength/minLength/pattern of the 4.6.8 write
+#: schemas; a oneOf with a blank alternative counts as its non-blank branch)
+CONSTRAINTS = {
+    'tenancy.tenants': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.regions': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.sites': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'facility': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'time_zone': {'max_length': None, 'min_length': 1, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+        'physical_address': {'max_length': 200, 'min_length': None, 'pattern': None},
+        'shipping_address': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.locations': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'facility': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.racks': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'facility_id': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'serial': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'asset_tag': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.manufacturers': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.device-types': {
+        'model': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'part_number': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.device-roles': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'color': {'max_length': 6, 'min_length': 1, 'pattern': '^[0-9a-f]{6}$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.platforms': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.devices': {
+        'name': {'max_length': 64, 'min_length': None, 'pattern': None},
+        'serial': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'asset_tag': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.interfaces': {
+        'name': {'max_length': 64, 'min_length': 1, 'pattern': None},
+        'label': {'max_length': 64, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.interface-templates': {
+        'name': {'max_length': 64, 'min_length': 1, 'pattern': None},
+        'label': {'max_length': 64, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.mac-addresses': {
+        'mac_address': {'max_length': None, 'min_length': 1, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.cables': {
+        'label': {'max_length': 100, 'min_length': None, 'pattern': None},
+        'color': {'max_length': 6, 'min_length': None, 'pattern': '^[0-9a-f]{6}$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'dcim.inventory-items': {
+        'name': {'max_length': 64, 'min_length': 1, 'pattern': None},
+        'label': {'max_length': 64, 'min_length': None, 'pattern': None},
+        'part_id': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'serial': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'asset_tag': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'virtualization.virtual-machines': {
+        'name': {'max_length': 64, 'min_length': 1, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+        'serial': {'max_length': 50, 'min_length': None, 'pattern': None},
+    },
+    'virtualization.interfaces': {
+        'name': {'max_length': 64, 'min_length': 1, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'ipam.vrfs': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'rd': {'max_length': 21, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'ipam.vlan-groups': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-a-zA-Z0-9_]+$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'ipam.vlans': {
+        'name': {'max_length': 64, 'min_length': 1, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'ipam.prefixes': {
+        'prefix': {'max_length': None, 'min_length': 1, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'ipam.ip-addresses': {
+        'address': {'max_length': None, 'min_length': 1, 'pattern': None},
+        'dns_name': {'max_length': 255, 'min_length': None, 'pattern': '^([0-9A-Za-z_-]+|\\*)(\\.[0-9A-Za-z_-]+)*\\.?$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'ipam.services': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'extras.tags': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'slug': {'max_length': 100, 'min_length': 1, 'pattern': '^[-\\w]+$'},
+        'color': {'max_length': 6, 'min_length': 1, 'pattern': '^[0-9a-f]{6}$'},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'extras.custom-fields': {
+        'name': {'max_length': 50, 'min_length': 1, 'pattern': '^[a-z0-9_]+$'},
+        'label': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'group_name': {'max_length': 50, 'min_length': None, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+        'validation_regex': {'max_length': 500, 'min_length': None, 'pattern': None},
+    },
+    'extras.config-contexts': {
+        'name': {'max_length': 100, 'min_length': 1, 'pattern': None},
+        'description': {'max_length': 200, 'min_length': None, 'pattern': None},
+    },
+    'extras.journal-entries': {
+        'comments': {'max_length': None, 'min_length': 1, 'pattern': None},
+    },
 }
 # fmt: on

@@ -8,6 +8,7 @@ import functools
 import ipaddress
 import re
 import threading
+import zoneinfo
 
 _DIGITS = re.compile(r"(\d+)")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -163,3 +164,111 @@ class StoreError(Exception):
         self.status = status
         self.body = body
         self.headers = dict(headers or {})
+
+
+# -- string constraints of the write serializers (DRF CharField/SlugField + model validators) -------
+_SLUG = "^[-a-zA-Z0-9_]+$"
+_SLUG_UNICODE = "^[-\\w]+$"
+_COLOR = "^[0-9a-f]{6}$"
+_DNS = "^([0-9A-Za-z_-]+|\\*)(\\.[0-9A-Za-z_-]+)*\\.?$"
+_CF_NAME = "^[a-z0-9_]+$"
+#: pattern -> (validators of the model field, run before the length checks; validators the DRF field
+#: adds itself, run after them): each a list of (compiled regex, inverse, message)
+_PATTERN_RULES = {
+    _SLUG: (
+        [],
+        [
+            (
+                re.compile(r"^[-a-zA-Z0-9_]+\Z"),
+                False,
+                'Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.',
+            )
+        ],
+    ),
+    # taggit's Tag.slug is SlugField(allow_unicode=True): Django's validate_unicode_slug stays on
+    # the serializer field next to DRF's own unicode slug validator (both messages)
+    _SLUG_UNICODE: (
+        [
+            (
+                re.compile(r"^[-\w]+\Z"),
+                False,
+                "Enter a valid “slug” consisting of Unicode letters, numbers, underscores, or "
+                "hyphens.",
+            )
+        ],
+        [
+            (
+                re.compile(r"^[-\w]+\Z"),
+                False,
+                'Enter a valid "slug" consisting of Unicode letters, numbers, underscores, or '
+                "hyphens.",
+            )
+        ],
+    ),
+    _COLOR: ([(re.compile(_COLOR), False, "Enter a valid hexadecimal RGB color code.")], []),
+    _DNS: (
+        [
+            (
+                re.compile(_DNS),
+                False,
+                "Only alphanumeric characters, asterisks, hyphens, periods, and underscores are "
+                "allowed in DNS names",
+            )
+        ],
+        [],
+    ),
+    # CustomField.name: two RegexValidators with re.IGNORECASE (the schema loses the flag)
+    _CF_NAME: (
+        [
+            (
+                re.compile(_CF_NAME, re.IGNORECASE),
+                False,
+                "Only alphanumeric characters and underscores are allowed.",
+            ),
+            (
+                re.compile("__"),
+                True,
+                "Double underscores are not permitted in custom field names.",
+            ),
+        ],
+        [],
+    ),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def time_zones():
+    """The IANA zone names a site's ``time_zone`` accepts (``zoneinfo``, as NetBox's backend)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_string(value, rules, time_zone=False):
+    """Validate a string like DRF's ``CharField.run_validation`` with the write schema's ``rules``
+    (``{"max_length", "min_length", "pattern"}``): returns ``(value, messages)``, the value trimmed
+    of surrounding whitespace (DRF's ``trim_whitespace``) and the error messages in DRF's order
+    (model-field validators, max/min length, the serializer field's own), all of them collected.
+    ``time_zone``: django-timezone-field's ``TimeZoneSerializerField`` (no trimming, a known zone).
+    """
+    min_length = rules.get("min_length")
+    if value.strip() == "":
+        if min_length:
+            return value, ["This field may not be blank."]
+        return "", []
+    if time_zone:
+        if value not in time_zones():
+            return value, ["A valid timezone is required."]
+        return value, []
+    value = value.strip()
+    before, after = _PATTERN_RULES.get(rules.get("pattern"), ([], []))
+    if rules.get("pattern") and rules["pattern"] not in _PATTERN_RULES:
+        after = [
+            (re.compile(rules["pattern"]), False, "This value does not match the required pattern.")
+        ]
+    messages = [msg for regex, inverse, msg in before if bool(regex.search(value)) is inverse]
+    max_length = rules.get("max_length")
+    if max_length is not None and len(value) > max_length:
+        messages.append(f"Ensure this field has no more than {max_length} characters.")
+    if min_length is not None and len(value) < min_length:
+        messages.append(f"Ensure this field has at least {min_length} characters.")
+    messages += [msg for regex, inverse, msg in after if bool(regex.search(value)) is inverse]
+    return value, messages

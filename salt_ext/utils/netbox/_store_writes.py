@@ -9,6 +9,7 @@ import ipaddress
 
 from salt_ext.utils.netbox._store_meta import (
     BLANK_CHOICES,
+    CONSTRAINTS,
     ENDPOINTS,
     MODEL_DEFAULTS,
     NULLABLE_CHOICES,
@@ -23,7 +24,7 @@ from salt_ext.utils.netbox._store_render import (
     ref_id,
     ui_path,
 )
-from salt_ext.utils.netbox._store_util import StoreError, copy_json, etag_of
+from salt_ext.utils.netbox._store_util import StoreError, check_string, copy_json, etag_of
 
 #: (endpoint) -> fields unique on their own, with the model's verbose name for the message
 _UNIQUE = {
@@ -491,6 +492,13 @@ class WriteMixin:
                     )
                 else:
                     values[name] = self._coerce_scalar(name, spec[1], spec[2], value)
+                    rules = CONSTRAINTS.get(endpoint, {}).get(name)
+                    if rules is not None and isinstance(values[name], str):
+                        values[name], messages = check_string(
+                            values[name], rules, time_zone=name == "time_zone"
+                        )
+                        if messages:
+                            raise _FieldError(*messages)
             except _FieldError as err:
                 errors[name] = err.messages
         return values, errors
