@@ -6,14 +6,13 @@ error bodies. The ``CONSTRAINTS`` table is checked against the real OpenAPI sche
 ``/work/shared``, never copied into the repository).
 """
 
-import json
 import pathlib
 
 import pytest
 import requests
 
 from salt_ext.utils.netbox._store_meta import CONSTRAINTS, ENDPOINTS
-from salt_ext.utils.netbox.store import NetBoxStore, StoreError
+from salt_ext.utils.netbox.store import StoreError
 from tests.support.netbox_standin import NetBoxStandin
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -26,25 +25,6 @@ BLANK = "This field may not be blank."
 SLUG = 'Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'
 COLOR = "Enter a valid hexadecimal RGB color code."
 TIME_ZONE = "A valid timezone is required."
-
-
-@pytest.fixture(scope="module")
-def lab1():
-    with open(LAB1, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-@pytest.fixture(scope="module")
-def schema():
-    if not SCHEMA.exists():
-        pytest.skip(f"NetBox OpenAPI schema not found at {SCHEMA} (shared fixtures absent)")
-    with open(SCHEMA, encoding="utf-8") as fh:
-        return json.load(fh)["components"]["schemas"]
-
-
-@pytest.fixture
-def store(lab1):
-    return NetBoxStore.from_snapshot(lab1)
 
 
 def _first(store, endpoint):

@@ -26,25 +26,6 @@ SCHEMA = REPO.parent / "shared" / "fixtures" / "netbox" / "openapi-4.6.8.json"
 RECORDED = REPO / "tests" / "support" / "recorded"
 
 
-@pytest.fixture(scope="module")
-def lab1():
-    with open(LAB1, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-@pytest.fixture(scope="module")
-def schema():
-    if not SCHEMA.exists():
-        pytest.skip(f"NetBox OpenAPI schema not found at {SCHEMA} (shared fixtures absent)")
-    with open(SCHEMA, encoding="utf-8") as fh:
-        return json.load(fh)["components"]["schemas"]
-
-
-@pytest.fixture
-def store(lab1):
-    return NetBoxStore.from_snapshot(lab1)
-
-
 def _device(store, name="srv-r1-01"):
     return store.query("dcim.devices", [("name", name)])[0]
 

@@ -16,17 +16,6 @@ LAB1 = REPO / "salt_ext" / "data" / "snapshots" / "lab1.json"
 SCHEMA = REPO.parent / "shared" / "fixtures" / "netbox" / "openapi-4.6.8.json"
 
 
-@pytest.fixture(scope="module")
-def lab1():
-    with open(LAB1, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-@pytest.fixture
-def store(lab1):
-    return NetBoxStore.from_snapshot(lab1)
-
-
 def names(rows):
     return [r["name"] for r in rows]
 
