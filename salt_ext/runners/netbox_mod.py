@@ -16,7 +16,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 
 import salt.client
 import salt.utils.files
@@ -32,6 +31,7 @@ try:
     from salt_ext.utils import pillar as pillar_utils
     from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError, export, seed
     from salt_ext.utils.netbox_ops import glue
+    from salt_ext.utils.turnup import autosign
 
     HAS_ACCESS_LAYER = True
     IMPORT_ERROR = ""
@@ -340,8 +340,12 @@ def sync_autosign(site=None, grain="serialnumber", statuses=None):
     Write the serial numbers of planned and staged devices into the master's
     ``autosign_grains_dir``, so that a new server whose minion sends
     ``autosign_grains: [serialnumber]`` is accepted automatically. The file
-    ``<autosign_grains_dir>/<grain>`` is replaced atomically (mode 0644) and only when its
-    content changes.
+    ``<autosign_grains_dir>/<grain>`` is replaced atomically (mode 0644), under a lock, and only
+    when its content changes. Never written: placeholder serials (``To Be Filled By O.E.M.``,
+    ``0123456789``, empty...), a serial NetBox gives to two or more devices (whatever their
+    status; reported), serials quarantined by boot verification (``turnup.release``). A device
+    that becomes active, failed, decommissioning or offline leaves the file at the next run.
+    Logic in :py:mod:`salt_ext.utils.turnup.autosign`.
 
     site
         only devices of this site (slug); default all sites. The file is replaced: serials of
@@ -349,11 +353,13 @@ def sync_autosign(site=None, grain="serialnumber", statuses=None):
     grain
         the grain name, which is also the file name (default ``serialnumber``)
     statuses
-        device statuses whose serials are written (default ``planned,staged``)
+        device statuses whose serials are written (default ``planned,staged``; active, failed,
+        decommissioning and offline are refused)
 
     Returns ``{"path", "serials": n, "added": [...], "removed": [...], "changed": bool,
-    "duplicate_serials": {serial: [device, ...]}}`` (a serial NetBox gives to several devices
-    is written once and listed there: fix NetBox).
+    "duplicate_serials": {serial: [device, ...]}, "placeholder_serials": {device: serial},
+    "placeholder_reasons": {device: reason}, "no_serial": [device, ...],
+    "quarantined": {serial: [device, ...]}}``.
 
     CLI Example:
 
@@ -362,63 +368,16 @@ def sync_autosign(site=None, grain="serialnumber", statuses=None):
         salt-run netbox.sync_autosign
         salt-run netbox.sync_autosign site=lab1
     """
-    directory = __opts__.get("autosign_grains_dir")
-    if not directory:
-        raise SaltInvocationError(
-            "autosign_grains_dir is not set in the master configuration; set it (for example "
-            "/etc/salt/autosign_grains) and restart the master"
-        )
-    if not grain or "/" in grain or grain.startswith("."):
-        raise SaltInvocationError(f"grain must be a plain grain name, got {grain!r}")
-    if statuses is None:
-        statuses = list(AUTOSIGN_STATUSES)
-    elif isinstance(statuses, str):
-        statuses = [s.strip() for s in statuses.split(",") if s.strip()]
+    autosign.check_grain(grain)
+    statuses = autosign.parse_statuses(statuses)
+    if not __opts__.get("autosign_grains_dir"):
+        autosign.sync(__opts__, None, grain=grain, statuses=statuses)  # raises, naming the fix
     src = _source()
     with _errors("netbox.sync_autosign"):
-        params = {"status": statuses}
-        if site:
-            params["site_id"] = ops.Resolver(src).ref("dcim.sites", site, field="site")
-        devices = src.list("dcim.devices", params)
-    owners = {}
-    for dev in devices:
-        serial = clean_serial(dev.get("serial"))
-        if serial and simplify(dev.get("status")) in statuses:
-            owners.setdefault(serial, []).append(dev.get("name") or f"#{dev['id']}")
-    serials = sorted(owners)
-    path = os.path.join(directory, grain)
-    old = []
-    if os.path.exists(path):
-        with salt.utils.files.fopen(path, "r") as handle:
-            old = [
-                line.strip() for line in handle if line.strip() and not line.strip().startswith("#")
-            ]
-    header = (
-        "# Managed by salt-run netbox.sync_autosign: serials of NetBox devices with status "
-        f"{', '.join(statuses)}{' in site ' + site if site else ''}. Do not edit.\n"
-    )
-    content = header + "".join(f"{s}\n" for s in serials)
-    changed = sorted(old) != serials
-    if changed or not os.path.exists(path):
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{grain}.", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    return {
-        "path": path,
-        "serials": len(serials),
-        "added": sorted(set(serials) - set(old)),
-        "removed": sorted(set(old) - set(serials)),
-        "changed": changed,
-        "duplicate_serials": {s: sorted(names) for s, names in owners.items() if len(names) > 1},
-    }
+        site_id = ops.Resolver(src).ref("dcim.sites", site, field="site") if site else None
+        return autosign.sync(
+            __opts__, src, grain=grain, statuses=statuses, site=site, site_id=site_id
+        )
 
 
 # ---------------------------------------------------------------------------------------------

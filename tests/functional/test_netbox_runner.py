@@ -161,8 +161,10 @@ def test_sync_autosign(fresh_netbox, tmp_path):
     path = directory / "serialnumber"
     assert ret["path"] == str(path) and ret["changed"] is True
     lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
-    # planned R2/R3 servers; srv-r3-03 repeats srv-r2-01's serial (the broken rack) -> once
-    assert lines == sorted(set(lines)) and "LAB1R2S01" in lines and "LAB1R3S04" in lines
+    # planned R2/R3 servers; srv-r3-03 repeats srv-r2-01's serial (the broken rack) -> never
+    # written (it names no single device), reported instead
+    assert lines == sorted(set(lines)) and "LAB1R2S02" in lines and "LAB1R3S04" in lines
+    assert "LAB1R2S01" not in lines
     assert ret["duplicate_serials"] == {"LAB1R2S01": ["srv-r2-01", "srv-r3-03"]}
     assert "LAB1R1S01" not in lines  # active devices are not auto-signed
     assert stat.S_IMODE(path.stat().st_mode) == 0o644

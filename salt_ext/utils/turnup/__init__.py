@@ -1,0 +1,1 @@
+"""Rack turn-up: planner, preflight, run record, steps, boot enrolment (autosign, boot)."""
