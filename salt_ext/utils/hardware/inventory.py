@@ -7,15 +7,21 @@ Normalised inventory (``schema: hardware-inventory/1``)::
     system:   vendor, product, serial, uuid, sku, family, bios_vendor, bios_version, bios_date
     board:    vendor, product, version, serial
     chassis:  vendor, type, version, serial
-    cpu:      model, vendor, sockets, cores, threads, packages: [{socket, model, cores, threads}]
-    memory:   total_bytes, total_gb, dimm_count, slots, empty_slots,
-              dimms: [{slot, locator, size_bytes, speed_mts, part, serial, manufacturer, type}]
+    cpu:      model, vendor, sockets, cores, threads, signature, family_number, model_number,
+              stepping, socket_type,
+              packages: [{socket, model, cores, threads, signature, stepping, socket_type, ...}]
+    memory:   total_bytes, total_gb, dimm_count, slots, empty_slots, ecc, error_correction,
+              max_capacity_bytes, max_capacity_gb,
+              dimms: [{slot, locator, size_bytes, speed_mts, part, serial, manufacturer, type,
+                       type_detail, module, ecc, rank}]
+    pcie:     slots: [{designation, type, usage, in_use, bus}], slots_total, slots_in_use
     disks:    [{name, path, model, serial, size_bytes, rotational, transport, nvme, firmware}]
     nics:     [{name, mac, driver, firmware, speed_mbps, pci, link, mtu, addresses}]
-    lldp:     {<nic>: {chassis_name, chassis_mac, port_id, port_descr, mgmt_ip, vlan, ...}}
-    bmc:      ip, mac, firmware
+    lldp:     {<nic>: {chassis_name, chassis_mac, port_id, port_descr, mgmt_ip, vlan, port_mfs,
+                      link_type, ...}}   (interfaces with a neighbour only)
+    bmc:      ip, mac, firmware, family
     psus:     [{name, location, vendor, model, serial, max_power_w, present}]
-    firmware: bios, bmc, nics: {<nic>: version}, oem: {...}
+    firmware: bios, bios_family, bios_date, bmc, bmc_family, nics: {<nic>: version}, oem: {...}
     placeholders: [{field, value, reason}]
     warnings: ["<source>: <what went wrong>"]
     sources:  {<source>: "ok" | "missing" | "failed" | "unparsable" | "simulated"}
@@ -127,21 +133,42 @@ def _is_virtual(link, driver):
     )
 
 
+CPU_IDENTITY_KEYS = ("signature", "family_number", "model_number", "stepping", "socket_type")
+PACKAGE_KEYS = ("socket", "model", "cores", "threads", "max_speed_mhz", "cpuid") + CPU_IDENTITY_KEYS
+DIMM_KEYS = (
+    "slot",
+    "locator",
+    "bank",
+    "size_bytes",
+    "type",
+    "type_detail",
+    "module",
+    "form_factor",
+    "ecc",
+    "rank",
+    "speed_mts",
+    "configured_speed_mts",
+    "manufacturer",
+    "part",
+    "serial",
+)
+
+
 def _cpu(dmi_data, lscpu):
     packages = [p for p in (dmi_data or {}).get("cpus", []) if p.get("populated")]
     if packages:
-        return {
+        cpu = {
             "model": packages[0]["model"],
             "vendor": packages[0]["vendor"],
             "sockets": len(packages),
             "cores": sum(p["cores"] or 0 for p in packages) or None,
             "threads": sum(p["threads"] or 0 for p in packages) or None,
-            "packages": [
-                {k: p[k] for k in ("socket", "model", "cores", "threads", "max_speed_mhz")}
-                for p in packages
-            ],
+            "packages": [{k: p.get(k) for k in PACKAGE_KEYS} for p in packages],
             "source": "dmidecode",
         }
+        # The box-level identity is the first package's (mixed steppings are listed per package).
+        cpu.update({k: packages[0].get(k) for k in CPU_IDENTITY_KEYS})
+        return cpu
     if lscpu:
         return {
             "model": lscpu["model"],
@@ -151,6 +178,7 @@ def _cpu(dmi_data, lscpu):
             "threads": lscpu["threads"],
             "packages": [],
             "source": "lscpu",
+            **{k: lscpu.get(k) for k in CPU_IDENTITY_KEYS},
         }
     return {
         "model": None,
@@ -160,41 +188,62 @@ def _cpu(dmi_data, lscpu):
         "threads": None,
         "packages": [],
         "source": None,
+        **dict.fromkeys(CPU_IDENTITY_KEYS),
+    }
+
+
+def _memory_capabilities(dmi_data, dimms):
+    """ECC and maximum capacity from the system memory arrays (SMBIOS type 16)."""
+    arrays = (dmi_data or {}).get("memory_arrays") or []
+    corrections = sorted({a["error_correction"] for a in arrays if a.get("error_correction")})
+    ecc_values = {a["ecc"] for a in arrays if a.get("ecc") is not None}
+    if not ecc_values:  # no array says: the DIMMs' widths do (72-bit = ECC)
+        ecc_values = {d["ecc"] for d in dimms if d.get("installed") and d.get("ecc") is not None}
+    capacities = [a["max_capacity_bytes"] for a in arrays if a.get("max_capacity_bytes")]
+    maximum = sum(capacities) if capacities else None
+    return {
+        "ecc": ecc_values.pop() if len(ecc_values) == 1 else None,
+        "error_correction": ", ".join(corrections) or None,
+        "max_capacity_bytes": maximum,
+        "max_capacity_gb": round(maximum / 1024**3, 1) if maximum else None,
     }
 
 
 def _memory(dmi_data, meminfo):
     dimms = (dmi_data or {}).get("dimms") or []
     if dimms:
-        installed = [
-            {
-                k: d[k]
-                for k in (
-                    "slot",
-                    "locator",
-                    "bank",
-                    "size_bytes",
-                    "type",
-                    "speed_mts",
-                    "configured_speed_mts",
-                    "manufacturer",
-                    "part",
-                    "serial",
-                )
-            }
-            for d in dimms
-            if d["installed"]
-        ]
-        return {
+        installed = [{k: d.get(k) for k in DIMM_KEYS} for d in dimms if d["installed"]]
+        memory = {
             "dimms": installed,
             "slots": len(dimms),
             "empty_slots": [d["slot"] for d in dimms if not d["installed"]],
             "source": "dmidecode",
         }
-    memory = {"dimms": [], "slots": None, "empty_slots": [], "source": None}
+        memory.update(_memory_capabilities(dmi_data, dimms))
+        return memory
+    memory = {
+        "dimms": [],
+        "slots": None,
+        "empty_slots": [],
+        "source": None,
+        **_memory_capabilities(dmi_data, []),
+    }
     if meminfo:
         memory.update(source="meminfo", total_bytes=meminfo["total_bytes"])
     return memory
+
+
+def _pcie(dmi_data):
+    """PCI/PCIe slots (SMBIOS type 9) and how many are in use."""
+    slots = [s for s in (dmi_data or {}).get("slots") or [] if s.get("pcie")]
+    known = [s for s in slots if s.get("in_use") is not None]
+    return {
+        "slots": [
+            {k: s.get(k) for k in ("designation", "type", "usage", "in_use", "bus")} for s in slots
+        ],
+        "slots_total": len(slots) if slots else None,
+        "slots_in_use": sum(1 for s in known if s["in_use"]) if known else None,
+    }
 
 
 def _disks(lsblk, nvme):
@@ -305,6 +354,7 @@ def assemble(raw, warnings=None, sources=None):
         "ip": (lan or {}).get("ip"),
         "mac": (lan or {}).get("mac"),
         "firmware": (mc or {}).get("firmware"),
+        "product": (mc or {}).get("product"),
         "present": bool(lan or mc or dmi_data.get("ipmi")),
         "source": "ipmitool" if (lan or mc) else None,
     }
@@ -319,6 +369,7 @@ def assemble(raw, warnings=None, sources=None):
         "chassis": _shaped(dmi_data.get("chassis"), CHASSIS_KEYS),
         "cpu": _cpu(dmi_data, lscpu),
         "memory": _memory(dmi_data, meminfo),
+        "pcie": _pcie(dmi_data),
         "disks": _disks(lsblk, nvme),
         "nics": _nics(links, raw.get("ethtool"), warnings, sources),
         "lldp": neighbours or {},
@@ -335,10 +386,74 @@ def assemble(raw, warnings=None, sources=None):
     return finalize(inventory)
 
 
+_HP_ROM_FAMILY = re.compile(r"^[A-Z]\d{2}$")
+_ILO_BY_GENERATION = {6: "iLO 2", 7: "iLO 3", 8: "iLO 4", 9: "iLO 4", 10: "iLO 5", 11: "iLO 6"}
+_IDRAC_BY_GENERATION = {11: "iDRAC 6", 12: "iDRAC 7", 13: "iDRAC 8", 14: "iDRAC 9", 15: "iDRAC 9"}
+_IDRAC_BY_GENERATION.update({16: "iDRAC 9", 17: "iDRAC 10"})
+_DELL_MODEL = re.compile(r"PowerEdge\s+(?:MX|XR|XE|FC|[RMTC])\d(\d)\d\d?\b", re.I)
+
+
 def _rom_version(value):
-    """HP 'System ROM' string ``v2.52 (10/25/2017)`` -> ``2.52`` (the BIOS family I36 is not a version)."""
-    match = re.match(r"^v?(\d+(?:\.\d+)+)", (value or "").strip())
-    return match.group(1) if match else None
+    """
+    HP System ROM string (type 216) -> version: ``v2.52 (10/25/2017)`` -> ``2.52``; a Gen8 ROM
+    has no version number, HPE versions it by date: ``07/01/2015`` -> ``2015.07.01`` (compares
+    in date order). The BIOS family (``P70``, ``I36``) is not a version: ``None``.
+    """
+    text = (value or "").strip()
+    match = re.match(r"^v?(\d+(?:\.\d+)+)", text)
+    if match:
+        return match.group(1)
+    date = re.match(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", text)
+    if date:
+        month, day, year = date.groups()
+        return f"{year}.{int(month):02d}.{int(day):02d}"
+    return None
+
+
+def _is_hp(system):
+    return (system.get("vendor") or "").upper() in dmi.HP_VENDORS
+
+
+def _bios_firmware(system, oem_fw):
+    """
+    ``(version, family)`` of the BIOS. On HP/HPE the SMBIOS BIOS version is the ROM family
+    (``P70`` on a DL380p Gen8, ``I36`` on a BL460c Gen9, ``U30`` on a DL380 Gen10): the version
+    is the System ROM's (type 216), else the ROM date (Gen8 ROMs are versioned by date).
+    """
+    version = system.get("bios_version")
+    if not _is_hp(system):
+        return version, None
+    family = None
+    if version and _HP_ROM_FAMILY.match(version):
+        family, version = version, None
+    version = _rom_version(oem_fw.get("System ROM")) or version
+    if version is None and family is not None:
+        version = _rom_version(system.get("bios_date"))
+    return version, family
+
+
+def bmc_family(system, bmc=None):
+    """
+    The BMC's firmware family, which its version numbers belong to: ``iLO 4`` (HP Gen8/Gen9),
+    ``iLO 5`` (Gen10), ``iDRAC 8`` (Dell 13G, e.g. PowerEdge M630), ... from the product name;
+    an explicit ``bmc.family`` (override) wins, an ``ipmitool mc info`` product naming the
+    family comes next. ``None`` when unknown (Supermicro, Quanta: one family).
+    """
+    bmc = bmc or {}
+    if bmc.get("family"):
+        return bmc["family"]
+    product = system.get("product") or ""
+    match = re.search(r"\b(iLO|iDRAC)\s*(\d+)", bmc.get("product") or "", re.I)
+    if match:
+        return f"{'iLO' if match.group(1).lower() == 'ilo' else 'iDRAC'} {match.group(2)}"
+    if _is_hp(system):
+        generation = dmi.hp_generation(product)
+        return _ILO_BY_GENERATION.get(int(generation)) if generation else None
+    if (system.get("vendor") or "").lower().startswith("dell"):
+        match = _DELL_MODEL.search(product)
+        if match:
+            return _IDRAC_BY_GENERATION.get(10 + int(match.group(1)))
+    return None
 
 
 def finalize(inventory):
@@ -361,10 +476,13 @@ def finalize(inventory):
     bmc = inventory.setdefault("bmc", {})
     nics = inventory.setdefault("nics", [])
     oem_fw = (inventory.get("oem") or {}).get("firmware") or {}
+    bios_version, bios_family = _bios_firmware(system, oem_fw)
     inventory["firmware"] = {
-        "bios": _rom_version(oem_fw.get("System ROM")) or system.get("bios_version"),
+        "bios": bios_version,
+        "bios_family": bios_family,
         "bios_date": system.get("bios_date"),
         "bmc": bmc.get("firmware"),
+        "bmc_family": bmc_family(system, bmc),
         "nics": {n["name"]: n.get("firmware") for n in nics if n.get("firmware")},
         "oem": (inventory.get("oem") or {}).get("firmware") or {},
     }

@@ -7,7 +7,12 @@ interface::
               "mgmt_ip": "10.0.0.1", "mgmt_ips": [...], "port_id": "Ethernet1",
               "port_id_type": "ifname", "port_descr": "...", "vlan": 296,
               "vlans": [{"id": 296, "name": "vlan-296", "pvid": True}], "ttl": 120,
+              "port_mfs": 1514, "link_type": "10GigBaseLR", "link_speed_mbps": 10000,
+              "link_descr": "10GigBaseLR - R fiber over 1310 nm optics", "autoneg": False,
               "additional": [<further neighbours on the same port>]}}
+
+Only interfaces with a neighbour are listed: lldpd also reports interfaces where it saw no
+chassis or port identity (only VLAN or MED lines); those have no neighbour.
 """
 
 import ipaddress
@@ -53,7 +58,40 @@ def _empty(ifname):
         "vlans": [],
         "vlan": None,
         "ttl": None,
+        "port_mfs": None,
+        "autoneg": None,
+        "link_descr": None,
+        "link_type": None,
+        "link_speed_mbps": None,
     }
+
+
+_MAU = re.compile(r"^(\d+(?:[.p]\d+)?)\s*(G|Gig|M|Mb)?\s*Base", re.I)
+
+
+def mau_type(descr):
+    """
+    lldpd's description of the negotiated MAU type (``10GigBaseLR - R fiber over 1310 nm
+    optics``, ``1000BaseTFD - Four-pair Category 5 UTP, full duplex mode``, ``25GbaseSR``) ->
+    ``(link type, speed in Mb/s)``: ``("10GigBaseLR", 10000)``; ``(None, None)`` if absent.
+    """
+    text = (descr or "").strip()
+    if not text or text.lower() in ("unknown", "other"):
+        return None, None
+    link_type = text.split(" - ", 1)[0].strip() or None
+    match = _MAU.match(link_type or "")
+    if not match:
+        return link_type, None
+    number = float(match.group(1).replace("p", "."))
+    factor = 1000 if (match.group(2) or "").lower() in ("g", "gig") else 1
+    return link_type, int(number * factor)
+
+
+def _has_identity(neighbour):
+    """A neighbour is known by its chassis or its port; VLAN/MED lines alone are not one."""
+    return any(
+        neighbour.get(key) for key in ("chassis_id", "chassis_name", "chassis_mac", "port_id")
+    )
 
 
 def _finish(neighbour):
@@ -65,6 +103,10 @@ def _finish(neighbour):
     neighbour["vlan"] = (pvid or ids or [None])[0]
     if neighbour["chassis_mac"] is None and neighbour["chassis_id_type"] == "mac":
         neighbour["chassis_mac"] = norm_mac(neighbour["chassis_id"])
+    for key in ("chassis_descr", "port_descr"):
+        if isinstance(neighbour.get(key), str):
+            neighbour[key] = neighbour[key].strip() or None
+    neighbour["link_type"], neighbour["link_speed_mbps"] = mau_type(neighbour["link_descr"])
     return neighbour
 
 
@@ -79,6 +121,8 @@ def _group(neighbours):
     result = {}
     for raw_nb in neighbours:
         nb = _finish(raw_nb)
+        if not _has_identity(nb):
+            continue
         if nb["interface"] in result:
             result[nb["interface"]].setdefault("additional", []).append(nb)
         else:
@@ -86,18 +130,31 @@ def _group(neighbours):
     return result
 
 
+# Free-text values lldpd prints verbatim: a newline in them continues on the next output line.
+_MULTILINE_KEYS = {"chassis.descr": "chassis_descr", "port.descr": "port_descr"}
+
+
 def parse_lldp_keyvalue(text):
     """
     Parse ``lldpctl -f keyvalue``. Interface names may contain dots (``eth0.100``); a second
-    ``via`` line for the same interface starts a second neighbour on that port. Lines that do not
-    follow the ``lldp.<if>.<key>=<value>`` shape are ignored.
+    ``via`` line for the same interface starts a second neighbour on that port. A value holding
+    newlines (a Cisco ``chassis.descr`` with its copyright lines) goes on over the following
+    lines, which do not start with ``lldp.``: they are joined back with newlines. Other lines that
+    do not follow the ``lldp.<if>.<key>=<value>`` shape are ignored.
     """
     neighbours = []
     current = {}
+    continued = None  # (neighbour, field) a following non-"lldp." line belongs to
     for line in (text or "").splitlines():
         match = _KV_LINE.match(line.strip())
         if not match:
+            if continued is not None and not line.startswith("lldp."):
+                nb, field = continued
+                nb[field] = f"{nb[field] or ''}\n{line.rstrip()}"
+            else:
+                continued = None
             continue
+        continued = None
         ifname, section, rest, value = match.groups()
         value = value.strip()
         nb = current.get(ifname)
@@ -106,7 +163,10 @@ def parse_lldp_keyvalue(text):
             current[ifname] = nb
             neighbours.append(nb)
         key = f"{section}.{rest}" if rest else section
-        if key == "via":
+        if key in _MULTILINE_KEYS:
+            nb[_MULTILINE_KEYS[key]] = value
+            continued = (nb, _MULTILINE_KEYS[key])
+        elif key == "via":
             nb["via"] = value
         elif key == "chassis.name":
             nb["chassis_name"] = value or None
@@ -115,17 +175,19 @@ def parse_lldp_keyvalue(text):
             nb["chassis_id"], nb["chassis_id_type"] = value, "mac"
         elif key in ("chassis.local", "chassis.ip", "chassis.ifname"):
             nb["chassis_id"], nb["chassis_id_type"] = value, rest
-        elif key == "chassis.descr":
-            nb["chassis_descr"] = value
         elif key == "chassis.mgmt-ip":
             nb["mgmt_ips"].append(value)
         elif key in ("port.ifname", "port.local", "port.mac", "port.ip"):
             if nb["port_id"] is None or nb["port_id_type"] == "mac":
                 nb["port_id"], nb["port_id_type"] = value, rest
-        elif key == "port.descr":
-            nb["port_descr"] = value
         elif key in ("port.ttl", "chassis.ttl"):
             nb["ttl"] = to_int(value)
+        elif key == "port.mfs":
+            nb["port_mfs"] = to_int(value)
+        elif key == "port.auto-negotiation.enabled":
+            nb["autoneg"] = to_bool(value)
+        elif key == "port.auto-negotiation.current":
+            nb["link_descr"] = value or None
         elif key == "vlan.vlan-id":
             nb["vlans"].append({"id": to_int(value), "name": None, "pvid": False})
         elif key == "vlan.pvid":
@@ -193,6 +255,14 @@ def _from_json_body(ifname, body):
     nb["port_id_type"], nb["port_id"] = _typed_id(port.get("id"))
     nb["port_descr"] = _v(port.get("descr"))
     nb["ttl"] = to_int(_v(port.get("ttl")) or _v(chassis.get("ttl")))
+    nb["port_mfs"] = to_int(_v(port.get("mfs")))
+    autoneg = port.get("auto-negotiation")
+    if isinstance(autoneg, list):  # json0
+        autoneg = autoneg[0] if autoneg else {}
+    if isinstance(autoneg, dict):
+        nb["autoneg"] = to_bool(_v(autoneg.get("enabled")))
+        current = _v(autoneg.get("current"))
+        nb["link_descr"] = current if isinstance(current, str) and current else None
     for vlan in _listify(body.get("vlan")):
         if not isinstance(vlan, dict):
             continue

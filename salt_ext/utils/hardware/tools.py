@@ -40,7 +40,8 @@ def parse_lscpu(data):
     """
     ``lscpu -J`` (flat util-linux <= 2.37 or nested >= 2.38 layout) -> ``{"model", "vendor",
     "sockets", "cores_per_socket", "threads_per_core", "cores", "threads", "hypervisor",
-    "numa_nodes"}``.
+    "numa_nodes", "family_number", "model_number", "stepping", "signature", "socket_type"}``
+    (lscpu does not know the socket type: ``None``).
     """
     doc = _load_json(data, "lscpu")
     if not isinstance(doc, dict) or not isinstance(doc.get("lscpu"), list):
@@ -53,6 +54,9 @@ def parse_lscpu(data):
     threads_per_core = to_int(fields.get("Thread(s) per core"))
     threads = to_int(fields.get("CPU(s)"))
     cores = sockets * cores_per_socket if sockets and cores_per_socket else None
+    family = to_int(fields.get("CPU family"))
+    model_number = to_int(fields.get("Model"))
+    stepping = to_int(fields.get("Stepping"))
     return {
         "model": clean(fields.get("Model name")),
         "vendor": clean(fields.get("Vendor ID")),
@@ -64,6 +68,15 @@ def parse_lscpu(data):
         "threads": threads,
         "hypervisor": clean(fields.get("Hypervisor vendor")),
         "numa_nodes": to_int(fields.get("NUMA node(s)")),
+        "family_number": family,
+        "model_number": model_number,
+        "stepping": stepping,
+        "signature": (
+            f"Family {family}, Model {model_number}, Stepping {stepping}"
+            if None not in (family, model_number, stepping)
+            else None
+        ),
+        "socket_type": None,
     }
 
 

@@ -31,6 +31,15 @@ _EMPTY_VALUES = frozenset(
         "NO DIMM",
         "Empty",
         "Unspecified",
+        # digit runs and field names vendors ship in unprogrammed Version/Product fields
+        "0123456789",
+        "1234567890",
+        "123456789",
+        "System Version",
+        "System Product Name",
+        "Chassis Version",
+        "Base Board Version",
+        "Type1ProductConfigId",
     )
 )
 

@@ -207,9 +207,9 @@ def test_dmidecode_never_seen_shape_invariants(path):
 @requires_shared
 def test_dmidecode_vendor_specifics(shared_hw):
     hp = parse_dmidecode((shared_hw / "dmidecode" / "HP_BL460c_Gen9.txt").read_text())
-    assert hp["oem_nics"] == [
-        {"index": 1, "pci": "0000:06:00.0", "mac": "48:df:37:1e:60:b0"},
-        {"index": 2, "pci": "0000:06:00.1", "mac": "48:df:37:1e:60:b1"},
+    assert [{k: n[k] for k in ("port", "pci", "mac", "type")} for n in hp["oem_nics"]] == [
+        {"port": 1, "pci": "0000:06:00.0", "mac": "48:df:37:1e:60:b0", "type": 233},
+        {"port": 2, "pci": "0000:06:00.1", "mac": "48:df:37:1e:60:b1", "type": 233},
     ]
     assert hp["oem_firmware"]["System ROM"] == "v2.52 (10/25/2017)"
     assert hp["bios"]["firmware_revision"] == "2.61"

@@ -109,10 +109,13 @@ def test_simulate_dir_plus_dmidecode_and_overrides():
         "ip": "10.20.0.22",
         "mac": "94:57:a5:01:12:03",
         "firmware": "2.61",
+        "product": None,
         "present": True,
         "source": "ipmitool",
     }
     assert result["firmware"]["bios"] == "2.52"  # HP System ROM, not the family "I36"
+    assert result["firmware"]["bios_family"] == "I36"
+    assert result["firmware"]["bmc_family"] == "iLO 4"  # a Gen9
     assert result["lldp"]["eno1"]["chassis_name"] == "tor1-r1.lab1.example.net"
     assert "system.serial" not in {p["field"] for p in result["placeholders"]}
 
