@@ -115,3 +115,76 @@ def check_generation(gen, minion, profile_file=None, timeout=120):
     if report["retcode"]:
         __context__["retcode"] = 1
     return report
+
+
+# --- decommission and rollout (helper C2) ------------------------------------------------------
+# Logic in salt_ext.utils.turnup.decommission / .rollout; the sequences are
+# states/orch/decommission.sls and states/orch/hwgen_rollout.sls, which render these plans.
+
+
+def _c2_source():
+    from salt_ext.utils.netbox_ops import glue  # noqa: PLC0415  # pylint: disable=C0415
+
+    return glue.source(__opts__, __context__)
+
+
+def _c2_errors(what):
+    from salt_ext.utils.netbox_ops import glue  # noqa: PLC0415  # pylint: disable=C0415
+
+    return glue.mapped_errors(what, SaltRunnerError)
+
+
+@fails_job
+def decommission_plan(site=None, *, devices=None, rack=None, confirm=None, drain=None, wipe=True):
+    """
+    What ``orch.decommission`` would take out: the devices (``devices=`` in ``site``, or every
+    device of ``rack``), each with its minion id, serial and NetBox status (``offline`` ones are
+    ``done`` and left alone), and whether ``confirm`` lists exactly them (``confirmed``;
+    ``problem`` says what to fix). Reads NetBox only.
+
+    site
+        the site slug
+    devices
+        device names (list or comma-separated); or
+    rack
+        a rack of the site: every device in it
+    confirm
+        the same device names again
+    drain
+        an SLS applied on each box first (none by default)
+    wipe
+        wipe the disks (default true; false for a dead box, recorded in the journal)
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run turnup.decommission_plan site=lab1 devices=srv-r1-04 confirm=srv-r1-04
+    """
+    from salt_ext.utils.turnup import decommission  # noqa: PLC0415  # pylint: disable=C0415
+
+    src = _c2_source()
+    with _c2_errors("turnup.decommission_plan"):
+        return decommission.plan(
+            src, site, devices=devices, rack=rack, confirm=confirm, drain=drain, wipe_disks=wipe
+        )
+
+
+@fails_job
+def rollout_plan(site=None, generation=None, batch="25%", canary=1):
+    """
+    The waves of ``orch.hwgen_rollout``: every ``active`` box of ``generation`` (device types
+    whose custom field ``hw_generation`` is it) in ``site``, a canary of ``canary`` boxes then
+    batches of ``batch`` (a count or a percentage). Reads NetBox only.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run turnup.rollout_plan site=lab1 generation=gen10 batch=2
+    """
+    from salt_ext.utils.turnup import rollout  # noqa: PLC0415  # pylint: disable=C0415
+
+    src = _c2_source()
+    with _c2_errors("turnup.rollout_plan"):
+        return rollout.plan(src, site, generation, batch, canary)
