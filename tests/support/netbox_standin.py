@@ -38,7 +38,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from salt_ext.utils.netbox.store import NetBoxStore, StoreError
+from salt_ext.utils.netbox.model import NetBoxStore, StoreError
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LAB1 = REPO / "salt_ext" / "data" / "snapshots" / "lab1.json"

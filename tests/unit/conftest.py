@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from salt_ext.utils.netbox.store import NetBoxStore
+from salt_ext.utils.netbox.model import NetBoxStore
 from tests.support.saltenv import LAB1_SNAPSHOT, REPO_ROOT
 
 SCHEMA = REPO_ROOT.parent / "shared" / "fixtures" / "netbox" / "openapi-4.6.8.json"

@@ -11,8 +11,8 @@ import pathlib
 import pytest
 import requests
 
-from salt_ext.utils.netbox._store_meta import CONSTRAINTS, ENDPOINTS
-from salt_ext.utils.netbox.store import StoreError
+from salt_ext.utils.netbox.model import StoreError
+from salt_ext.utils.netbox.model.schema_meta import CONSTRAINTS, ENDPOINTS
 from tests.support.netbox_standin import NetBoxStandin
 
 REPO = pathlib.Path(__file__).resolve().parents[2]

@@ -10,7 +10,8 @@ import pathlib
 
 import pytest
 
-from salt_ext.utils.netbox._store_meta import (
+from salt_ext.utils.netbox.model import NetBoxStore, StoreError
+from salt_ext.utils.netbox.model.schema_meta import (
     BLANK_CHOICES,
     ENDPOINTS,
     MODEL_DEFAULTS,
@@ -18,7 +19,6 @@ from salt_ext.utils.netbox._store_meta import (
     PK_M2M,
     SLUG_M2M,
 )
-from salt_ext.utils.netbox.store import NetBoxStore, StoreError
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LAB1 = REPO / "salt_ext" / "data" / "snapshots" / "lab1.json"

@@ -8,8 +8,8 @@ import pathlib
 
 import pytest
 
-from salt_ext.utils.netbox._store_meta import ENDPOINTS
-from salt_ext.utils.netbox.store import NetBoxStore, StoreError
+from salt_ext.utils.netbox.model import NetBoxStore, StoreError
+from salt_ext.utils.netbox.model.schema_meta import ENDPOINTS
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LAB1 = REPO / "salt_ext" / "data" / "snapshots" / "lab1.json"

@@ -29,7 +29,7 @@ from salt_ext.utils.netbox.counter import endpoint_from_url
 from salt_ext.utils.netbox.errors import NetBoxConfigError, NetBoxError, NetBoxInvalidRequest
 
 try:  # write-serializer field lists generated from NetBox's OpenAPI schema
-    from salt_ext.utils.netbox._store_meta import ENDPOINTS as _META
+    from salt_ext.utils.netbox.model.schema_meta import ENDPOINTS as _META
 except ImportError:  # pragma: no cover - the metadata ships with the package
     _META = {}
 

@@ -2,7 +2,7 @@
 SnapshotSource: the source interface of ``docs/architecture.md`` over a JSON snapshot file
 (``salt_ext/data/snapshots/lab1.json`` format), for an embedded NetBox (``netbox:snapshot``).
 
-Reads and writes go through :class:`~salt_ext.utils.netbox.store.NetBoxStore`, the same object
+Reads and writes go through :class:`~salt_ext.utils.netbox.model.NetBoxStore`, the same object
 model (filters, ordering, brief/nested representations, validation) the test stand-in serves, so
 a snapshot answers exactly like the API.
 
@@ -32,7 +32,7 @@ from salt_ext.utils.netbox.errors import (
     NetBoxPermissionDenied,
     from_status,
 )
-from salt_ext.utils.netbox.store import DEFAULT_BASE_URL, NetBoxStore, StoreError
+from salt_ext.utils.netbox.model import DEFAULT_BASE_URL, NetBoxStore, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -305,7 +305,7 @@ def writable_fields(endpoint):
     access layer generates from it), or None for an endpoint it does not describe.
     """
     try:
-        from salt_ext.utils.netbox._store_meta import ENDPOINTS  # noqa: PLC0415
+        from salt_ext.utils.netbox.model.schema_meta import ENDPOINTS  # noqa: PLC0415
     except ImportError:  # pragma: no cover - the metadata ships with the package
         return None
     return (ENDPOINTS.get(endpoint) or {}).get("writable") or None

@@ -23,7 +23,7 @@ import copy
 import ipaddress
 import logging
 
-from salt_ext.utils.netbox._store_util import ip_sort_key, natural_key
+from salt_ext.utils.netbox.model.util import ip_sort_key, natural_key
 from salt_ext.utils.pillar.assemble import DEVICE
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,15 @@ defaults, partial/full updates, cascades on delete and the change log. Private: 
 import contextlib
 import ipaddress
 
-from salt_ext.utils.netbox._store_meta import (
+from salt_ext.utils.netbox.model.render import (
+    COUNTS,
+    GENERIC_REFS,
+    OBJECT_TYPE_ENDPOINT,
+    api_path,
+    ref_id,
+    ui_path,
+)
+from salt_ext.utils.netbox.model.schema_meta import (
     BLANK_CHOICES,
     CONSTRAINTS,
     ENDPOINTS,
@@ -16,15 +24,7 @@ from salt_ext.utils.netbox._store_meta import (
     PK_M2M,
     SLUG_M2M,
 )
-from salt_ext.utils.netbox._store_render import (
-    COUNTS,
-    GENERIC_REFS,
-    OBJECT_TYPE_ENDPOINT,
-    api_path,
-    ref_id,
-    ui_path,
-)
-from salt_ext.utils.netbox._store_util import StoreError, check_string, copy_json, etag_of
+from salt_ext.utils.netbox.model.util import StoreError, check_string, copy_json, etag_of
 
 #: (endpoint) -> fields unique on their own, with the model's verbose name for the message
 _UNIQUE = {

@@ -8,9 +8,9 @@ __lt __lte __gt __gte __regex __iregex``), ``<rel>`` (slug/name) and ``<rel>_id`
 import ipaddress
 import re
 
-from salt_ext.utils.netbox._store_meta import ENDPOINTS
-from salt_ext.utils.netbox._store_render import GENERIC_REFS, ref_id
-from salt_ext.utils.netbox._store_util import ip_sort_key, natural_key, parse_time
+from salt_ext.utils.netbox.model.render import GENERIC_REFS, ref_id
+from salt_ext.utils.netbox.model.schema_meta import ENDPOINTS
+from salt_ext.utils.netbox.model.util import ip_sort_key, natural_key, parse_time
 
 #: query parameters that are not filters (paging and representation are the caller's business)
 CONTROL_PARAMS = {

@@ -6,8 +6,8 @@ object, computed fields (counts, primary_ip, config_context, cable peers, ...). 
 
 import decimal
 
-from salt_ext.utils.netbox._store_meta import ENDPOINTS, SHAPE_ENDPOINT, SHAPES, SLUG_M2M
-from salt_ext.utils.netbox._store_util import copy_json, deep_merge
+from salt_ext.utils.netbox.model.schema_meta import ENDPOINTS, SHAPE_ENDPOINT, SHAPES, SLUG_M2M
+from salt_ext.utils.netbox.model.util import copy_json, deep_merge
 
 #: brief forms the OpenAPI schema has no component for (NetBox's ``brief_fields`` of those serializers)
 _EXTRA_BRIEF = {

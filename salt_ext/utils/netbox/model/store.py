@@ -7,7 +7,7 @@ referenced object (so they follow it when it changes), ``url`` fields use the ``
 passes (NetBox builds them from the request's Host), and computed fields (counts, ``primary_ip``,
 ``config_context``, cable peers, MAC addresses, ...) are derived from the current objects.
 
-Filtering follows NetBox's filter sets (see ``_store_filters``); writes validate like NetBox (required
+Filtering follows NetBox's filter sets (see ``filters``); writes validate like NetBox (required
 fields, choices, references by id or attributes, uniqueness constraints), apply its cascades and record an
 object change (``core.object-changes``) for every write.
 
@@ -20,9 +20,8 @@ import ipaddress
 import threading
 import uuid
 
-from salt_ext.utils.netbox._store_filters import FilterError, FilterMixin
-from salt_ext.utils.netbox._store_meta import ENDPOINTS, SLUG_M2M
-from salt_ext.utils.netbox._store_render import (
+from salt_ext.utils.netbox.model.filters import FilterError, FilterMixin
+from salt_ext.utils.netbox.model.render import (
     GENERIC_REFS,
     OBJECT_TYPE_ENDPOINT,
     RenderMixin,
@@ -30,7 +29,8 @@ from salt_ext.utils.netbox._store_render import (
     ref_id,
     ui_path,
 )
-from salt_ext.utils.netbox._store_util import (
+from salt_ext.utils.netbox.model.schema_meta import ENDPOINTS, SLUG_M2M
+from salt_ext.utils.netbox.model.util import (
     Clock,
     StoreError,
     copy_json,
@@ -40,7 +40,7 @@ from salt_ext.utils.netbox._store_util import (
     iso_z,
     normalize_prefix,
 )
-from salt_ext.utils.netbox._store_writes import WriteMixin
+from salt_ext.utils.netbox.model.writes import WriteMixin
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8001"
 
