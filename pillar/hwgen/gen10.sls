@@ -30,6 +30,7 @@ hwgen_profiles:
       firmware:
         bios: '1.2.5'
         bmc: '2.40'
+        bmc_family: iDRAC 8                 # 13G; an iDRAC 9 box's versions do not compare
     config:
       nic_naming:
         by: mac

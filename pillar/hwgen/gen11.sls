@@ -30,6 +30,9 @@ hwgen_profiles:
       firmware:
         bios: '2.40'
         bmc: '2.55'
+        # minimums of these families only: a Gen10's U-ROM / iLO 5 versions do not compare
+        bios_family: I36
+        bmc_family: iLO 4
     config:
       # The FlexibleLOM ports sit at fixed PCI addresses on every BL460c Gen9 (SMBIOS type 209).
       nic_naming:

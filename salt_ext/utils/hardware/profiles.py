@@ -10,12 +10,16 @@ A profile (one per generation, pillar ``hwgen_profiles:<name>``)::
       vendor: '^Dell'                       # regular expressions, searched case-insensitively
       product: 'PowerEdge M630'
     expected:
-      cpu: {model: 'E5-2683 v3', sockets: 2, cores: 28, threads: 56}
-      memory: {total_gb: 64, dimm_count: 8, dimm_size_gb: 8}
+      cpu: {model: 'E5-2683 v3', sockets: 2, cores: 28, threads: 56,
+            socket_type: 'LGA2011-3', stepping: {min: 2}, signature: 'Family 6, Model 63'}
+      memory: {total_gb: 64, dimm_count: 8, dimm_size_gb: 8, type: DDR4, module: '^RDIMM$',
+               ecc: true, rank: 2, max_capacity_gb: {min: 768}}
       disks: [{class: ssd, count: 2, min_size_gb: 400, model: 'INTEL'}]
       nics: {count: 2, min_speed_mbps: 10000, driver: '^bnxt_en$'}
+      pcie: {slots_in_use: 1}               # PCI/PCIe slots (SMBIOS type 9) in use
+      lldp: {min_mfs: 9216, link_type: '^10G'}  # the switch ports, as LLDP reports them
       psus: {count: 2}
-      firmware: {bios: '1.2.5', bmc: '2.40', nic: '20.6'}
+      firmware: {bios: '1.2.5', bmc: '2.40', nic: '20.6', bmc_family: 'iDRAC 8'}
     config:
       nic_naming: {by: mac}                 # or {by: pci, names: {eno1: '0000:01:00.0'}}
       bond: {name: bond0, members: [eno1, eno2], mode: 802.3ad, lacp_rate: fast,
@@ -139,26 +143,56 @@ class _Checker:
         return True
 
 
+CPU_REGEX_KEYS = ("model", "socket_type", "signature")
+CPU_NUMBER_KEYS = ("sockets", "cores", "threads", "stepping")
+MEMORY_REGEX_KEYS = ("type", "module")
+MEMORY_NUMBER_KEYS = ("total_gb", "dimm_size_gb", "max_capacity_gb")
+FIRMWARE_KEYS = ("bios", "bmc", "nic", "bios_family", "bmc_family")
+
+
 def _check_expected(c, expected):
     expected = c.mapping(
-        expected, "expected", ("cpu", "memory", "disks", "nics", "psus", "firmware")
+        expected,
+        "expected",
+        ("cpu", "memory", "disks", "nics", "pcie", "lldp", "psus", "firmware"),
     )
     if "cpu" in expected:
-        cpu = c.mapping(expected["cpu"], "expected:cpu", ("model", "sockets", "cores", "threads"))
-        if "model" in cpu:
-            c.regex(cpu["model"], "expected:cpu:model")
-        for key in ("sockets", "cores", "threads"):
+        cpu = c.mapping(expected["cpu"], "expected:cpu", CPU_REGEX_KEYS + CPU_NUMBER_KEYS)
+        for key in CPU_REGEX_KEYS:
+            if key in cpu:
+                c.regex(cpu[key], f"expected:cpu:{key}")
+        for key in CPU_NUMBER_KEYS:
             if key in cpu:
                 c.number(cpu[key], f"expected:cpu:{key}")
     if "memory" in expected:
         mem = c.mapping(
-            expected["memory"], "expected:memory", ("total_gb", "dimm_count", "dimm_size_gb")
+            expected["memory"],
+            "expected:memory",
+            ("dimm_count", "ecc", "rank") + MEMORY_REGEX_KEYS + MEMORY_NUMBER_KEYS,
         )
-        for key in ("total_gb", "dimm_size_gb"):
+        for key in MEMORY_NUMBER_KEYS:
             if key in mem:
                 c.number(mem[key], f"expected:memory:{key}", integer=False)
-        if "dimm_count" in mem:
-            c.number(mem["dimm_count"], "expected:memory:dimm_count")
+        for key in ("dimm_count", "rank"):
+            if key in mem:
+                c.number(mem[key], f"expected:memory:{key}")
+        for key in MEMORY_REGEX_KEYS:
+            if key in mem:
+                c.regex(mem[key], f"expected:memory:{key}")
+        if "ecc" in mem and not isinstance(mem["ecc"], bool):
+            c.err("expected:memory:ecc", f"must be true or false (got {mem['ecc']!r})")
+    if "pcie" in expected:
+        pcie = c.mapping(expected["pcie"], "expected:pcie", ("slots_in_use",))
+        if "slots_in_use" in pcie:
+            c.number(pcie["slots_in_use"], "expected:pcie:slots_in_use")
+    if "lldp" in expected:
+        lldp = c.mapping(expected["lldp"], "expected:lldp", ("min_mfs", "link_type"))
+        if "min_mfs" in lldp:
+            mfs = lldp["min_mfs"]
+            if isinstance(mfs, bool) or not isinstance(mfs, int) or not 64 <= mfs <= 65535:
+                c.err("expected:lldp:min_mfs", f"must be a frame size in bytes (got {mfs!r})")
+        if "link_type" in lldp:
+            c.regex(lldp["link_type"], "expected:lldp:link_type")
     if "disks" in expected:
         groups = expected["disks"]
         if not isinstance(groups, list) or not groups:
@@ -196,7 +230,7 @@ def _check_expected(c, expected):
         if "count" in psus:
             c.number(psus["count"], "expected:psus:count")
     if "firmware" in expected:
-        fw = c.mapping(expected["firmware"], "expected:firmware", ("bios", "bmc", "nic"))
+        fw = c.mapping(expected["firmware"], "expected:firmware", FIRMWARE_KEYS)
         for key, value in fw.items():
             c.string(value, f"expected:firmware:{key}")
 

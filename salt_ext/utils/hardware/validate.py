@@ -92,7 +92,10 @@ def _serial_check(inventory, device):
             expected,
             actual,
             False,
-            comment=f"the box reports a placeholder serial ({reason}); fix the SMBIOS data or NetBox",
+            comment=(
+                f"the box reports a placeholder serial {actual!r} ({reason}), NetBox has "
+                f"{expected!r}; fix the SMBIOS data or NetBox"
+            ),
         )
     ok = actual.lower() == expected.lower()
     return _check(
@@ -100,7 +103,7 @@ def _serial_check(inventory, device):
         expected,
         actual,
         ok,
-        comment="" if ok else "serial differs from NetBox (wrong box?)",
+        comment="" if ok else f"serial {actual!r} differs from NetBox's {expected!r} (wrong box?)",
     )
 
 
@@ -119,7 +122,8 @@ def _generation_checks(inventory, profile, device, device_type, profiles):
     if expected is None:
         comment = (
             f"NetBox device type '{device_type.get('model') or device_type.get('slug')}' has no "
-            "custom field hw_generation"
+            f"custom field hw_generation; the hardware ({hardware}) is "
+            f"{actual or 'no known generation'}"
         )
         checks.append(_check("generation", None, actual, False, comment=comment))
     else:
@@ -140,7 +144,12 @@ def _generation_checks(inventory, profile, device, device_type, profiles):
                 profile.get("device_types"),
                 slug,
                 ok,
-                comment="" if ok else f"profile {name} does not cover NetBox device type '{slug}'",
+                comment=(
+                    ""
+                    if ok
+                    else f"profile {name} covers device types {profile.get('device_types')}, "
+                    f"not NetBox device type '{slug}'"
+                ),
             )
         )
     return checks
@@ -189,29 +198,57 @@ def _fixed_disks(inventory):
     return [d for d in inventory.get("disks") or [] if not d.get("removable")]
 
 
-def hardware_checks(inventory, profile):
-    """CPU, memory, disks, NICs, PSUs and firmware of ``inventory`` vs ``profile['expected']``."""
-    expected = profile.get("expected") or {}
+def _pattern_check(name, what, pattern, actual):
+    """``actual`` (a value or a list of values) must all match the regex ``pattern``."""
+    values = actual if isinstance(actual, list) else [actual]
+    ok = bool(values) and all(
+        v is not None and re.search(pattern, str(v), re.I) is not None for v in values
+    )
+    if ok:
+        comment = ""
+    elif not values or all(v is None for v in values):
+        comment = f"no {what} reported; the profile expects {pattern!r}"
+    else:
+        shown = actual if isinstance(actual, list) else repr(actual)
+        comment = f"{what} {shown} does not match the profile's {pattern!r}"
+    return _check(name, pattern, actual, ok, comment=comment)
+
+
+def _cpu_checks(cpu_spec, cpu):
     checks = []
-    cpu_spec = expected.get("cpu") or {}
-    cpu = inventory.get("cpu") or {}
-    if "model" in cpu_spec:
-        ok = bool(cpu.get("model")) and re.search(cpu_spec["model"], cpu["model"], re.I) is not None
-        checks.append(
-            _check(
-                "cpu.model",
-                cpu_spec["model"],
-                cpu.get("model"),
-                ok,
-                comment="" if ok else "CPU model does not match the profile pattern",
-            )
-        )
+    packages = cpu.get("packages") or []
+    for key, what in (
+        ("model", "CPU model"),
+        ("socket_type", "CPU socket type"),
+        ("signature", "CPU signature"),
+    ):
+        if key in cpu_spec:
+            checks.append(_pattern_check(f"cpu.{key}", what, cpu_spec[key], cpu.get(key)))
     for key in ("sockets", "cores", "threads"):
         if key in cpu_spec:
             checks.append(_number_check(f"cpu.{key}", cpu_spec[key], cpu.get(key)))
+    if "stepping" in cpu_spec:
+        steppings = sorted({p.get("stepping") for p in packages if p.get("stepping") is not None})
+        if not steppings and cpu.get("stepping") is not None:
+            steppings = [cpu["stepping"]]
+        ok = bool(steppings) and all(_in_range(s, cpu_spec["stepping"]) for s in steppings)
+        actual = steppings[0] if len(steppings) == 1 else (steppings or None)
+        comment = (
+            "" if ok else f"expected stepping {_fmt_spec(cpu_spec['stepping'])}, found {actual}"
+        )
+        checks.append(
+            _check("cpu.stepping", _fmt_spec(cpu_spec["stepping"]), actual, ok, comment=comment)
+        )
+    return checks
 
-    mem_spec = expected.get("memory") or {}
-    memory = inventory.get("memory") or {}
+
+def _per_dimm(dimms, key):
+    return {d.get("slot"): d.get(key) for d in dimms}
+
+
+def _memory_checks(mem_spec, memory):
+    checks = []
+    dimms = memory.get("dimms") or []
     if "total_gb" in mem_spec:
         total = memory.get("total_bytes")
         actual = round(total / GB, 1) if total else None
@@ -228,19 +265,242 @@ def hardware_checks(inventory, profile):
             check["comment"] += f"; empty slots: {', '.join(memory['empty_slots'])}"
         checks.append(check)
     if "dimm_size_gb" in mem_spec:
-        sizes = sorted(
-            {round((d.get("size_bytes") or 0) / GB, 1) for d in memory.get("dimms") or []}
+        sizes = {d.get("slot"): round((d.get("size_bytes") or 0) / GB, 1) for d in dimms}
+        wrong = {
+            slot: size
+            for slot, size in sizes.items()
+            if not _in_range(size, mem_spec["dimm_size_gb"])
+        }
+        ok = bool(sizes) and not wrong
+        found = sorted(set(sizes.values()))
+        comment = (
+            ""
+            if ok
+            else f"expected {_fmt_spec(mem_spec['dimm_size_gb'])} GB per DIMM, found "
+            + (", ".join(f"{slot}: {size} GB" for slot, size in wrong.items()) or "no DIMMs")
         )
-        ok = bool(sizes) and all(_in_range(s, mem_spec["dimm_size_gb"]) for s in sizes)
         checks.append(
             _check(
                 "memory.dimm_size_gb",
                 _fmt_spec(mem_spec["dimm_size_gb"]),
-                sizes,
+                found,
                 ok,
-                comment="" if ok else "DIMM sizes differ from the profile",
+                comment=comment,
             )
         )
+    for key, what in (("type", "DIMM type"), ("module", "DIMM module type")):
+        if key in mem_spec:
+            values = _per_dimm(dimms, key)
+            check = _pattern_check(
+                f"memory.{key}", what, mem_spec[key], sorted(set(values.values()), key=str)
+            )
+            if not check["ok"] and values:
+                wrong = {
+                    s: v
+                    for s, v in values.items()
+                    if v is None or not re.search(mem_spec[key], str(v), re.I)
+                }
+                check["comment"] = (
+                    f"expected every DIMM's {what} to match {mem_spec[key]!r}, found "
+                    + ", ".join(f"{slot}: {value}" for slot, value in wrong.items())
+                )
+            checks.append(check)
+    if "ecc" in mem_spec:
+        want = mem_spec["ecc"]
+        actual = memory.get("ecc")
+        ok = actual is want
+        describe = {True: "ECC", False: "non-ECC", None: "unknown"}
+        detail = f" ({memory['error_correction']})" if memory.get("error_correction") else ""
+        comment = (
+            "" if ok else f"expected {describe[want]} memory, found {describe[actual]}{detail}"
+        )
+        checks.append(_check("memory.ecc", want, actual, ok, comment=comment))
+    if "rank" in mem_spec:
+        ranks = _per_dimm(dimms, "rank")
+        wrong = {s: r for s, r in ranks.items() if not _in_range(r, mem_spec["rank"])}
+        ok = bool(ranks) and not wrong
+        comment = (
+            ""
+            if ok
+            else f"expected rank {_fmt_spec(mem_spec['rank'])} on every DIMM, found "
+            + (", ".join(f"{slot}: {rank}" for slot, rank in wrong.items()) or "no DIMMs")
+        )
+        found = sorted({r for r in ranks.values() if r is not None})
+        checks.append(
+            _check("memory.rank", _fmt_spec(mem_spec["rank"]), found, ok, comment=comment)
+        )
+    if "max_capacity_gb" in mem_spec:
+        checks.append(
+            _number_check(
+                "memory.max_capacity_gb",
+                mem_spec["max_capacity_gb"],
+                memory.get("max_capacity_gb"),
+                " GB",
+            )
+        )
+    return checks
+
+
+_FIRMWARE_LABELS = {"bios": "BIOS", "bmc": "BMC"}
+
+
+def _same_family(one, other):
+    return re.sub(r"[\s_-]", "", str(one)).lower() == re.sub(r"[\s_-]", "", str(other)).lower()
+
+
+def _firmware_checks(fw_spec, firmware):
+    checks = []
+    for key in ("bios", "bmc"):
+        if key not in fw_spec:
+            continue
+        minimum = fw_spec[key]
+        actual = firmware.get(key)
+        family = firmware.get(f"{key}_family")
+        wanted_family = fw_spec.get(f"{key}_family")
+        # "BIOS I36 2.30", "iLO 4 2.50", "BMC 3.40": the family when known names the firmware.
+        label = f"BIOS {family}" if key == "bios" and family else family or _FIRMWARE_LABELS[key]
+        if wanted_family and family and not _same_family(family, wanted_family):
+            # Versions of another firmware family (iLO 5 vs iLO 4, ROM U30 vs I36) do not
+            # compare: not a finding here (the generation check names the wrong hardware).
+            check = _check(
+                f"firmware.{key}",
+                f"{wanted_family} >= {minimum}",
+                f"{family} {actual}",
+                True,
+                comment=(
+                    f"{family} {actual} not compared with the profile's minimum {minimum}: that "
+                    f"is for {wanted_family}"
+                ),
+            )
+            check["skipped"] = True
+            checks.append(check)
+            continue
+        ok = version_at_least(actual, minimum)
+        if ok:
+            comment = ""
+        elif ok is None:
+            comment = f"{label} version not reported; the profile's minimum is {minimum}"
+        else:
+            comment = f"{label} {actual} is below the profile's minimum {minimum}"
+        expected = f"{wanted_family + ' ' if wanted_family else ''}>= {minimum}"
+        checks.append(_check(f"firmware.{key}", expected, actual, ok is True, comment=comment))
+    if "nic" in fw_spec:
+        versions = firmware.get("nics") or {}
+        low = {n: v for n, v in versions.items() if version_at_least(v, fw_spec["nic"]) is not True}
+        ok = bool(versions) and not low
+        if ok:
+            comment = ""
+        elif not versions:
+            comment = (
+                f"no NIC reports its firmware version; the profile's minimum is {fw_spec['nic']}"
+            )
+        else:
+            comment = f"NIC firmware below the profile's minimum {fw_spec['nic']}: " + ", ".join(
+                f"{nic} {version or 'unknown'}" for nic, version in sorted(low.items())
+            )
+        checks.append(_check("firmware.nic", f">= {fw_spec['nic']}", versions, ok, comment=comment))
+    return checks
+
+
+#: Ethernet header bytes a switch port's maximum frame size holds beyond the IP MTU (802.3
+#: max frame 1518 = 1500 + 14 + 4 FCS; Junos reports 1514 without FCS, so 14 is the minimum).
+ETHERNET_HEADER = 14
+
+
+def _switch_port(nb):
+    described = _describe_neighbour(nb) or {}
+    return " ".join(str(x) for x in (described.get("device"), described.get("port")) if x)
+
+
+def _lldp_checks(inventory, profile):
+    """The switch ports the box's NICs are cabled to, as LLDP reports them (frame size, MAU)."""
+    spec = (profile.get("expected") or {}).get("lldp") or {}
+    config = profile.get("config") or {}
+    mtu = config.get("mtu")
+    lldp = inventory.get("lldp") or {}
+    bond = config.get("bond") or {}
+    # The profile's MTU goes on the bond and its members; without a bond on every interface.
+    ports = sorted(bond["members"]) if bond.get("members") else sorted(lldp)
+    checks = []
+    needed = max(
+        [v for v in (spec.get("min_mfs"), mtu + ETHERNET_HEADER if mtu else None) if v] or [0]
+    )
+    for nic in ports:
+        nb = lldp.get(nic)
+        if not nb or not _has_neighbour(nb):
+            continue  # no neighbour: the cabling check says so
+        where = f"switch port {_switch_port(nb)} on {nic}"
+        if needed:
+            mfs = nb.get("port_mfs")
+            why = (
+                f"the profile's MTU {mtu} needs at least {needed}"
+                if mtu and needed == mtu + ETHERNET_HEADER
+                else f"the profile's min_mfs is {needed}"
+            )
+            if mfs is None:
+                if spec.get("min_mfs"):
+                    checks.append(
+                        _check(
+                            f"lldp.{nic}.mfs",
+                            f">= {needed}",
+                            None,
+                            False,
+                            severity="warning",
+                            comment=f"{where} does not report its maximum frame size over LLDP; {why}",
+                        )
+                    )
+            else:
+                ok = mfs >= needed
+                comment = "" if ok else f"{where} takes frames up to {mfs} bytes; {why}"
+                checks.append(_check(f"lldp.{nic}.mfs", f">= {needed}", mfs, ok, comment=comment))
+        if spec.get("link_type"):
+            link = nb.get("link_type")
+            if link is None:
+                checks.append(
+                    _check(
+                        f"lldp.{nic}.link_type",
+                        spec["link_type"],
+                        None,
+                        False,
+                        severity="warning",
+                        comment=f"{where} does not report the negotiated link type; the profile "
+                        f"expects {spec['link_type']!r}",
+                    )
+                )
+            else:
+                ok = re.search(spec["link_type"], link, re.I) is not None
+                comment = (
+                    ""
+                    if ok
+                    else f"{nic} negotiated {link} with {where.replace(f' on {nic}', '')}, the "
+                    f"profile expects {spec['link_type']!r}"
+                )
+                checks.append(
+                    _check(f"lldp.{nic}.link_type", spec["link_type"], link, ok, comment=comment)
+                )
+    return checks
+
+
+def hardware_checks(inventory, profile):
+    """
+    CPU, memory, PCIe slots, disks, NICs, PSUs, firmware and the LLDP-reported switch ports of
+    ``inventory`` vs ``profile['expected']`` (and ``config.mtu``). Every failed check's comment
+    says what the profile expects and what the box has.
+    """
+    expected = profile.get("expected") or {}
+    checks = []
+    checks.extend(_cpu_checks(expected.get("cpu") or {}, inventory.get("cpu") or {}))
+    checks.extend(_memory_checks(expected.get("memory") or {}, inventory.get("memory") or {}))
+    pcie_spec = expected.get("pcie") or {}
+    if "slots_in_use" in pcie_spec:
+        pcie = inventory.get("pcie") or {}
+        check = _number_check(
+            "pcie.slots_in_use", pcie_spec["slots_in_use"], pcie.get("slots_in_use")
+        )
+        if not check["ok"] and pcie.get("slots"):
+            used = [s["designation"] for s in pcie["slots"] if s.get("in_use")]
+            check["comment"] += f" (in use: {', '.join(used) or 'none'})"
+        checks.append(check)
 
     disks = _fixed_disks(inventory)
     for group in expected.get("disks") or []:
@@ -265,7 +525,15 @@ def hardware_checks(inventory, profile):
             if not _in_range(n.get("speed_mbps"), {"min": nic_spec["min_speed_mbps"]})
         }
         ok = bool(linked) and not slow
-        comment = "" if ok else f"too slow or unknown: {slow or 'no NIC with link'}"
+        comment = (
+            ""
+            if ok
+            else f"expected >= {nic_spec['min_speed_mbps']} Mb/s, found "
+            + (
+                ", ".join(f"{n}: {v if v is not None else 'unknown'} Mb/s" for n, v in slow.items())
+                or "no NIC with link"
+            )
+        )
         if unlinked:
             comment = "; ".join(filter(None, (comment, f"no link, not judged: {unlinked}")))
         checks.append(
@@ -283,57 +551,28 @@ def hardware_checks(inventory, profile):
             for n in nics
             if not re.search(nic_spec["driver"], n.get("driver") or "")
         }
+        ok = bool(nics) and not wrong
+        comment = (
+            ""
+            if ok
+            else f"expected drivers matching {nic_spec['driver']!r}, found "
+            + (", ".join(f"{n}: {d}" for n, d in wrong.items()) or "no NICs")
+        )
         checks.append(
             _check(
                 "nics.driver",
                 nic_spec["driver"],
                 {n["name"]: n.get("driver") for n in nics},
-                bool(nics) and not wrong,
-                comment="" if nics and not wrong else f"unexpected drivers: {wrong or 'no NICs'}",
+                ok,
+                comment=comment,
             )
         )
     if "count" in (expected.get("psus") or {}):
         present = [p for p in inventory.get("psus") or [] if p.get("present")]
         checks.append(_number_check("psus.count", expected["psus"]["count"], len(present)))
 
-    fw_spec = expected.get("firmware") or {}
-    firmware = inventory.get("firmware") or {}
-    for key in ("bios", "bmc"):
-        if key in fw_spec:
-            actual = firmware.get(key)
-            ok = version_at_least(actual, fw_spec[key])
-            checks.append(
-                _check(
-                    f"firmware.{key}",
-                    f">= {fw_spec[key]}",
-                    actual,
-                    ok is True,
-                    comment=(
-                        ""
-                        if ok
-                        else (
-                            "version unknown" if ok is None else f"{key} firmware below the minimum"
-                        )
-                    ),
-                )
-            )
-    if "nic" in fw_spec:
-        versions = firmware.get("nics") or {}
-        low = {n: v for n, v in versions.items() if version_at_least(v, fw_spec["nic"]) is not True}
-        ok = bool(versions) and not low
-        checks.append(
-            _check(
-                "firmware.nic",
-                f">= {fw_spec['nic']}",
-                versions,
-                ok,
-                comment=(
-                    ""
-                    if ok
-                    else f"below the minimum or unknown: {low or 'no NIC firmware reported'}"
-                ),
-            )
-        )
+    checks.extend(_firmware_checks(expected.get("firmware") or {}, inventory.get("firmware") or {}))
+    checks.extend(_lldp_checks(inventory, profile))
     return checks
 
 
@@ -373,8 +612,15 @@ def peers_from_cables(device, cables):
     return peers
 
 
+def _has_neighbour(nb):
+    """An LLDP entry names a neighbour by chassis or port (VLAN lines alone do not)."""
+    return bool(nb) and any(
+        nb.get(key) for key in ("chassis_id", "chassis_name", "chassis_mac", "port_id")
+    )
+
+
 def _describe_neighbour(nb):
-    if not nb:
+    if not _has_neighbour(nb):
         return None
     port = nb.get("port_id") if nb.get("port_id_type") != "mac" else None
     return {
@@ -397,12 +643,15 @@ def _cabling_check(name, peer, local, lldp):
         )
         return _check(check_name, expected, actual, False, severity="warning", comment=comment)
     if local is None:
-        comment = f"no NIC on the box matches NetBox interface {name}"
-        return _check(check_name, expected, None, False, comment=comment)
-    if not nb:
         comment = (
-            f"no LLDP neighbour seen on {local['name']} (link down, lldpd not running or switch "
-            "LLDP off)"
+            f"no NIC on the box matches NetBox interface {name} (NetBox cables it to "
+            f"{peer['device']} {peer['port']})"
+        )
+        return _check(check_name, expected, None, False, comment=comment)
+    if actual is None:
+        comment = (
+            f"no LLDP neighbour on {local['name']} (link down, lldpd not running or switch "
+            f"LLDP off); NetBox says {peer['device']} {peer['port']}"
         )
         return _check(check_name, expected, None, False, comment=comment)
     host_ok = same_host(nb.get("chassis_name"), peer["device"])
@@ -448,7 +697,11 @@ def interface_checks(inventory, interfaces):
                         mac,
                         norm_mac(bmc["mac"]),
                         ok,
-                        comment="" if ok else "BMC MAC differs from NetBox",
+                        comment=(
+                            ""
+                            if ok
+                            else f"BMC MAC {norm_mac(bmc['mac'])} differs from NetBox's {mac}"
+                        ),
                     )
                 )
             continue  # the host cannot see LLDP on the BMC port
@@ -463,7 +716,13 @@ def interface_checks(inventory, interfaces):
                     mac,
                     actual,
                     ok,
-                    comment="" if ok else f"no NIC on the box has NetBox's MAC {mac} for {name}",
+                    comment=(
+                        ""
+                        if ok
+                        else f"no NIC on the box has NetBox's MAC {mac} for {name} (the box has "
+                        + (", ".join(f"{n['name']} {n.get('mac')}" for n in nics) or "no NICs")
+                        + ")"
+                    ),
                 )
             )
         if local is None:
@@ -673,7 +932,12 @@ def compare_draft(inventory, name, profile):
                 rules,
                 {"vendor": system.get("vendor"), "product": system.get("product")},
                 matched,
-                comment="" if matched else "the match patterns do not recognise this hardware",
+                comment=(
+                    ""
+                    if matched
+                    else f"the match patterns {rules} do not recognise {system.get('vendor')!r} "
+                    f"{system.get('product')!r}"
+                ),
             ),
         )
     disagreements = [c for c in checks if not c["ok"]]
