@@ -629,7 +629,12 @@ def _slots(records):
                 "usage": usage,
                 "in_use": {"In Use": True, "Available": False}.get(usage),
                 "length": clean(props.get("Length")),
-                "bus": bus.lower() if bus and not bus.startswith("ff") else None,
+                # an empty slot reports bus 0xff ("0000:ff:00.0" or "ff:1f.7")
+                "bus": (
+                    bus.lower()
+                    if bus and not re.match(r"^(?:[0-9a-f]{4}:)?ff:", bus, re.I)
+                    else None
+                ),
             }
         )
     return slots

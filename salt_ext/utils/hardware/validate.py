@@ -310,7 +310,11 @@ def _memory_checks(mem_spec, memory):
         actual = memory.get("ecc")
         ok = actual is want
         describe = {True: "ECC", False: "non-ECC", None: "unknown"}
-        detail = f" ({memory['error_correction']})" if memory.get("error_correction") else ""
+        detail = (
+            f" (Error Correction Type: {memory['error_correction']})"
+            if memory.get("error_correction")
+            else ""
+        )
         comment = (
             "" if ok else f"expected {describe[want]} memory, found {describe[actual]}{detail}"
         )
