@@ -472,12 +472,21 @@ def _engine_key(opts, kwargs):
     ext_pillar a fresh copy of the master opts for each compile, so the key is what the engine
     reads from the opts (cache driver and location, the ``netbox`` section) plus the options.
     """
-    relevant = {k: v for k, v in opts.items() if k.startswith("cache.")}
+    relevant = {k: v for k, v in opts.items() if k[:6] == "cache."}
     relevant.update(
         cachedir=opts.get("cachedir"), cache=opts.get("cache"), netbox=opts.get("netbox")
     )
     raw = json.dumps([relevant, kwargs], sort_keys=True, default=str)
-    return hashlib.sha1(raw.encode()).hexdigest()
+    key = _KEYS.get(raw)
+    if key is None:
+        key = hashlib.sha1(raw.encode()).hexdigest()
+        if len(_KEYS) > 256:
+            _KEYS.clear()
+        _KEYS[raw] = key
+    return key
+
+
+_KEYS = {}
 
 
 def get_engine(opts, context, kwargs):
