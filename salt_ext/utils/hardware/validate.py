@@ -882,17 +882,30 @@ def suggest_expected(inventory):
     sizes = sorted({round((d.get("size_bytes") or 0) / GB) for d in memory.get("dimms") or []})
     speeds = [n.get("speed_mbps") for n in nics if n.get("speed_mbps")]
     drivers = sorted({n.get("driver") for n in nics if n.get("driver")})
+    dimms = memory.get("dimms") or []
+
+    def only(key):
+        values = {d.get(key) for d in dimms}
+        return (
+            f"^{re.escape(str(values.pop()))}$" if len(values) == 1 and None not in values else None
+        )
+
+    firmware = inventory.get("firmware") or {}
     expected = {
         "cpu": {
             "model": re.escape(cpu["model"]) if cpu.get("model") else None,
             "sockets": cpu.get("sockets"),
             "cores": cpu.get("cores"),
             "threads": cpu.get("threads"),
+            "socket_type": f"^{re.escape(cpu['socket_type'])}$" if cpu.get("socket_type") else None,
         },
         "memory": {
             "total_gb": memory.get("total_gb"),
             "dimm_count": memory.get("dimm_count"),
             "dimm_size_gb": sizes[0] if len(sizes) == 1 else None,
+            "type": only("type"),
+            "module": only("module"),
+            "ecc": memory.get("ecc"),
         },
         "disks": sorted(groups.values(), key=lambda g: g["class"]),
         "nics": {
@@ -900,12 +913,15 @@ def suggest_expected(inventory):
             "min_speed_mbps": min(speeds) if speeds else None,
             "driver": "^(" + "|".join(re.escape(d) for d in drivers) + ")$" if drivers else None,
         },
+        "pcie": {"slots_in_use": (inventory.get("pcie") or {}).get("slots_in_use")},
         "firmware": {
-            "bios": (inventory.get("firmware") or {}).get("bios"),
-            "bmc": (inventory.get("firmware") or {}).get("bmc"),
+            "bios": firmware.get("bios"),
+            "bmc": firmware.get("bmc"),
+            "bios_family": firmware.get("bios_family"),
+            "bmc_family": firmware.get("bmc_family"),
         },
     }
-    return {
+    shaped = {
         section: (
             {k: v for k, v in values.items() if v is not None}
             if isinstance(values, dict)
@@ -913,6 +929,9 @@ def suggest_expected(inventory):
         )
         for section, values in expected.items()
     }
+    if not shaped["pcie"]:
+        del shaped["pcie"]  # no SMBIOS slot table: nothing to expect
+    return shaped
 
 
 def compare_draft(inventory, name, profile):

@@ -31,8 +31,15 @@ def test_suggestion_is_itself_an_agreeing_profile(box):
         "sockets": 1,
         "cores": 8,
         "threads": 16,
+        "socket_type": r"^LGA2011\-3$",
     }
-    assert suggested["memory"] == {"total_gb": 64.0, "dimm_count": 4, "dimm_size_gb": 16}
+    assert suggested["memory"] == {
+        "total_gb": 64.0,
+        "dimm_count": 4,
+        "dimm_size_gb": 16,
+        "type": "^DDR4$",
+        "ecc": True,
+    }, "no module: the SSG's DIMMs do not say Registered/Unbuffered"
     assert {g["class"]: g["count"] for g in suggested["disks"]} == {"hdd": 12, "ssd": 2, "nvme": 1}
     assert suggested["nics"] == {"count": 2, "min_speed_mbps": 10000, "driver": "^(ixgbe)$"}
     draft = {
