@@ -470,3 +470,21 @@ def test_validate_report_lines_all_carry_values():
         "[FAIL] device_type: profile gen20 covers device types ['sys-1029p-wtr'], not NetBox "
         "device type 'other'" in text_report
     )
+
+
+def test_lldp_json_interface_without_neighbour():
+    doc = {
+        "lldp": {
+            "interface": [
+                {"eno1": {"via": "LLDP", "vlan": {"vlan-id": "20", "pvid": True}}},
+                {
+                    "eno2": {
+                        "via": "LLDP",
+                        "chassis": {"sw1": {"id": {"type": "mac", "value": "00:1b:54:aa:bb:cd"}}},
+                        "port": {"id": {"type": "ifname", "value": "Gi1/0/2"}},
+                    }
+                },
+            ]
+        }
+    }
+    assert sorted(parse_lldp(doc)) == ["eno2"]

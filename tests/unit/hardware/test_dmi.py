@@ -268,3 +268,28 @@ def test_truncated_and_mangled_output_never_raises(path):
         assert inv["memory"]["dimm_count"] in (None, *range(0, 64))
     crlf = parse_dmidecode("\r\n".join(lines))
     assert crlf["system"] == parse_dmidecode("\n".join(lines))["system"]
+
+
+@requires_shared
+def test_hpe_gen10_hex_dumped_oem_records(shared_hw):
+    """dmidecode 3.1 prints the Gen10 blade's HPE records only as hex dumps: decoded from bytes."""
+    text = (shared_hw / "dmidecode" / "HP_ProLiant_BL460c_Gen10_Graphics_Exp.txt").read_text()
+    parsed = parse_dmidecode(text)
+    assert [(n["port"], n["pci"], n["type"]) for n in parsed["oem_nics"]] == [
+        (1, "0000:37:00.0", 233),
+        (2, "0000:37:00.1", 233),
+    ]
+    assert all(n["mac"] for n in parsed["oem_nics"])
+    firmware = parsed["oem_firmware"]
+    assert firmware["Server Platform Services (SPS) Firmware"] == "4.1.4.251"
+    assert firmware["System Programmable Logic Device"] == "0x1E"
+    assert firmware["Innovation Engine (IE) Firmware"] == "0.2.0.11"
+    inv = assemble({"dmidecode": text})
+    assert (inv["firmware"]["bios"], inv["firmware"]["bios_family"]) == ("2.04", "I41")
+    assert inv["firmware"]["bmc_family"] == "iLO 5"
+
+
+@requires_shared
+def test_hp_gen8_rom_family_is_not_the_bios_version(shared_hw):
+    inv = assemble({"dmidecode": (shared_hw / "dmidecode" / "HP_DL380p_Gen8.txt").read_text()})
+    assert (inv["firmware"]["bios"], inv["firmware"]["bios_family"]) == ("2015.07.01", "P70")
