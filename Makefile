@@ -47,5 +47,15 @@ format: setup
 bench: setup
 	$(PY) bench/pillar_bench.py
 
+# Rebuild salt_ext/utils/netbox/model/schema_meta.py from a NetBox OpenAPI schema file (a new NetBox
+# release: review MODELLED and MODEL_DEFAULTS in the script); schema-meta-check only compares.
+SCHEMA ?= ../shared/fixtures/netbox/openapi-4.6.8.json
+.PHONY: schema-meta schema-meta-check
+schema-meta: setup
+	$(PY) -m tests.support.gen_schema_meta $(SCHEMA)
+
+schema-meta-check: setup
+	$(PY) -m tests.support.gen_schema_meta --check $(SCHEMA)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .demo
