@@ -326,3 +326,25 @@ def test_bond_members_against_netbox(lab, profiles):
     interfaces = [i for i in lab.interfaces(dev) if i["name"] != "bond0"]
     check = by_name(validate(inventory, profile, dev, interfaces))["bond.bond0"]
     assert not check["ok"] and "NetBox has no interface bond0" in check["comment"]
+
+
+def test_jumbo_mtu_profile_fails_on_a_1514_byte_switch_port(lab, profiles):
+    """gen10 sets MTU 9000 on bond0 (eno1, eno2): a switch port that takes 1514-byte frames fails."""
+    report = run(lab, profiles, "srv-r1-01", {"lldp": {"eno1": {"port_mfs": 1514}}})
+    assert report["failed"] == ["lldp.eno1.mfs"]
+    assert (
+        "[FAIL] lldp.eno1.mfs: switch port tor1-r1 Ethernet1 on eno1 takes frames up to 1514 "
+        "bytes; the profile's MTU 9000 needs at least 9014" in format_report(report)
+    )
+    report = run(lab, profiles, "srv-r1-01", {"lldp": {"eno1": {"port_mfs": 9216}}})
+    assert report["passed"] and by_name(report)["lldp.eno1.mfs"]["ok"]
+
+
+def test_firmware_of_another_family_is_not_a_finding(lab, profiles):
+    """A box reporting iLO 5 firmware is not judged against gen11's iLO 4 minimum."""
+    report = run(lab, profiles, "srv-r1-02", {"bmc": {"firmware": "1.40", "family": "iLO 5"}})
+    check = by_name(report)["firmware.bmc"]
+    assert check["ok"] and check["skipped"] and "that is for iLO 4" in check["comment"]
+    report = run(lab, profiles, "srv-r1-02", {"bmc": {"firmware": "2.50"}})
+    assert report["failed"] == ["firmware.bmc"]
+    assert "iLO 4 2.50 is below the profile's minimum 2.55" in format_report(report)
