@@ -3,7 +3,9 @@
 The NetBox the tests talk to is the stand-in from ``tests/support/netbox_standin.py`` (an HTTP server on
 127.0.0.1), seeded with the lab snapshot **through the REST API** exactly as a real NetBox would be. Set
 ``NETBOX_URL`` and ``NETBOX_TOKEN`` to run the very same tests against a real NetBox 4.x instead (the lab is
-then imported into it, idempotently).
+then imported into it, idempotently). Tests that write (``fresh_netbox``) run there only with
+``NETBOX_ALLOW_WRITES=1``, each in a run-private copy of the lab it removes afterwards
+(``tests/support/live_lab.py``; how to write such a test: /work/team/LIVE-NETBOX.md, README "Tests").
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import os
 import pytest
 
 from salt_ext.utils.netbox import NetBoxClient, load_config
+from salt_ext.utils.netbox.counter import RequestCounter
 from salt_ext.utils.netbox.seed import import_snapshot
+from tests.support.live_lab import LabCopy, LabNames
 from tests.support.netbox_standin import NetBoxStandin
 from tests.support.saltenv import LAB1_SNAPSHOT
 
@@ -34,10 +38,31 @@ class NetBoxTarget:
     token: str
     standin: object = None
     seed_report: dict = dataclasses.field(default_factory=dict)
+    #: lab1 names -> this NetBox's names (identity except for a live ``fresh_netbox`` copy)
+    lab: LabNames = dataclasses.field(default_factory=LabNames)
 
     @property
     def is_real(self):
         return self.standin is None
+
+    def client(self):
+        """A new ``NetBoxClient`` on this NetBox; its ``counter`` (the product's own
+        ``RequestCounter``) counts the requests it sends, on the stand-in and a real NetBox alike.
+        """
+        return _client_for(self.url, self.token)
+
+
+def live_writes_allowed():
+    """``NETBOX_ALLOW_WRITES=1``: the user says the real NetBox of ``NETBOX_URL`` may be written."""
+    return os.environ.get("NETBOX_ALLOW_WRITES", "") not in ("", "0")
+
+
+def needs_standin(request_or_target, reason):
+    """Skip (with ``reason``) unless the test's NetBox is the in-process stand-in: for fault
+    injection, page caps and "NetBox down", which a real NetBox cannot be made to do."""
+    target = request_or_target
+    if getattr(target, "standin", None) is None:
+        pytest.skip(f"needs the stand-in: {reason}")
 
 
 def _load_lab1():
@@ -79,10 +104,43 @@ def netbox_target(lab1_snapshot):
 
 
 @pytest.fixture
-def fresh_netbox(lab1_snapshot):
-    """A NetBox of its own for a test that writes (a new stand-in seeded with the lab)."""
+def fresh_netbox(request, lab1_snapshot):
+    """
+    A lab of its own for a test that writes.
+
+    - On the stand-in (default): a new stand-in seeded with lab1 (``lab`` maps names to themselves).
+    - On a real NetBox (``NETBOX_URL``): only with ``NETBOX_ALLOW_WRITES=1`` (else skipped); a copy
+      of lab1 with run-unique names (``target.lab`` maps them: ``lab.name("srv-r2-01")``,
+      ``lab.sub({...})``), seeded beside the session's lab1 and removed afterwards, also when the
+      test fails. Only tests marked ``@pytest.mark.live_capable`` (they name objects through
+      ``lab``) run there; ``@pytest.mark.standin_only("why")`` ones skip, saying why.
+    """
     if os.environ.get("NETBOX_URL"):
-        pytest.skip("fresh_netbox needs the stand-in: a real NetBox cannot be reset per test")
+        marker = request.node.get_closest_marker("standin_only")
+        if marker is not None:
+            pytest.skip(f"needs the stand-in: {marker.args[0] if marker.args else marker.kwargs}")
+        if request.node.get_closest_marker("live_capable") is None:
+            pytest.skip(
+                "not yet live-capable: the test names lab1's objects directly and would write to "
+                "the shared lab1 (mark it live_capable once it uses fresh_netbox.lab)"
+            )
+        if not live_writes_allowed():
+            pytest.skip(
+                "writes to NetBox: set NETBOX_ALLOW_WRITES=1 if the NetBox of NETBOX_URL may be "
+                "written (each test then works in a lab copy of its own and removes it)"
+            )
+        shared = request.getfixturevalue("netbox_target")  # lab1's shared objects exist first
+        lab_copy = LabCopy(_client_for(shared.url, shared.token), lab1_snapshot)
+        try:
+            report = lab_copy.seed()
+            yield NetBoxTarget(
+                url=shared.url, token=shared.token, seed_report=report, lab=lab_copy.names
+            )
+        finally:
+            left = lab_copy.remove()
+            if left:
+                pytest.fail(f"lab copy {lab_copy.names.run} left objects behind: {left}")
+        return
     target = _seeded_target(lab1_snapshot)
     yield target
     target.standin.stop()
@@ -92,3 +150,45 @@ def fresh_netbox(lab1_snapshot):
 def netbox_client(netbox_target):
     """A ``NetBoxClient`` on the session NetBox."""
     return _client_for(netbox_target.url, netbox_target.token)
+
+
+@pytest.fixture
+def netbox_requests(monkeypatch):
+    """
+    The requests the product sends during the test, as its own ``RequestCounter`` counts them
+    (every ``NetBoxClient`` of this process, loader modules' cached clients included): a
+    ``RequestCounter`` to read with ``.count(endpoint, method)`` / ``.total``, the same on the
+    stand-in and on a real NetBox (unlike the stand-in's request log). Call ``reset()`` to start
+    counting afresh. Daemons (integration tests) count in their own processes: not seen here.
+    """
+    tap = _RequestTap()
+    original_record = RequestCounter.record
+    original_retry = RequestCounter.record_retry
+
+    def record(self, endpoint, method):
+        original_record(self, endpoint, method)
+        if self is not tap:
+            original_record(tap, endpoint, method)
+
+    def record_retry(self, endpoint, method):
+        original_retry(self, endpoint, method)
+        if self is not tap:
+            original_retry(tap, endpoint, method)
+
+    monkeypatch.setattr(RequestCounter, "record", record)
+    monkeypatch.setattr(RequestCounter, "record_retry", record_retry)
+    return tap
+
+
+class _RequestTap(RequestCounter):
+    """A ``RequestCounter`` fed by every other one (see ``netbox_requests``)."""
+
+    def reset(self):
+        with self._lock:  # pylint: disable=protected-access
+            self._requests.clear()
+            self._retries.clear()
+            self._pages.clear()
+
+    def writes(self, endpoint=None):
+        """POST + PATCH + PUT + DELETE requests (to ``endpoint`` when given)."""
+        return sum(self.count(endpoint, m) for m in ("POST", "PATCH", "PUT", "DELETE"))

@@ -59,14 +59,17 @@ def loaders(target, cachedir, minion_id="srv-r2-01", test=False, **extra):
 
 
 def writes(target):
-    """How many write requests the stand-in has served."""
-    return sum(target.standin.count(method=m) for m in WRITE_METHODS)
+    """How many write requests the product has sent (its own RequestCounter, see the
+    ``netbox_requests`` fixture), on the stand-in and a real NetBox alike."""
+    return target.requests.writes()
 
 
 @pytest.fixture
-def nb(fresh_netbox, tmp_path):
-    """(target, execution modules) on a fresh stand-in, as minion srv-r2-01."""
-    mods, _ = loaders(fresh_netbox, tmp_path)
+def nb(fresh_netbox, tmp_path, netbox_requests):
+    """(target, execution modules) on a lab of its own (``fresh_netbox``), as minion srv-r2-01
+    (its name in that lab); ``target.requests`` counts the product's requests."""
+    mods, _ = loaders(fresh_netbox, tmp_path, minion_id=fresh_netbox.lab.name("srv-r2-01"))
+    fresh_netbox.requests = netbox_requests
     return fresh_netbox, mods
 
 
@@ -108,6 +111,7 @@ def test_status(ro_mods, netbox_target):
     assert netbox_target.token not in repr(ret)
 
 
+@pytest.mark.standin_only("takes NetBox down")
 def test_status_unreachable_reports_and_sets_retcode(fresh_netbox, tmp_path):
     mods, _ = loaders(fresh_netbox, tmp_path)
     fresh_netbox.standin.faults.down()
@@ -179,21 +183,23 @@ def test_removed_function_names_replacement(ro_mods):
 
 
 # -- writes --------------------------------------------------------------------------------------
+@pytest.mark.live_capable
 def test_create_update_delete(nb):
     target, mods = nb
+    lab9 = target.lab.unique("lab9")  # a site of the test's own (run-unique on a real NetBox)
     made = mods["netbox.create"](
-        "dcim.sites", name="LAB9", slug="lab9", status="planned", tags=["turnup-lab"]
+        "dcim.sites", name=lab9.upper(), slug=lab9, status="planned", tags=["turnup-lab"]
     )
-    assert made["slug"] == "lab9" and made["status"]["value"] == "planned"
+    assert made["slug"] == lab9 and made["status"]["value"] == "planned"
     assert [t["slug"] for t in made["tags"]] == ["turnup-lab"]
-    before = target.standin.count(method="PATCH")
-    ret = mods["netbox.update"]("dcim.sites", made["id"], status="active", name="LAB9")
+    before = target.requests.count(method="PATCH")
+    ret = mods["netbox.update"]("dcim.sites", made["id"], status="active", name=lab9.upper())
     assert ret["changes"] == {"status": {"old": "planned", "new": "active"}}
     assert ret["object"]["status"]["value"] == "active"
-    assert target.standin.count(method="PATCH") == before + 1
+    assert target.requests.count(method="PATCH") == before + 1
     # nothing to change: no PATCH at all
     assert mods["netbox.update"]("dcim.sites", made["id"], status="active")["changes"] == {}
-    assert target.standin.count(method="PATCH") == before + 1
+    assert target.requests.count(method="PATCH") == before + 1
     assert mods["netbox.delete"]("dcim.sites", made["id"]) == {
         "deleted": True,
         "endpoint": "dcim.sites",
@@ -204,6 +210,7 @@ def test_create_update_delete(nb):
         mods["netbox.update"]("dcim.sites", made["id"], status="active")
 
 
+@pytest.mark.live_capable
 def test_create_invalid_carries_netbox_message(nb):
     _, mods = nb
     with pytest.raises(CommandExecutionError, match="site"):
@@ -214,30 +221,34 @@ def test_create_invalid_carries_netbox_message(nb):
         mods["netbox.create"]("dcim.devices", name="x", site="nowhere")
 
 
+@pytest.mark.live_capable
 def test_set_status_writes_journal_with_job_id(nb):
+    L = nb[0].lab.sub
     target, mods = nb
-    ret = mods["netbox.set_status"]("srv-r2-01", "staged", comment="burn-in passed")
+    ret = mods["netbox.set_status"](L("srv-r2-01"), "staged", comment="burn-in passed")
     assert ret["changed"] is True and ret["old"] == "planned" and ret["new"] == "staged"
     entry = target_get(target, "extras.journal-entries", ret["journal_id"])
-    assert entry["assigned_object_id"] == mods["netbox.device"]("srv-r2-01")["id"]
+    assert entry["assigned_object_id"] == mods["netbox.device"](L("srv-r2-01"))["id"]
     assert "Status planned -> staged: burn-in passed" in entry["comments"]
     assert f"Salt job {JID}" in entry["comments"]
     # already staged: nothing written
     before = writes(target)
-    again = mods["netbox.set_status"]("srv-r2-01", "staged")
+    again = mods["netbox.set_status"](L("srv-r2-01"), "staged")
     assert again["changed"] is False and writes(target) == before
 
 
+@pytest.mark.live_capable
 def test_journal_kinds_and_published_jid(nb):
+    L = nb[0].lab.sub
     target, mods = nb
-    entry = mods["netbox.journal"]("srv-r2-01", "cabled", kind="success", __pub_jid="123")
+    entry = mods["netbox.journal"](L("srv-r2-01"), "cabled", kind="success", __pub_jid="123")
     assert entry["kind"]["value"] == "success"
-    assert entry["comments"].startswith("cabled\n\n— Salt job 123 (srv-r2-01)")
-    iface = mods["netbox.get"]("dcim.interfaces", device="srv-r2-01", name="eno1")
+    assert entry["comments"].startswith(L("cabled\n\n— Salt job 123 (srv-r2-01)"))
+    iface = mods["netbox.get"]("dcim.interfaces", device=L("srv-r2-01"), name="eno1")
     entry = mods["netbox.journal"](f"dcim.interfaces:{iface['id']}", "optic swapped")
     assert entry["assigned_object_type"] == "dcim.interface"
     with pytest.raises(SaltInvocationError, match="kind must be one of"):
-        mods["netbox.journal"]("srv-r2-01", "x", kind="loud")
+        mods["netbox.journal"](L("srv-r2-01"), "x", kind="loud")
     assert target.token not in repr(entry)
 
 
@@ -247,27 +258,36 @@ def target_get(target, endpoint, ident):
     return client.get(endpoint, ident)
 
 
+@pytest.mark.live_capable
 def test_assign_next_ip_is_idempotent_and_sets_primary(nb):
+    L = nb[0].lab.sub
     target, mods = nb
     first = mods["netbox.assign_next_ip"](
-        "10.10.3.0/24", "srv-r3-04:eno1", primary=True, dns_name="srv-r3-04.lab1.example.net"
+        L("10.10.3.0/24"),
+        L("srv-r3-04:eno1"),
+        primary=True,
+        dns_name=L("srv-r3-04.lab1.example.net"),
     )
-    assert first["allocated"] is True and first["address"].startswith("10.10.3.")
-    dev = mods["netbox.device"]("srv-r3-04")
+    assert first["allocated"] is True and first["address"].startswith(L("10.10.3."))
+    dev = mods["netbox.device"](L("srv-r3-04"))
     assert dev["primary_ip4"]["id"] == first["id"]
-    again = mods["netbox.assign_next_ip"]("10.10.3.0/24", "eno1", device="srv-r3-04")
+    again = mods["netbox.assign_next_ip"](L("10.10.3.0/24"), "eno1", device=L("srv-r3-04"))
     assert again["allocated"] is False and again["id"] == first["id"]
     with pytest.raises(SaltInvocationError, match="not found"):
-        mods["netbox.assign_next_ip"]("10.99.0.0/24", "srv-r3-04:eno1")
+        mods["netbox.assign_next_ip"]("10.99.0.0/24", L("srv-r3-04:eno1"))
 
 
+@pytest.mark.live_capable
 def test_assign_next_ip_concurrent_calls_get_different_addresses(nb):
+    L = nb[0].lab.sub
     target, mods = nb
     results, errors = {}, []
 
     def grab(iface):
         try:
-            results[iface] = mods["netbox.assign_next_ip"]("10.10.3.0/24", f"srv-r3-02:{iface}")
+            results[iface] = mods["netbox.assign_next_ip"](
+                L("10.10.3.0/24"), L(f"srv-r3-02:{iface}")
+            )
         except Exception as err:  # pylint: disable=broad-except
             errors.append(err)
 
@@ -296,20 +316,22 @@ class RivalAllocation:
         return self.client.allocate_ip(prefix_id, data)
 
 
+@pytest.mark.live_capable
 def test_assign_next_ip_concurrent_calls_for_one_interface_keep_one_address(
     nb, monkeypatch, tmp_path
 ):
+    L = nb[0].lab.sub
     target, _ = nb
     client = NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
     src = RivalAllocation(client)
     monkeypatch.setattr(glue, "get_source", lambda *a, **k: src)
     mods, _ = loaders(target, tmp_path / "rival")
-    ret = mods["netbox.assign_next_ip"]("10.10.3.0/24", "srv-r3-02:eno1")
+    ret = mods["netbox.assign_next_ip"](L("10.10.3.0/24"), L("srv-r3-02:eno1"))
     assert ret["allocated"] is False and ret["id"] == src.rival["id"]
     assert ret["address"] == src.rival["address"]
-    iface = client.find("dcim.interfaces", device="srv-r3-02", name="eno1")
+    iface = client.find("dcim.interfaces", device=L("srv-r3-02"), name="eno1")
     on_iface = client.list("ipam.ip-addresses", {"interface_id": iface["id"]})
-    assert [ip["id"] for ip in on_iface if ip["address"].startswith("10.10.3.")] == [ret["id"]]
+    assert [ip["id"] for ip in on_iface if ip["address"].startswith(L("10.10.3."))] == [ret["id"]]
 
 
 def _inventory(serial):
@@ -357,32 +379,34 @@ def _inventory(serial):
     }
 
 
+@pytest.mark.live_capable
 def test_sync_inventory_fills_then_is_idempotent(nb):
+    L = nb[0].lab.sub
     target, mods = nb
-    inventory = _inventory("LAB1R2S01")
+    inventory = _inventory(L("LAB1R2S01"))
     before = writes(target)
-    dry = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory), test=True)
+    dry = mods["netbox.sync_inventory"](
+        L("srv-r2-01"), inventory=copy.deepcopy(inventory), test=True
+    )
     assert writes(target) == before
     assert set(dry["changes"]["mac_addresses"]) == {"eno1", "eno2", "bmc"}
-    calls = (("POST", "/api/dcim/mac-addresses/"), ("PATCH", "/api/dcim/interfaces/"))
-    counted = [target.standin.count(method=m, path_prefix=p) for m, p in calls]
-    ret = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory))
+    calls = (("POST", "dcim.mac-addresses"), ("PATCH", "dcim.interfaces"))
+    counted = [target.requests.count(p, m) for m, p in calls]
+    ret = mods["netbox.sync_inventory"](L("srv-r2-01"), inventory=copy.deepcopy(inventory))
     assert ret["changes"] == dry["changes"] and ret["conflicts"] == []
     # bulk writes: MAC objects, the interfaces' primary MACs, inventory items, journal entry
     assert writes(target) - before == 4
-    assert [target.standin.count(method=m, path_prefix=p) for m, p in calls] == [
-        n + 1 for n in counted
-    ]
-    ifaces = {i["name"]: i for i in mods["netbox.get_interfaces"]("srv-r2-01")}
+    assert [target.requests.count(p, m) for m, p in calls] == [n + 1 for n in counted]
+    ifaces = {i["name"]: i for i in mods["netbox.get_interfaces"](L("srv-r2-01"))}
     assert ifaces["eno1"]["mac_address"] == "24:6E:96:02:11:01"
     assert ifaces["bmc"]["primary_mac_address"]["mac_address"] == "24:6E:96:02:11:03"
     items = {
-        i["name"]: i for i in mods["netbox.filter"]("dcim.inventory-items", device="srv-r2-01")
+        i["name"]: i for i in mods["netbox.filter"]("dcim.inventory-items", device=L("srv-r2-01"))
     }
     assert set(items) == {"CPU1", "A1", "nvme0n1", "PS1"}
     assert items["PS1"]["serial"] == "CN1797263B"
     assert items["PS1"]["manufacturer"]["name"] == "Dell"
-    dev = mods["netbox.device"]("srv-r2-01")
+    dev = mods["netbox.device"](L("srv-r2-01"))
     notes = [
         e["comments"]
         for e in mods["netbox.filter"](
@@ -394,120 +418,137 @@ def test_sync_inventory_fills_then_is_idempotent(nb):
     ]
     assert notes == [
         "Hardware inventory synced: 3 MAC address(es) recorded (eno1, eno2, bmc); "
-        f"4 inventory item(s) created\n\n— Salt job {JID} (srv-r2-01)"
+        + L(f"4 inventory item(s) created\n\n— Salt job {JID} (srv-r2-01)")
     ]
     # second run: nothing to write
     before = writes(target)
-    again = mods["netbox.sync_inventory"]("srv-r2-01", inventory=copy.deepcopy(inventory))
+    again = mods["netbox.sync_inventory"](L("srv-r2-01"), inventory=copy.deepcopy(inventory))
     assert again["changes"] == {} and again["conflicts"] == []
     assert writes(target) == before
 
 
+@pytest.mark.live_capable
 def test_sync_inventory_fills_empty_serial_and_refuses_a_different_one(nb):
+    L = nb[0].lab.sub
     target, mods = nb
-    dev = mods["netbox.device"]("srv-r2-02")
+    dev = mods["netbox.device"](L("srv-r2-02"))
     mods["netbox.update"]("dcim.devices", dev["id"], serial="")
-    ret = mods["netbox.sync_inventory"]("srv-r2-02", inventory={"system": {"serial": "CN7X9Q2"}})
+    ret = mods["netbox.sync_inventory"](L("srv-r2-02"), inventory={"system": {"serial": "CN7X9Q2"}})
     assert ret["changes"] == {"serial": {"old": "", "new": "CN7X9Q2"}}
-    assert mods["netbox.device"]("srv-r2-02")["serial"] == "CN7X9Q2"
-    ret = mods["netbox.sync_inventory"]("srv-r2-02", inventory={"system": {"serial": "OTHER99X"}})
+    assert mods["netbox.device"](L("srv-r2-02"))["serial"] == "CN7X9Q2"
+    ret = mods["netbox.sync_inventory"](
+        L("srv-r2-02"), inventory={"system": {"serial": "OTHER99X"}}
+    )
     assert ret["changes"] == {}
     (conflict,) = ret["conflicts"]
     assert "NetBox has 'CN7X9Q2' but the server reports 'OTHER99X'" in conflict["message"]
-    assert mods["netbox.device"]("srv-r2-02")["serial"] == "CN7X9Q2"
+    assert mods["netbox.device"](L("srv-r2-02"))["serial"] == "CN7X9Q2"
     assert mods.pack["__context__"]["retcode"] == 1
     with pytest.raises(SaltInvocationError, match="unknown argument"):
-        mods["netbox.sync_inventory"]("srv-r2-02", inventory={}, tset=True)
+        mods["netbox.sync_inventory"](L("srv-r2-02"), inventory={}, tset=True)
 
 
+@pytest.mark.live_capable
 def test_sync_inventory_writes_nothing_when_the_serial_conflicts(nb):
     """Another server in the slot: none of its MACs or parts may land on the device."""
+    L = nb[0].lab.sub
     target, mods = nb
     inventory = _inventory("OTHER99X")  # srv-r2-01 is LAB1R2S01 in NetBox
     for test in (True, False):
         before = writes(target)
         ret = mods["netbox.sync_inventory"](
-            "srv-r2-01", inventory=copy.deepcopy(inventory), test=test
+            L("srv-r2-01"), inventory=copy.deepcopy(inventory), test=test
         )
         assert writes(target) == before, ret
         assert ret["changes"] == {}
         assert [c["field"] for c in ret["conflicts"]] == ["serial"]
-        assert "NetBox has 'LAB1R2S01' but the server reports 'OTHER99X'" in (
+        assert L("NetBox has 'LAB1R2S01' but the server reports 'OTHER99X'") in (
             ret["conflicts"][0]["message"]
         )
-        assert ret["warnings"][0].startswith("nothing written to device 'srv-r2-01' (")
+        assert ret["warnings"][0].startswith(L("nothing written to device 'srv-r2-01' ("))
         assert "held back" in ret["warnings"][0]
         assert mods.pack["__context__"]["retcode"] == 1
-    assert not mods["netbox.filter"]("dcim.inventory-items", device="srv-r2-01")
+    assert not mods["netbox.filter"]("dcim.inventory-items", device=L("srv-r2-01"))
     assert not mods["netbox.filter"]("dcim.mac-addresses", mac_address="24:6e:96:02:11:01")
     # the right server afterwards: everything is written
-    ret = mods["netbox.sync_inventory"]("srv-r2-01", inventory=_inventory("LAB1R2S01"))
+    ret = mods["netbox.sync_inventory"](L("srv-r2-01"), inventory=_inventory(L("LAB1R2S01")))
     assert ret["conflicts"] == [] and set(ret["changes"]) == {"mac_addresses", "inventory_items"}
 
 
+@pytest.mark.live_capable
 def test_sync_inventory_never_fills_a_serial_another_device_has(nb):
     """srv-r2-01's server racked in srv-r2-02's slot: the empty serial is not filled."""
+    L = nb[0].lab.sub
     target, mods = nb
-    dev = mods["netbox.device"]("srv-r2-02")
+    dev = mods["netbox.device"](L("srv-r2-02"))
     mods["netbox.update"]("dcim.devices", dev["id"], serial="")
     before = writes(target)
-    ret = mods["netbox.sync_inventory"]("srv-r2-02", inventory=_inventory("LAB1R2S01"))
+    ret = mods["netbox.sync_inventory"](L("srv-r2-02"), inventory=_inventory(L("LAB1R2S01")))
     assert writes(target) == before and ret["changes"] == {}
     (conflict,) = ret["conflicts"]
     # (lab1's broken rack gives the serial to srv-r3-03 as well)
-    assert conflict["netbox"] == "LAB1R2S01 on srv-r2-01, srv-r3-03"
-    assert "which NetBox gives to srv-r2-01, srv-r3-03; not written" in conflict["message"]
-    assert mods["netbox.device"]("srv-r2-02")["serial"] == ""
+    assert conflict["netbox"] == L("LAB1R2S01 on srv-r2-01, srv-r3-03")
+    assert L("which NetBox gives to srv-r2-01, srv-r3-03; not written") in conflict["message"]
+    assert mods["netbox.device"](L("srv-r2-02"))["serial"] == ""
     assert mods.pack["__context__"]["retcode"] == 1
 
 
+@pytest.mark.live_capable
 def test_sync_inventory_assigns_an_unassigned_mac_object_instead_of_duplicating_it(nb):
+    L = nb[0].lab.sub
     target, mods = nb
     spare = mods["netbox.create"]("dcim.mac-addresses", mac_address="24:6e:96:02:11:02")
     assert spare["assigned_object"] is None
-    ret = mods["netbox.sync_inventory"]("srv-r2-01", inventory=_inventory("LAB1R2S01"))
+    ret = mods["netbox.sync_inventory"](L("srv-r2-01"), inventory=_inventory(L("LAB1R2S01")))
     assert ret["changes"]["mac_addresses"]["eno2"] == {"old": None, "new": "24:6E:96:02:11:02"}
     (obj,) = mods["netbox.filter"]("dcim.mac-addresses", mac_address="24:6e:96:02:11:02")
     assert obj["id"] == spare["id"] and obj["assigned_object"]["name"] == "eno2"
-    eno2 = mods["netbox.get"]("dcim.interfaces", device="srv-r2-01", name="eno2")
+    eno2 = mods["netbox.get"]("dcim.interfaces", device=L("srv-r2-01"), name="eno2")
     assert eno2["primary_mac_address"]["id"] == spare["id"]
     before = writes(target)
-    again = mods["netbox.sync_inventory"]("srv-r2-01", inventory=_inventory("LAB1R2S01"))
+    again = mods["netbox.sync_inventory"](L("srv-r2-01"), inventory=_inventory(L("LAB1R2S01")))
     assert again["changes"] == {} and writes(target) == before
 
 
 def test_compat_create_functions(nb):
+    L = nb[0].lab.sub
     _, mods = nb
     assert mods["netbox.create_manufacturer"]("Quanta")["dcim"]["manufacturers"]["slug"] == "quanta"
     assert mods["netbox.create_manufacturer"]("Quanta") == {}
     made = mods["netbox.create_device_type"]("D52B-1U", "Quanta")
     assert made["dcim"]["device-types"]["slug"] == "d52b-1u"
-    created = mods["netbox.create_device"]("srv-r2-09", "edge-server", "D52B-1U", "Quanta", "lab1")
-    assert created["dcim"]["devices"]["name"] == "srv-r2-09"
-    ret = mods["netbox.create_interface"]("srv-r2-09", "bond0", lag=True)
+    created = mods["netbox.create_device"](
+        L("srv-r2-09"), "edge-server", "D52B-1U", "Quanta", L("lab1")
+    )
+    assert created["dcim"]["devices"]["name"] == L("srv-r2-09")
+    ret = mods["netbox.create_interface"](L("srv-r2-09"), "bond0", lag=True)
     (payload,) = ret["dcim"]["interfaces"].values()
     assert payload["type"] == "lag"
     mods["netbox.create_interface"](
-        "srv-r2-09", "eno1", mac_address="aa:bb:cc:00:00:01", form_factor=1200
+        L("srv-r2-09"), "eno1", mac_address="aa:bb:cc:00:00:01", form_factor=1200
     )
-    child = mods["netbox.make_interface_child"]("srv-r2-09", "eno1", "bond0")
+    child = mods["netbox.make_interface_child"](L("srv-r2-09"), "eno1", "bond0")
     (iface,) = child["dcim"]["interfaces"].values()
     assert iface["lag"]["name"] == "bond0" and iface["type"]["value"] == "10gbase-x-sfpp"
     assert iface["mac_address"] == "AA:BB:CC:00:00:01"
-    ip = mods["netbox.create_ipaddress"]("10.10.2.200/24", 4, device="srv-r2-09", interface="bond0")
-    assert ip["ipam"]["ip-addresses"]["address"] == "10.10.2.200/24"
+    ip = mods["netbox.create_ipaddress"](
+        L("10.10.2.200/24"), 4, device=L("srv-r2-09"), interface="bond0"
+    )
+    assert ip["ipam"]["ip-addresses"]["address"] == L("10.10.2.200/24")
     assert (
-        mods["netbox.create_ipaddress"]("10.10.2.200/24", 4, device="srv-r2-09", interface="bond0")
+        mods["netbox.create_ipaddress"](
+            L("10.10.2.200/24"), 4, device=L("srv-r2-09"), interface="bond0"
+        )
         == {}
     )
     with pytest.raises(SaltInvocationError, match="IPv4, not IPv6"):
-        mods["netbox.create_ipaddress"]("10.10.2.201/24", 6)
-    assert mods["netbox.update_device"]("srv-r2-09", serial="QTA123456") == {
+        mods["netbox.create_ipaddress"](L("10.10.2.201/24"), 6)
+    assert mods["netbox.update_device"](L("srv-r2-09"), serial="QTA123456") == {
         "dcim": {"devices": {"serial": "QTA123456"}}
     }
-    lagged = mods["netbox.make_interface_lag"]("srv-r2-09", "eno1")
+    lagged = mods["netbox.make_interface_lag"](L("srv-r2-09"), "eno1")
     assert next(iter(lagged["dcim"]["interfaces"].values()))["type"]["value"] == "lag"
-    gone = mods["netbox.delete_interface"]("srv-r2-09", "eno1")
+    gone = mods["netbox.delete_interface"](L("srv-r2-09"), "eno1")
     assert list(gone["DELETE"]["dcim"]["interfaces"].values()) == ["eno1"]
 
 
