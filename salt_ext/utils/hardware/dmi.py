@@ -460,8 +460,12 @@ def _oem_nics(records, is_hp=True):
             counter += 1
             if nic["port"] is None:
                 nic["port"] = nic["index"] = counter
-            if nic["port"] in nics or nic["mac"] in seen_macs:
-                continue
+            if nic["mac"] in seen_macs:
+                continue  # the same port, listed by another record type
+            if nic["port"] in nics:
+                # 209/221 number NICs by position, not by port: a NIC 233 does not list keeps
+                # its own entry under the next free number instead of replacing a port.
+                nic["port"] = nic["index"] = max(nics) + 1
             nics[nic["port"]] = nic
             seen_macs.add(nic["mac"])
     return [nics[port] for port in sorted(nics)]

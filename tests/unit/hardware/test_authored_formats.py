@@ -488,3 +488,12 @@ def test_lldp_json_interface_without_neighbour():
         }
     }
     assert sorted(parse_lldp(doc)) == ["eno2"]
+
+
+def test_oem_nics_209_entry_233_does_not_list_is_kept():
+    extra = text("dmidecode-hpe-gen10-hexonly.txt").replace(
+        "D1 14 63 00 00 5C EC 0D 9A 11 22 30 00 5C EC 0D\n\t\t9A 11 22 31",
+        "D1 14 63 00 00 5C EC 0D 9A 11 22 30 00 5E EC 0D\n\t\t9A 11 22 99",
+    )
+    nics = nic_table(parse_dmidecode(extra))
+    assert nics[-1] == (4, "0000:5e:00.0", "ec:0d:9a:11:22:99", 209) and len(nics) == 4
