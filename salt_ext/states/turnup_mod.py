@@ -346,3 +346,37 @@ def autosign_absent(name, minion=None, grain="serialnumber"):
     else:
         ret["comment"] = f"serial {name} removed from autosign"
     return ret
+
+
+def rollout_planned(name, *, site=None, generation=None, batch="25%", canary=1):
+    """
+    Refuse a generation rollout that cannot be planned (unknown site or generation, no active
+    box of it, a bad ``batch``/``canary``), naming the fix; otherwise list its waves. Changes
+    nothing; every wave of ``orch.hwgen_rollout`` requires it. Fails with ``test=True`` too.
+
+    .. code-block:: yaml
+
+        rollout-planned:
+          turnup.rollout_planned:
+            - site: lab1
+            - generation: gen10
+            - batch: 25%
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run state.orchestrate orch.hwgen_rollout pillar='{site: lab1, generation: gen10}'
+    """
+    from salt_ext.utils.turnup import rollout  # noqa: PLC0415  # pylint: disable=C0415
+
+    ret = _ret(name)
+    try:
+        plan = rollout.plan(_source(), site, generation, batch, canary)
+    except (SaltInvocationError, NetBoxError) as err:
+        ret.update(result=False, comment=f"rollout refused, nothing applied: {err}")
+        return ret
+    ret["comment"] = f"{generation} in {plan['site']}: " + "; ".join(
+        f"{w['name']}: {', '.join(w['devices'])}" for w in plan["waves"]
+    )
+    return ret

@@ -24,18 +24,20 @@ from tests.unit.hardware.lab import simulate_spec
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.live_capable,
     pytest.mark.skipif(SHARED_FIXTURES is None, reason=SHARED_MISSING_REASON),
 ]
 
-BOX = "srv-r1-01"
-MINION = "srv-r1-01.lab1.example.net"  # its NetBox custom field minion_id
-SERIAL = "LAB1R1S01"
+LAB_BOX = "srv-r1-01"
 DISK_SIZE = 64 * 1024 * 1024
 MARK = b"\x5a" * 4096
 
 
 @pytest.fixture
 def env(salt_factories, fresh_netbox, tmp_path):
+    lab = fresh_netbox.lab
+    box, minion_id = lab.name(LAB_BOX), lab.minion(LAB_BOX)
+    serial, other_serial = lab.sub("LAB1R1S01"), lab.sub("LAB1R2S01")
     states = tmp_path / "extra-states"
     root = tmp_path / "box-root"
     (states / "lab").mkdir(parents=True)
@@ -64,26 +66,31 @@ def env(salt_factories, fresh_netbox, tmp_path):
         ),
     )
     spec = tmp_path / "simulate.json"
-    spec.write_text(json.dumps(simulate_spec(BOX)))
+    spec.write_text(json.dumps(simulate_spec(LAB_BOX)))
     hardware = {"simulate": str(spec), "root": str(root), "apply_live": False}
     # Salt puts the master's root_dir in front of autosign_file/_grains_dir: write where it reads
     loaded = salt.config.master_config(master.config_file)
     autosign_file = pathlib.Path(loaded["autosign_file"])
     autosign_file.parent.mkdir(parents=True, exist_ok=True)
-    autosign_file.write_text(f"{MINION}\nother-box.lab1.example.net\n")
+    autosign_file.write_text(f"{minion_id}\nother-box.lab1.example.net\n")
     grains_file = pathlib.Path(loaded["autosign_grains_dir"])
     grains_file.mkdir(parents=True, exist_ok=True)
     grains_file = grains_file / "serialnumber"
-    grains_file.write_text(f"# managed\n{SERIAL}\nLAB1R2S01\n")
+    grains_file.write_text(f"# managed\n{serial}\n{other_serial}\n")
     with master.started():
         minion = master.salt_minion_daemon(
-            MINION, overrides=minion_overrides(fresh_netbox, hardware=hardware)
+            minion_id, overrides=minion_overrides(fresh_netbox, hardware=hardware)
         )
         with minion.started():
             client = NetBoxClient(
                 load_config({"netbox": {"url": fresh_netbox.url, "token": fresh_netbox.token}})
             )
             yield {
+                "box": box,
+                "minion_id": minion_id,
+                "serial": serial,
+                "other_serial": other_serial,
+                "site": lab.site,
                 "master": master,
                 "minion": minion,
                 "nb": client,
@@ -113,7 +120,7 @@ def by_id(ret):
 
 
 def device(env):
-    return env["nb"].list("dcim.devices", {"name": BOX})[0]
+    return env["nb"].list("dcim.devices", {"name": env["box"]})[0]
 
 
 def journal(env):
@@ -125,7 +132,13 @@ def journal(env):
 
 
 def object_changes(env):
-    return len(env["nb"].list("core.object-changes", {}))
+    dev = device(env)
+    return len(
+        env["nb"].list(
+            "core.object-changes",
+            {"changed_object_type": "dcim.device", "changed_object_id": dev["id"]},
+        )
+    )
 
 
 def accepted(env):
@@ -138,19 +151,21 @@ def disks_wiped(env):
 
 
 def untouched(env, changes_before, journal_before):
+    minion_id, serial = env["minion_id"], env["serial"]
     assert device(env)["status"]["value"] == "active"
     assert len(journal(env)) == journal_before
     assert object_changes(env) == changes_before
-    assert MINION in accepted(env)
+    assert minion_id in accepted(env)
     assert disks_wiped(env) == [False, False]
-    assert MINION in env["autosign_file"].read_text()
-    assert SERIAL in env["grains_file"].read_text()
+    assert minion_id in env["autosign_file"].read_text()
+    assert serial in env["grains_file"].read_text()
     assert not (env["root"] / "drained").exists()
 
 
 def test_decommission_one_r1_server(env):
+    box, minion_id, serial = env["box"], env["minion_id"], env["serial"]
     changes_before, journal_before = object_changes(env), len(journal(env))
-    pillar = {"site": "lab1", "devices": [BOX], "drain": "lab.drain"}
+    pillar = {"site": env["site"], "devices": [box], "drain": "lab.drain"}
 
     # 1. without confirm: refused, naming the fix; nothing changed anywhere
     ret = orchestrate(env, pillar)
@@ -158,26 +173,26 @@ def test_decommission_one_r1_server(env):
     states = by_id(ret)
     assert list(states) == ["decommission-confirmed"], states
     assert states["decommission-confirmed"]["result"] is False
-    assert f"confirm: [{BOX}]" in states["decommission-confirmed"]["comment"]
+    assert f"confirm: [{box}]" in states["decommission-confirmed"]["comment"]
     untouched(env, changes_before, journal_before)
 
     # 2. confirm naming another box: refused too
     ret = orchestrate(env, dict(pillar, confirm=["srv-r1-02"]))
     assert ret.returncode != 0
     comment = by_id(ret)["decommission-confirmed"]["comment"]
-    assert f"not confirmed: {BOX}" in comment and "srv-r1-02" in comment
+    assert f"not confirmed: {box}" in comment and "srv-r1-02" in comment
     untouched(env, changes_before, journal_before)
 
     # 3. test=True: every change predicted, nothing written
-    pillar["confirm"] = [BOX]
+    pillar["confirm"] = [box]
     ret = orchestrate(env, pillar, test=True)
     assert ret.returncode == 0, ret
     states = by_id(ret)
-    assert states[f"decommissioning-{BOX}"]["result"] is None
-    assert states[f"decommissioning-{BOX}"]["changes"]["status"]["new"] == "decommissioning"
-    assert states[f"key-{BOX}"]["changes"]["key"]["old"] == "minions"
-    assert states[f"autosign-{BOX}"]["changes"]["autosign_grains"]["old"] == [SERIAL]
-    wipe = states[f"wipe-{BOX}"]["changes"]
+    assert states[f"decommissioning-{box}"]["result"] is None
+    assert states[f"decommissioning-{box}"]["changes"]["status"]["new"] == "decommissioning"
+    assert states[f"key-{box}"]["changes"]["key"]["old"] == "minions"
+    assert states[f"autosign-{box}"]["changes"]["autosign_grains"]["old"] == [serial]
+    wipe = states[f"wipe-{box}"]["changes"]
     assert "would wipe sda, sdb" in json.dumps(wipe), wipe
     untouched(env, changes_before, journal_before)
 
@@ -190,17 +205,17 @@ def test_decommission_one_r1_server(env):
     dev = device(env)
     assert dev["status"]["value"] == "offline"
     assert disks_wiped(env) == [True, True]
-    assert MINION not in accepted(env)
-    assert MINION not in env["autosign_file"].read_text()
+    assert minion_id not in accepted(env)
+    assert minion_id not in env["autosign_file"].read_text()
     assert "other-box.lab1.example.net" in env["autosign_file"].read_text()
     grains = env["grains_file"].read_text()
-    assert SERIAL not in grains and "LAB1R2S01" in grains
+    assert serial not in grains and env["other_serial"] in grains
     entries = sorted(journal(env), key=lambda e: e["id"])[journal_before:]
     texts = [e["comments"] for e in entries]
     assert len(texts) == 2, texts
     assert texts[0].startswith("Status active -> decommissioning")
     assert texts[1].startswith("Status decommissioning -> offline")
-    assert "disks wiped" in texts[1] and MINION in texts[1]
+    assert "disks wiped" in texts[1] and minion_id in texts[1]
     assert all("Salt job " in t for t in texts)
 
     # 5. again: the device is offline and is left alone
