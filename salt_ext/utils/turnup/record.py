@@ -1,0 +1,185 @@
+"""
+The run record of a rack turn-up, kept in Salt's cache (``salt.cache``: localfs, redis, ...), so
+any master sharing the cache sees it. Bank ``turnup/runs`` (key: run id) and ``turnup/locks``
+(key ``<site>.<rack>``: the running run of a rack, its master and process).
+"""
+
+import datetime
+import os
+import socket
+import time
+
+import salt.cache
+from salt.exceptions import SaltInvocationError, SaltRunnerError
+
+RUNS = "turnup/runs"
+LOCKS = "turnup/locks"
+STATES = ("running", "done", "stopped", "aborted")
+FINISHED = ("done", "aborted")
+
+
+def now():
+    return time.time()
+
+
+def iso(stamp):
+    if not stamp:
+        return None
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+def lock_key(site, rack):
+    return f"{site}.{rack}"
+
+
+def new_id(site, rack, stamp=None):
+    stamp = datetime.datetime.fromtimestamp(stamp or now(), datetime.timezone.utc)
+    return f"{site}-{rack}-{stamp.strftime('%Y%m%dT%H%M%S')}"
+
+
+def master_id(opts):
+    return opts.get("id") or socket.getfqdn()
+
+
+def pid_alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+class Store:
+    """Run records and rack locks in ``salt.cache``."""
+
+    def __init__(self, opts, cache=None):
+        self.opts = opts
+        self.cache = cache or salt.cache.factory(opts)
+
+    # -- runs ---------------------------------------------------------------------------------
+    def get(self, run_id):
+        if not run_id or not isinstance(run_id, str):
+            raise SaltInvocationError("run=<run id> is required (see turnup.status site= rack=)")
+        data = self.cache.fetch(RUNS, run_id)
+        if not data:
+            known = self.list()
+            raise SaltInvocationError(
+                f"run={run_id!r} does not exist; runs: {', '.join(known[-10:]) or 'none'} "
+                "(turnup.status site=<site> rack=<rack> finds a rack's run)"
+            )
+        return data
+
+    def save(self, record):
+        record["updated"] = now()
+        self.cache.store(RUNS, record["id"], record)
+        return record
+
+    def list(self):
+        return sorted(self.cache.list(RUNS) or [])
+
+    def runs_of(self, site, rack):
+        prefix = f"{site}-{rack}-"
+        return [r for r in self.list() if r.startswith(prefix)]
+
+    def latest(self, site, rack):
+        """The running run of the rack, else its newest run, else None."""
+        lock = self.cache.fetch(LOCKS, lock_key(site, rack))
+        if lock and lock.get("run"):
+            data = self.cache.fetch(RUNS, lock["run"])
+            if data:
+                return data
+        runs = self.runs_of(site, rack)
+        return self.cache.fetch(RUNS, runs[-1]) if runs else None
+
+    # -- locks --------------------------------------------------------------------------------
+    def lock(self, site, rack):
+        return self.cache.fetch(LOCKS, lock_key(site, rack)) or None
+
+    def owner_alive(self, lock):
+        """The process holding ``lock`` still runs (only knowable for this master)."""
+        if not lock:
+            return False
+        if lock.get("master") != master_id(self.opts):
+            return True  # another master's run: assume it is alive
+        if lock.get("pid") == os.getpid():
+            return False  # this process: the same orchestration going on
+        return pid_alive(lock.get("pid"))
+
+    def acquire(self, site, rack, run_id, takeover=False):
+        current = self.lock(site, rack)
+        if current and current.get("run") != run_id and self.owner_alive(current) and not takeover:
+            raise SaltRunnerError(
+                f"rack {rack} of {site} already has a running turn-up: run {current['run']} on "
+                f"master {current.get('master')} (since {iso(current.get('since'))}); watch it "
+                f"with turnup.watch run={current['run']} or stop it with turnup.abort "
+                f"run={current['run']}"
+            )
+        lock = {
+            "run": run_id,
+            "master": master_id(self.opts),
+            "pid": os.getpid(),
+            "since": (
+                (current or {}).get("since") if current and current.get("run") == run_id else now()
+            ),
+        }
+        self.cache.store(LOCKS, lock_key(site, rack), lock)
+        return lock
+
+    def release(self, site, rack, run_id):
+        current = self.lock(site, rack)
+        if current and current.get("run") == run_id:
+            self.cache.flush(LOCKS, lock_key(site, rack))
+
+
+def new_record(opts, plan, options, jid=None):
+    stamp = now()
+    devices = {}
+    for wave in plan["waves"]:
+        for name in wave["devices"]:
+            entry = plan["devices"][name]
+            devices[name] = {
+                "minion": entry["minion"],
+                "wave": wave["name"],
+                "kind": entry["kind"],
+                "managed": entry["managed"],
+                "status": entry["status"],
+                "failed_step": None,
+                "error": None,
+                "steps": {},
+            }
+    return {
+        "id": new_id(plan["site"], plan["rack"], stamp),
+        "site": plan["site"],
+        "rack": plan["rack"],
+        "state": "running",
+        "master": master_id(opts),
+        "jid": jid,
+        "created": stamp,
+        "updated": stamp,
+        "plan": plan,
+        "options": options,
+        "devices": devices,
+        "abort_requested": False,
+        "history": [{"at": stamp, "event": "created", "jid": jid}],
+    }
+
+
+def servers(record):
+    return [n for n, d in record["devices"].items() if d["kind"] == "server"]
+
+
+def failed(record):
+    """``{device: step}`` of the devices that failed."""
+    return {n: d["failed_step"] for n, d in record["devices"].items() if d.get("failed_step")}
+
+
+def in_run(record, name):
+    """The device is still in the run (a server that has not failed)."""
+    dev = record["devices"][name]
+    return dev["kind"] == "server" and not dev.get("failed_step")
+
+
+def step_done(record, name, step):
+    return (record["devices"][name]["steps"].get(step) or {}).get("result") is True

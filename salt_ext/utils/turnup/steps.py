@@ -1,0 +1,553 @@
+"""
+The work of each rack turn-up step (``orch.rack_turnup`` runs them in order through the runner
+``turnup.step``; ``turnup.resume`` runs the remaining ones).
+
+Every step acts on the devices still in the run, records per-device results with job ids in the
+run record, fires ``turnup/<run>/<device>/<step>`` events, sets a failing device ``failed`` in
+NetBox with a journal entry naming the step, the minion's error and the job id, and fails the
+step (:class:`StopRun`) only when the failures pass the threshold (or the canary failed). With
+``test`` nothing is written: NetBox, the record and the minions stay as they are and the step
+returns the changes it would make.
+"""
+
+import logging
+import time
+
+from salt.exceptions import SaltInvocationError
+
+from salt_ext.utils.netbox_ops import ops
+from salt_ext.utils.netbox_ops.diff import simplify
+from salt_ext.utils.turnup import plan as planner
+from salt_ext.utils.turnup import record as rec
+
+log = logging.getLogger(__name__)
+
+#: step names in the order the orchestration runs them
+ORDER = (
+    "start",
+    "stage",
+    "wait_minions",
+    "sync_all",
+    "validate",
+    "sync_inventory",
+    "highstate",
+    "postcheck",
+    "activate",
+    "finish",
+)
+#: steps that run jobs on the minions
+MINION_STEPS = ("wait_minions", "sync_all", "validate", "sync_inventory", "highstate", "postcheck")
+
+DEFAULTS = {"batch": "25%", "max_failures": None, "minion_timeout": 300, "job_timeout": 900}
+
+
+class StopRun(Exception):
+    """The run must stop (threshold passed, canary failed, abort): the step fails."""
+
+
+def check_step(step):
+    if step not in ORDER:
+        raise SaltInvocationError(f"step={step!r} is not a turn-up step; steps: {', '.join(ORDER)}")
+    return step
+
+
+class Turnup:
+    """
+    One turn-up run being worked on.
+
+    ``src``: NetBox source; ``store``: :class:`record.Store`; ``bus``: :class:`events.Bus`;
+    ``client``: a LocalClient (or anything with ``run_job``/``get_iter_returns``/``cmd``);
+    ``lookup_jid``: ``jid -> {minion: return}`` from the master's job cache; ``jid``: the job
+    running the step (named in journal entries).
+    """
+
+    def __init__(  # noqa: PLR0913
+        self, src, store, bus, client, *, lookup_jid=None, jid=None, test=False, who=None
+    ):
+        self.src = src
+        self.store = store
+        self.bus = bus
+        self.client = client
+        self.lookup_jid = lookup_jid or (lambda jid: {})
+        self.jid = jid
+        self.test = bool(test)
+        self.who = who
+        self.record = None
+        self.changes = {}
+
+    # -- record ---------------------------------------------------------------------------------
+    def save(self):
+        if not self.test and self.record is not None:
+            self.store.save(self.record)
+
+    def load(self, site=None, rack=None, run=None):
+        if run:
+            self.record = self.store.get(run)
+        else:
+            self.record = self.store.latest(site, rack)
+        return self.record
+
+    def options(self):
+        return {**DEFAULTS, **(self.record.get("options") or {})}
+
+    def note(self, name, step, **fields):
+        entry = self.record["devices"][name]["steps"].setdefault(step, {})
+        entry.update(fields)
+        return entry
+
+    def change(self, name, field, old, new):
+        self.changes.setdefault(name, {})[field] = {"old": old, "new": new}
+
+    def servers(self):
+        return [n for n in rec.servers(self.record) if rec.in_run(self.record, n)]
+
+    def todo(self, step):
+        """Servers still in the run that have not passed ``step``."""
+        return [n for n in self.servers() if not rec.step_done(self.record, n, step)]
+
+    # -- start ----------------------------------------------------------------------------------
+    def start(self, site, rack, *, options, accepted, new=False):
+        """Create the run of the rack, or reuse the running/stopped one (resume)."""
+        current = self.store.latest(site, rack)
+        if current and current["state"] in ("running", "stopped") and not new:
+            self.store.acquire(site, rack, current["id"]) if not self.test else None
+            self.record = current
+            if not self.test:
+                current["state"] = "running"
+                current["history"].append({"at": rec.now(), "event": "resumed", "jid": self.jid})
+                self.save()
+            return {"run": current["id"], "action": "resumed", "state": current["state"]}
+        if current and current["state"] in rec.FINISHED and not new:
+            self.record = current
+            return {
+                "run": current["id"],
+                "action": "finished",
+                "state": current["state"],
+                "comment": f"run {current['id']} is {current['state']}: nothing to do (pass "
+                "new=True for a new run of the rack)",
+            }
+        opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+        plan = planner.build(
+            self.src,
+            site,
+            rack,
+            batch=opts["batch"],
+            devices=opts.get("devices"),
+            accepted=accepted,
+        )
+        planner.generations(self.src, plan)
+        planner.parse_max_failures(opts["max_failures"], len(plan["servers"]))
+        self.record = rec.new_record(self.store.opts, plan, opts, jid=self.jid)
+        if not self.test:
+            self.store.acquire(site, rack, self.record["id"])
+            self.save()
+        return {"run": self.record["id"], "action": "created", "state": "running"}
+
+    # -- failures -------------------------------------------------------------------------------
+    def tolerated(self):
+        return planner.parse_max_failures(
+            self.options().get("max_failures"), len(rec.servers(self.record))
+        )
+
+    def fail(self, name, step, error, jid=None):
+        """Take a device out of the run: NetBox ``failed`` + journal entry naming step/error/job."""
+        dev = self.record["devices"][name]
+        error = str(error).strip() or "failed"
+        if len(error) > 1500:
+            error = error[:1500] + " ..."
+        dev["failed_step"] = step
+        dev["error"] = error
+        text = (
+            f"Turn-up run {self.record['id']}: step {step} failed"
+            + (f" (minion job {jid})" if jid else "")
+            + f": {error}"
+        )
+        self.change(name, "status", dev["status"], "failed")
+        if not self.test:
+            try:
+                nb = self.src.get("dcim.devices", self.record["plan"]["devices"][name]["id"])
+                if simplify(nb.get("status")) != "failed":
+                    ops.change_status(self.src, nb, "failed", text, jid=self.jid, who=self.who)
+                else:
+                    ops.write_journal(
+                        self.src,
+                        "dcim.device",
+                        nb["id"],
+                        text,
+                        kind="danger",
+                        jid=self.jid,
+                        who=self.who,
+                    )
+                dev["status"] = "failed"
+            except Exception as err:  # pylint: disable=broad-except
+                log.error("turnup: could not record the failure of %s in NetBox: %s", name, err)
+                dev["error"] += f" (NetBox not updated: {err})"
+        self.save()
+
+    def check_threshold(self, step, wave=None):
+        failed = {n: s for n, s in rec.failed(self.record).items() if n in rec.servers(self.record)}
+        if wave and wave.get("kind") == "canary" and any(n in failed for n in wave["devices"]):
+            self.stop(step, f"the canary {', '.join(wave['devices'])} failed at {step}")
+        if len(failed) > self.tolerated():
+            self.stop(
+                step,
+                f"{len(failed)} of {len(rec.servers(self.record))} servers failed (tolerated: "
+                f"{self.tolerated()}): "
+                + ", ".join(f"{n} at {s}" for n, s in sorted(failed.items())),
+            )
+
+    def stop(self, step, why):
+        self.record["state"] = "stopped"
+        self.record["stopped"] = {"step": step, "reason": why, "at": rec.now()}
+        self.record["history"].append({"at": rec.now(), "event": f"stopped at {step}: {why}"})
+        self.save()
+        raise StopRun(f"turn-up run {self.record['id']} stopped at {step}: {why}")
+
+    # -- NetBox status steps --------------------------------------------------------------------
+    def set_status(self, step, names, new, allowed):
+        done = []
+        for name in names:
+            entry = self.record["plan"]["devices"][name]
+            started = rec.now()
+            nb = self.src.get("dcim.devices", entry["id"])
+            old = simplify(nb.get("status"))
+            comment = f"status {old}"
+            if old == new:
+                comment = f"already {new}"
+            elif old not in allowed:
+                self.fail(
+                    name, step, f"NetBox status is {old}, expected one of {', '.join(allowed)}"
+                )
+                self._event(name, step, False, started, comment=f"status {old} forbids {new}")
+                continue
+            else:
+                self.change(name, "status", old, new)
+                if not self.test:
+                    text = f"turn-up run {self.record['id']} ({self.record['rack']}): {step}"
+                    after, entry_j = ops.change_status(
+                        self.src, nb, new, text, jid=self.jid, who=self.who
+                    )
+                    if entry_j is None:
+                        self.fail(name, step, f"NetBox did not keep status {new} (has {after})")
+                        self._event(name, step, False, started)
+                        continue
+                comment = f"{old} -> {new}"
+            self.record["devices"][name]["status"] = new if not self.test else old
+            self._event(name, step, True, started, comment=comment)
+            done.append(name)
+        self.save()
+        return done
+
+    def _event(self, name, step, result, started, *, comment="", jid=None):
+        ended = rec.now()
+        entry = {
+            "result": result if not self.test else None,
+            "jid": jid,
+            "started": started,
+            "ended": ended,
+            "duration": round(ended - started, 3),
+            "comment": comment,
+        }
+        if not self.test:
+            self.note(name, step, **entry)
+        self.bus.step(self.record["id"], name, step, {**entry, "result": result, "test": self.test})
+
+    def stage(self):
+        names = self.todo("stage")
+        self.set_status("stage", names, "staged", ("planned", "staged", "failed", "inventory"))
+        self.check_threshold("stage")
+
+    def activate(self):
+        names = [n for n in self.todo("activate") if rec.step_done(self.record, n, "postcheck")]
+        if self.test:
+            names = self.todo("activate")
+        self.set_status("activate", names, "active", ("staged", "active"))
+        self.check_threshold("activate")
+
+    # -- minion steps ---------------------------------------------------------------------------
+    def minions(self, names):
+        return {self.record["devices"][n]["minion"]: n for n in names}
+
+    def wait_minions(self):
+        names = self.todo("wait_minions")
+        if not names:
+            return
+        timeout = float(self.options()["minion_timeout"])
+        want = self.minions(names)
+        started = rec.now()
+        deadline = time.time() + (5 if self.test else timeout)
+        answered = set()
+        while True:
+            left = [m for m in want if m not in answered]
+            if not left:
+                break
+            ret = self.client.cmd(left, "test.ping", tgt_type="list", timeout=5) or {}
+            answered |= {m for m, v in ret.items() if v is True}
+            if time.time() >= deadline or len(answered) == len(want):
+                break
+            time.sleep(2)
+        for minion, name in want.items():
+            if minion in answered:
+                self._event(name, "wait_minions", True, started, comment="minion answers")
+            elif self.test:
+                self._event(
+                    name, "wait_minions", False, started, comment="minion does not answer yet"
+                )
+            else:
+                self.fail(
+                    name,
+                    "wait_minions",
+                    f"minion {minion} did not answer within {timeout:g} s (minion_timeout): is it "
+                    "booted and its key accepted (salt-key -L)?",
+                )
+                self._event(name, "wait_minions", False, started, comment="no answer")
+        self.save()
+        self.check_threshold("wait_minions")
+
+    def run_job(self, step, names, fun, judge, arg=(), kwarg=None, timeout=None):  # noqa: PLR0917
+        """
+        Run ``fun`` on the minions of ``names`` as one job, record its jid for every device
+        before waiting, judge each return (``judge(ret) -> (ok, comment)``) and fail the others.
+        """
+        if not names:
+            return {}
+        timeout = timeout or float(self.options()["job_timeout"])
+        want = self.minions(names)
+        started = rec.now()
+        pub = self.client.run_job(
+            list(want), fun, arg=list(arg), tgt_type="list", kwarg=kwarg or {}, timeout=30
+        )
+        jid = (pub or {}).get("jid")
+        if not jid:
+            for name in names:
+                self.fail(name, step, f"the master could not publish {fun} (no job id)")
+            self.save()
+            return {}
+        for name in names:
+            if not self.test:
+                self.note(name, step, jid=jid, started=started, result=None)
+        self.save()
+        returns = self.collect(jid, list(want), timeout)
+        return self.judge_returns(step, want, jid, returns, judge, started)
+
+    def collect(self, jid, minions, timeout):
+        returns = {}
+        for item in self.client.get_iter_returns(
+            jid, set(minions), timeout=timeout, tgt=minions, tgt_type="list"
+        ):
+            if not item:
+                continue
+            for minion, data in item.items():
+                if minion in minions and isinstance(data, dict):
+                    returns[minion] = data
+            if len(returns) == len(minions):
+                break
+        return returns
+
+    def judge_returns(self, step, want, jid, returns, judge, started):  # noqa: PLR0917
+        results = {}
+        for minion, name in want.items():
+            data = returns.get(minion)
+            if data is None:
+                ok, comment = False, f"no return from {minion} for job {jid}"
+            else:
+                value = data.get("ret", data.get("return"))
+                retcode = data.get("retcode", 0)
+                ok, comment = judge(value)
+                if ok and retcode not in (0, None) and step != "highstate":
+                    ok, comment = False, f"retcode {retcode}: {value}"
+            results[name] = ok
+            if ok:
+                self._event(name, step, True, started, comment=comment, jid=jid)
+            else:
+                self._event(name, step, False, started, comment=comment, jid=jid)
+                if self.test:
+                    self.change(name, "status", self.record["devices"][name]["status"], "failed")
+                    self.changes[name]["predicted_failure"] = {
+                        "old": None,
+                        "new": f"{step}: {comment}",
+                    }
+                    continue
+                self.fail(name, step, comment, jid=jid)
+        self.save()
+        return results
+
+    def sync_all(self):
+        names = self.todo("sync_all")
+
+        def judge(ret):
+            if isinstance(ret, dict):
+                return True, "modules synced"
+            return False, f"saltutil.sync_all failed: {ret}"
+
+        self.run_job("sync_all", names, "saltutil.sync_all", judge, timeout=300)
+        self.check_threshold("sync_all")
+
+    def validate(self):
+        names = self.todo("validate")
+
+        def judge(ret):
+            if not isinstance(ret, dict) or "passed" not in ret:
+                return False, f"hardware.validate could not run: {ret}"
+            if ret["passed"]:
+                return True, ret.get("summary") or "hardware matches NetBox and its profile"
+            return False, _failed_checks(ret)
+
+        self.run_job("validate", names, "hardware.validate", judge, timeout=300)
+        self.check_threshold("validate")
+
+    def sync_inventory(self):
+        names = self.todo("sync_inventory")
+
+        def judge(ret):
+            if not isinstance(ret, dict) or "conflicts" not in ret:
+                return False, f"netbox.sync_inventory could not run: {ret}"
+            if ret["conflicts"]:
+                return False, "inventory conflicts with NetBox: " + "; ".join(
+                    str(c) for c in ret["conflicts"]
+                )
+            return True, (
+                f"{len(ret.get('changes') or {})} kind(s) of change"
+                if ret.get("changes")
+                else "NetBox already up to date"
+            )
+
+        kwarg = {"test": True} if self.test else {}
+        self.run_job("sync_inventory", names, "netbox.sync_inventory", judge, kwarg=kwarg)
+        self.check_threshold("sync_inventory")
+
+    def postcheck(self):
+        names = [n for n in self.todo("postcheck") if rec.step_done(self.record, n, "highstate")]
+        if self.test:
+            names = self.todo("postcheck")
+
+        def judge(ret):
+            if not isinstance(ret, dict) or "checks" not in ret:
+                return False, f"hardware.validate could not run: {ret}"
+            bad = [c for c in ret["checks"] if c["name"].startswith("cabling.") and not c["ok"]]
+            if bad:
+                return False, "; ".join(f"{c['name']}: {c.get('comment')}" for c in bad)
+            cabled = [c for c in ret["checks"] if c["name"].startswith("cabling.")]
+            return True, f"{len(cabled)} link(s) match NetBox by LLDP"
+
+        self.run_job("postcheck", names, "hardware.validate", judge, timeout=300)
+        self.check_threshold("postcheck")
+
+    # -- highstate ------------------------------------------------------------------------------
+    def highstate(self):
+        """Wave by wave; a highstate in flight when the master died is looked up, not re-run."""
+        self.recover_inflight()
+        for wave in self.record["plan"]["waves"]:
+            if wave["kind"] == "network":
+                continue
+            names = [n for n in wave["devices"] if n in self.todo("highstate")]
+            if self.record.get("abort_requested") and not self.test:
+                self.abort_now("highstate")
+            if names:
+                kwarg = {"test": True} if self.test else {}
+                self.run_job("highstate", names, "state.highstate", _judge_highstate, kwarg=kwarg)
+            self.check_threshold("highstate", wave)
+
+    def recover_inflight(self):
+        inflight = {}
+        for name in self.servers():
+            step = self.record["devices"][name]["steps"].get("highstate") or {}
+            if step.get("jid") and step.get("result") is None:
+                inflight.setdefault(step["jid"], []).append(name)
+        for jid, names in inflight.items():
+            want = self.minions(names)
+            started = (self.record["devices"][names[0]]["steps"]["highstate"] or {}).get("started")
+            deadline = time.time() + float(self.options()["job_timeout"])
+            returns = {}
+            while True:
+                cached = self.lookup_jid(jid) or {}
+                for minion in want:
+                    if minion in cached and minion not in returns:
+                        returns[minion] = {"ret": cached[minion]}
+                left = [m for m in want if m not in returns]
+                if not left or time.time() > deadline:
+                    break
+                running = (
+                    self.client.cmd(
+                        left, "saltutil.find_job", arg=[jid], tgt_type="list", timeout=10
+                    )
+                    or {}
+                )
+                if not any(isinstance(v, dict) and v.get("jid") for v in running.values()):
+                    cached = self.lookup_jid(jid) or {}
+                    for minion in left:
+                        if minion in cached:
+                            returns[minion] = {"ret": cached[minion]}
+                    break
+                time.sleep(2)
+            for minion in want:
+                if minion not in returns:
+                    returns[minion] = {
+                        "ret": f"highstate job {jid} was in flight when the run was interrupted "
+                        "and its result is not in the job cache; check the box (salt-run "
+                        f"jobs.lookup_jid {jid}), then start a new run"
+                    }
+            self.judge_returns(
+                "highstate", want, jid, returns, _judge_highstate, started or rec.now()
+            )
+
+    def abort_now(self, step):
+        self.record["state"] = "aborted"
+        for name in self.servers():
+            if not rec.step_done(self.record, name, "activate"):
+                try:
+                    ops.write_journal(
+                        self.src,
+                        "dcim.device",
+                        self.record["plan"]["devices"][name]["id"],
+                        f"Turn-up run {self.record['id']} aborted before {step}; left "
+                        f"{self.record['devices'][name]['status']}",
+                        kind="warning",
+                        jid=self.jid,
+                        who=self.who,
+                    )
+                except Exception as err:  # pylint: disable=broad-except
+                    log.error("turnup: journal entry for %s failed: %s", name, err)
+        self.record["history"].append({"at": rec.now(), "event": f"aborted at {step}"})
+        self.save()
+        raise StopRun(f"turn-up run {self.record['id']} aborted (turnup.abort) before {step}")
+
+    # -- finish ---------------------------------------------------------------------------------
+    def finish(self, state=None):
+        failed = rec.failed(self.record)
+        if state is None:
+            state = "aborted" if self.record.get("abort_requested") else "done"
+        if state == "done" and self.record["state"] in ("stopped", "aborted"):
+            state = self.record["state"]
+        if not self.test:
+            self.record["state"] = state
+            self.record["finished"] = rec.now()
+            self.record["history"].append({"at": rec.now(), "event": f"finished: {state}"})
+            self.save()
+            self.store.release(self.record["site"], self.record["rack"], self.record["id"])
+        self.bus.done(self.record["id"], state, failed)
+        return state, failed
+
+
+def _failed_checks(report):
+    by = {c["name"]: c for c in report.get("checks") or []}
+    parts = []
+    for name in report.get("failed") or []:
+        check = by.get(name) or {}
+        parts.append(f"{name}: {check.get('comment') or check.get('actual')}")
+    return "hardware validation failed: " + ("; ".join(parts) or str(report.get("summary")))
+
+
+def _judge_highstate(ret):
+    if isinstance(ret, dict) and ret:
+        bad = [
+            f"{v.get('__id__', k)}: {v.get('comment')}"
+            for k, v in ret.items()
+            if isinstance(v, dict) and v.get("result") is False
+        ]
+        if bad:
+            return False, "highstate failed: " + "; ".join(bad)
+        if all(isinstance(v, dict) for v in ret.values()):
+            changed = sum(1 for v in ret.values() if v.get("changes"))
+            return True, f"{len(ret)} states, {changed} changed"
+    return False, f"highstate failed: {ret}"
