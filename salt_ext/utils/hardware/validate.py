@@ -433,7 +433,8 @@ def _lldp_checks(inventory, profile):
         nb = lldp.get(nic)
         if not nb or not _has_neighbour(nb):
             continue  # no neighbour: the cabling check says so
-        where = f"switch port {_switch_port(nb)} on {nic}"
+        port = f"switch port {_switch_port(nb)}"
+        where = f"{port} on {nic}"
         if needed:
             mfs = nb.get("port_mfs")
             why = (
@@ -476,7 +477,7 @@ def _lldp_checks(inventory, profile):
                 comment = (
                     ""
                     if ok
-                    else f"{nic} negotiated {link} with {where.replace(f' on {nic}', '')}, the "
+                    else f"{nic} negotiated {link} with {port}, the "
                     f"profile expects {spec['link_type']!r}"
                 )
                 checks.append(
