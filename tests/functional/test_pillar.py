@@ -20,6 +20,7 @@ import salt.pillar
 from salt_ext.utils.netbox import NetBoxClient, load_config
 from salt_ext.utils.pillar.cache import RecordStore, forget_memory
 from salt_ext.utils.pillar.engine import forget_engines, get_engine
+from tests.support.saltenv import NETBOX_TEST_TIMEOUT
 
 PAGE_SIZE = 100
 PROFILES_SLS = """\
@@ -43,7 +44,13 @@ def master_opts(tmp_path, target, name="master", **ext):
         "pki_dir": str(root / "pki"),
         "pillar_roots": {"base": [str(root / "pillar")]},
         "file_roots": {"base": [str(root)]},
-        "netbox": {"url": target.url, "token": target.token, "page_size": PAGE_SIZE, "timeout": 5},
+        # generous: these tests count requests; a timeout under load would be a failed compile
+        "netbox": {
+            "url": target.url,
+            "token": target.token,
+            "page_size": PAGE_SIZE,
+            "timeout": NETBOX_TEST_TIMEOUT,
+        },
         "ext_pillar": [{"netbox": dict(ext)}],
     }
     return salt.config.apply_master_config(overrides, salt.config.DEFAULT_MASTER_OPTS.copy())
@@ -172,7 +179,8 @@ def test_twenty_minions_together_cause_one_bulk_fetch(tmp_path, fresh_netbox, la
     eno1 = client.find("dcim.interfaces", device_id=dev["id"], name="eno1")
     client.update("dcim.interfaces", eno1["id"], {"description": "re-cabled"})
     primary = dev["primary_ip4"]["id"]
-    client.update("ipam.ip-addresses", primary, {"dns_name": "srv-r1-02.lab1.example.net"})
+    # (a new value: NetBox records no change for a PATCH that changes nothing)
+    client.update("ipam.ip-addresses", primary, {"dns_name": "srv-r1-02-new.lab1.example.net"})
     expire_all(fleet)
     standin.reset_requests()
     results = compile_together(fleet, minions)
@@ -204,7 +212,7 @@ def test_twenty_minions_together_cause_one_bulk_fetch(tmp_path, fresh_netbox, la
         for ip in iface["ip_addresses"]
         if ip["id"] == primary
     ]
-    assert bond_ip["dns_name"] == "srv-r1-02.lab1.example.net" and bond_ip["primary"] is True
+    assert bond_ip["dns_name"] == "srv-r1-02-new.lab1.example.net" and bond_ip["primary"] is True
 
 
 def fresh_netbox_client(target):

@@ -1231,7 +1231,15 @@ class WriteMixin:
         return out
 
     def _log(self, endpoint, action, before, after, user, request_id):  # noqa: PLR0917
+        """Record an ObjectChange like NetBox 4.6's ``handle_changed_object``: an update whose
+        serialized data is the same before and after (a PATCH that changes nothing, a bulk item
+        sent as it is) records none (``CHANGELOG_SKIP_EMPTY_CHANGES``, default on: only when
+        ``has_changes``), although the object was saved (``last_updated`` and ETag move on)."""
         if endpoint == "core.object-changes":
+            return
+        prechange = self._serialize(endpoint, before)
+        postchange = self._serialize(endpoint, after)
+        if action == "update" and prechange == postchange:
             return
         obj = after if after is not None else before
         otype = ENDPOINTS[endpoint]["object_type"]
@@ -1258,8 +1266,8 @@ class WriteMixin:
             "changed_object": {"id": obj["id"]},
             "object_repr": repr_,
             "message": "",
-            "prechange_data": self._serialize(endpoint, before),
-            "postchange_data": self._serialize(endpoint, after),
+            "prechange_data": prechange,
+            "postchange_data": postchange,
         }
         self._put("core.object-changes", change)
 
