@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: setup salt3007 demo test test-unit test-functional test-integration lint format bench clean
+.PHONY: setup salt3007 demo test test-unit test-functional test-integration test-live test-live-standin lint format bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ test-functional: setup
 
 test-integration: setup
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+# The functional and integration tiers against a real NetBox (NETBOX_URL, NETBOX_TOKEN; write tests
+# only with NETBOX_ALLOW_WRITES=1), failing if the run leaves objects behind. README "Tests".
+test-live: setup
+	@test -n "$(NETBOX_URL)" -a -n "$(NETBOX_TOKEN)" || { echo "make test-live needs NETBOX_URL and NETBOX_TOKEN (and NETBOX_ALLOW_WRITES=1 for the tests that write)"; exit 2; }
+	NETBOX_URL="$(NETBOX_URL)" NETBOX_TOKEN="$(NETBOX_TOKEN)" $(PY) -m tests.support.live_check -- tests/functional tests/integration $(PYTEST_ARGS)
+
+# The same against a stand-in in a separate process, as if it were a real NetBox (writes allowed).
+test-live-standin: setup
+	env -u NETBOX_URL -u NETBOX_TOKEN $(PY) -m tests.support.live_check -- tests/functional tests/integration $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/black --check salt_ext tests bench
