@@ -15,6 +15,9 @@ import dataclasses
 import json
 import logging
 import os
+import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -23,7 +26,7 @@ from salt_ext.utils.netbox.counter import RequestCounter
 from salt_ext.utils.netbox.seed import import_snapshot
 from tests.support.live_lab import LabCopy, LabNames
 from tests.support.netbox_standin import NetBoxStandin
-from tests.support.saltenv import LAB1_SNAPSHOT
+from tests.support.saltenv import LAB1_SNAPSHOT, NETBOX_TEST_TIMEOUT
 
 # Salt's log handlers keep writing to pytest's captured streams after pytest closed them (daemon
 # shutdown at session end); the resulting "--- Logging error ---" tracebacks are noise, not failures.
@@ -77,7 +80,9 @@ def lab1_snapshot():
 
 
 def _client_for(url, token):
-    return NetBoxClient(load_config({"netbox": {"url": url, "token": token, "timeout": 10}}))
+    return NetBoxClient(
+        load_config({"netbox": {"url": url, "token": token, "timeout": NETBOX_TEST_TIMEOUT}})
+    )
 
 
 def _seeded_target(snapshot):
@@ -192,3 +197,70 @@ class _RequestTap(RequestCounter):
     def writes(self, endpoint=None):
         """POST + PATCH + PUT + DELETE requests (to ``endpoint`` when given)."""
         return sum(self.count(endpoint, m) for m in ("POST", "PATCH", "PUT", "DELETE"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Run isolation (issue 8): every file a test run writes lives under ONE directory of its own,
+# removed at the end. Owned by the test-hygiene work; keep other fixtures out of this section.
+#
+# - pytest's basetemp is ``<run dir>/t`` (not the shared, numbered /tmp/pytest-of-<user>/), and
+#   TMPDIR points at ``<run dir>/tmp`` for this process and every daemon it starts;
+# - salt-factories' root (daemon folders) and its generated CLI scripts are under basetemp, so a
+#   second clone or a parallel run never reuses the first one's scripts (their CODE_DIR) or files
+#   (paths stay short: a Salt daemon's IPC socket path must fit AF_UNIX's 107 bytes);
+# - umask 077: the configs salt-factories writes (they hold the NetBox token) and everything else
+#   of the run are readable by the current user only.
+# ``--basetemp=DIR`` keeps pytest's own behaviour (DIR is wiped first, left afterwards);
+# ``TURNUP_KEEP_TMP=1`` keeps the run directory for a post-mortem.
+# ------------------------------------------------------------------------------------------------
+_RUN = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller chose the directories
+        return
+    _RUN["umask"] = os.umask(0o077)
+    if config.option.basetemp:
+        run_dir = pathlib.Path(os.path.abspath(config.option.basetemp))
+        _RUN["owned"] = False
+    else:
+        parent = os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()
+        run_dir = pathlib.Path(tempfile.mkdtemp(prefix="turnup-", dir=parent))
+        config.option.basetemp = str(run_dir / "t")
+        _RUN["owned"] = True
+    tmp = run_dir / "tmp" if _RUN["owned"] else run_dir.parent / f"{run_dir.name}.tmp"
+    tmp.mkdir(mode=0o700, exist_ok=True)
+    _RUN.update(dir=run_dir, tmp=tmp, environ_tmpdir=os.environ.get("TMPDIR"))
+    os.environ["TMPDIR"] = str(tmp)
+    tempfile.tempdir = None  # recomputed from TMPDIR on next use
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    if "dir" not in _RUN:
+        return
+    if _RUN["environ_tmpdir"] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = _RUN["environ_tmpdir"]
+    tempfile.tempdir = None
+    os.umask(_RUN["umask"])
+    keep = os.environ.get("TURNUP_KEEP_TMP", "") not in ("", "0")
+    if _RUN["owned"] and not keep:
+        shutil.rmtree(_RUN["dir"], ignore_errors=True)
+    elif not _RUN["owned"]:
+        shutil.rmtree(_RUN["tmp"], ignore_errors=True)
+
+
+def pytest_report_header(config):
+    if "dir" in _RUN:
+        what = "kept (TURNUP_KEEP_TMP)" if os.environ.get("TURNUP_KEEP_TMP") else "removed at exit"
+        return f"turnup run directory: {_RUN['dir']} ({what}; TURNUP_KEEP_TMP=1 keeps it)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def salt_factories_config(tmp_path_factory):
+    """salt-factories' daemon folders and CLI scripts under this run's basetemp (never /tmp)."""
+    return {"root_dir": tmp_path_factory.getbasetemp() / "sf"}

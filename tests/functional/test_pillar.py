@@ -20,6 +20,7 @@ import salt.pillar
 from salt_ext.utils.netbox import NetBoxClient, load_config
 from salt_ext.utils.pillar.cache import RecordStore, forget_memory
 from salt_ext.utils.pillar.engine import forget_engines, get_engine
+from tests.support.saltenv import NETBOX_TEST_TIMEOUT
 
 PAGE_SIZE = 100
 PROFILES_SLS = """\
@@ -43,7 +44,13 @@ def master_opts(tmp_path, target, name="master", **ext):
         "pki_dir": str(root / "pki"),
         "pillar_roots": {"base": [str(root / "pillar")]},
         "file_roots": {"base": [str(root)]},
-        "netbox": {"url": target.url, "token": target.token, "page_size": PAGE_SIZE, "timeout": 5},
+        # generous: these tests count requests; a timeout under load would be a failed compile
+        "netbox": {
+            "url": target.url,
+            "token": target.token,
+            "page_size": PAGE_SIZE,
+            "timeout": NETBOX_TEST_TIMEOUT,
+        },
         "ext_pillar": [{"netbox": dict(ext)}],
     }
     return salt.config.apply_master_config(overrides, salt.config.DEFAULT_MASTER_OPTS.copy())

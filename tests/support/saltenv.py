@@ -36,9 +36,21 @@ SHARED_MISSING_REASON = (
 )
 
 
+#: NetBox read timeout (s) of the tests' configs: generous, since tests assert request counts and
+#: results, never speed. On a loaded 2-core machine (a second test run beside this one) the stand-in
+#: can take longer than 5 s to answer; a timeout then means a retry, i.e. a wrong request count.
+#: Tests of timeouts themselves set their own short value.
+NETBOX_TEST_TIMEOUT = 60
+
+
 def netbox_config(netbox_target, **extra):
     """The ``netbox:`` block pointing at the test NetBox (stand-in or real)."""
-    cfg = {"url": netbox_target.url, "token": netbox_target.token, "timeout": 5, "retries": 2}
+    cfg = {
+        "url": netbox_target.url,
+        "token": netbox_target.token,
+        "timeout": NETBOX_TEST_TIMEOUT,
+        "retries": 2,
+    }
     cfg.update(extra)
     return cfg
 
