@@ -11,8 +11,34 @@ write path (as API POSTs would), so NetBox's computed fields and change log are 
 from __future__ import annotations
 
 
-def build_site(store, racks=25, tors=2, servers=38, slug="bench1"):
-    """Create the site; return ``{"site_id", "devices", "servers", "tors"}`` (names)."""
+def build_fleet(store, sites=1, racks=25, tors=2, servers=38):
+    """
+    ``sites`` sites of ``racks`` racks each, sharing manufacturers, roles, types and platforms.
+    One site is ``bench1`` with today's device names; several are ``bench001``... with names
+    prefixed by the slug (minion ids are unique fleet-wide). Returns the list of
+    :func:`build_site` results.
+    """
+    common = _common(store)
+    out = []
+    for k in range(sites):
+        slug = "bench1" if sites == 1 else f"bench{k + 1:03d}"
+        out.append(
+            build_site(
+                store,
+                racks=racks,
+                tors=tors,
+                servers=servers,
+                slug=slug,
+                common=common,
+                first_rack=k * racks,
+                prefix="" if sites == 1 else f"{slug}-",
+            )
+        )
+    return out
+
+
+def _common(store):
+    """The objects every site refers to (custom fields, region, types, roles, platforms)."""
     create = store.create
     create(
         "extras.custom-fields",
@@ -22,17 +48,6 @@ def build_site(store, racks=25, tors=2, servers=38, slug="bench1"):
         ],
     )
     region = create("dcim.regions", {"name": "Bench Region", "slug": "bench-region"})
-    site = create(
-        "dcim.sites",
-        {
-            "name": slug.upper(),
-            "slug": slug,
-            "status": "active",
-            "region": region["id"],
-            "time_zone": "Europe/Amsterdam",
-            "facility": "Bench PoP",
-        },
-    )
     arista, dell = create(
         "dcim.manufacturers",
         [{"name": "Arista", "slug": "arista"}, {"name": "Dell", "slug": "dell"}],
@@ -60,6 +75,35 @@ def build_site(store, racks=25, tors=2, servers=38, slug="bench1"):
             },
         ],
     )
+    return {
+        "region": region,
+        "tor_type": tor_type,
+        "srv_type": srv_type,
+        "tor_role": tor_role,
+        "srv_role": srv_role,
+        "eos": eos,
+        "debian": debian,
+    }
+
+
+def build_site(
+    store, racks=25, tors=2, servers=38, slug="bench1", *, common=None, first_rack=0, prefix=""
+):  # pylint: disable=too-many-arguments
+    """Create the site; return ``{"site_id", "devices", "servers", "tors"}`` (names)."""
+    create = store.create
+    kinds = common or _common(store)
+    region = kinds["region"]
+    site = create(
+        "dcim.sites",
+        {
+            "name": slug.upper(),
+            "slug": slug,
+            "status": "active",
+            "region": region["id"],
+            "time_zone": "Europe/Amsterdam",
+            "facility": "Bench PoP",
+        },
+    )
     create(
         "ipam.vlans",
         [
@@ -78,16 +122,20 @@ def build_site(store, racks=25, tors=2, servers=38, slug="bench1"):
         "ipam.prefixes",
         [
             {
-                "prefix": f"10.{100 + r // 250}.{r % 250}.0/24",
+                "prefix": f"10.{100 + g // 250}.{g % 250}.0/24",
                 "scope_type": "dcim.site",
                 "scope_id": site["id"],
                 "status": "active",
             }
-            for r in range(1, racks + 1)
+            for g in range(first_rack + 1, first_rack + racks + 1)
         ]
         + [
             {
-                "prefix": "10.250.0.0/16",
+                "prefix": (
+                    "10.250.0.0/16"
+                    if not first_rack
+                    else f"10.{250 + first_rack // 256}.{first_rack % 256}.0/24"
+                ),
                 "scope_type": "dcim.site",
                 "scope_id": site["id"],
                 "status": "active",
@@ -96,17 +144,19 @@ def build_site(store, racks=25, tors=2, servers=38, slug="bench1"):
         ],
     )
     out = {"site_id": site["id"], "devices": [], "servers": [], "tors": []}
-    kinds = {
-        "tor_type": tor_type,
-        "srv_type": srv_type,
-        "tor_role": tor_role,
-        "srv_role": srv_role,
-        "eos": eos,
-        "debian": debian,
-    }
     for r, rack in enumerate(rack_objs, start=1):
         _build_rack(
-            store, out, {"site": site, "rack": rack, "r": r, "shape": (tors, servers)}, kinds
+            store,
+            out,
+            {
+                "site": site,
+                "rack": rack,
+                "r": r,
+                "g": first_rack + r,
+                "prefix": prefix,
+                "shape": (tors, servers),
+            },
+            kinds,
         )
     return out
 
@@ -115,8 +165,9 @@ def _build_rack(store, out, where, ctx):  # pylint: disable=too-many-locals
     site, rack, r = where["site"], where["rack"], where["r"]
     tors, servers = where["shape"]
     create = store.create
-    tor_names = [f"tor{t}-r{r:02d}" for t in range(1, tors + 1)]
-    srv_names = [f"srv-r{r:02d}-{s:02d}" for s in range(1, servers + 1)]
+    g, prefix = where["g"], where["prefix"]
+    tor_names = [f"{prefix}tor{t}-r{r:02d}" for t in range(1, tors + 1)]
+    srv_names = [f"{prefix}srv-r{r:02d}-{s:02d}" for s in range(1, servers + 1)]
     common = {"site": site["id"], "rack": rack["id"], "status": "active", "face": "front"}
     devs = create(
         "dcim.devices",
@@ -196,7 +247,8 @@ def _build_rack(store, out, where, ctx):  # pylint: disable=too-many-locals
                 }
             )
     create("dcim.cables", cables)
-    net = f"10.{100 + r // 250}.{r % 250}"
+    net = f"10.{100 + g // 250}.{g % 250}"
+    oob = f"10.{250 + g // 256}.{g % 256}"
     ips = create(
         "ipam.ip-addresses",
         [
@@ -211,7 +263,7 @@ def _build_rack(store, out, where, ctx):  # pylint: disable=too-many-locals
         ]
         + [
             {
-                "address": f"10.250.{r}.{s + 11}/16",
+                "address": f"{oob}.{s + 11}/16",
                 "assigned_object_type": "dcim.interface",
                 "assigned_object_id": bmc["id"],
                 "status": "active",
@@ -220,7 +272,7 @@ def _build_rack(store, out, where, ctx):  # pylint: disable=too-many-locals
         ]
         + [
             {
-                "address": f"10.250.{r}.{t + 1}/16",
+                "address": f"{oob}.{t + 1}/16",
                 "assigned_object_type": "dcim.interface",
                 "assigned_object_id": downlinks[(d["id"], "Management1")]["id"],
                 "status": "active",
@@ -245,7 +297,8 @@ def _build_rack(store, out, where, ctx):  # pylint: disable=too-many-locals
         "dcim.mac-addresses",
         [
             {
-                "mac_address": f"02:{r:02X}:{(i >> 8) & 0xFF:02X}:{i & 0xFF:02X}:00:01",
+                "mac_address": f"02:{(g >> 8) & 0xFF:02X}:{g & 0xFF:02X}:"
+                f"{(i >> 8) & 0xFF:02X}:{i & 0xFF:02X}:01",
                 "assigned_object_type": "dcim.interface",
                 "assigned_object_id": iface["id"],
             }

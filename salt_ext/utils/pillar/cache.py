@@ -25,6 +25,7 @@ import time
 
 import filelock
 import salt.cache
+import salt.payload
 
 try:
     import redis
@@ -39,7 +40,7 @@ _CACHES = {}
 _CACHES_LOCK = threading.Lock()
 #: per process: (bank, name) -> (version, record, view)
 _MEMORY = {}
-#: per process, localfs only: meta file path -> ((inode, mtime_ns, size), meta)
+#: per process, localfs only: meta file path -> (its bytes, meta)
 _META_FILES = {}
 _THREAD_LOCKS = {}
 
@@ -102,29 +103,42 @@ class RecordStore:
         """
         The meta dict of record ``name`` (``{}`` when absent or damaged).
 
-        Read on every compile. With ``localfs`` a meta file whose inode, mtime and size are those
-        of the last read is not read again (``localfs`` replaces a file atomically on every
-        write, so a new meta is a new inode): a warm compile costs a ``stat()`` instead of a
-        file read and a msgpack decode through Salt's cache loader.
+        Read on every compile. With ``localfs`` the file's bytes are read directly and decoded
+        only when they differ from the last read (a few microseconds, against a fifth of a
+        millisecond through Salt's cache loader and msgpack). Comparing the bytes, not the
+        inode/mtime, stays exact when a rewrite reuses the inode within one clock tick.
         """
         if self.driver != "localfs":
             return self._read_meta(name)
         path = self._meta_path(name)
         try:
-            st = os.stat(path)
+            with open(path, "rb") as handle:
+                raw = handle.read()
         except OSError:
             _META_FILES.pop(path, None)
             return self._read_meta(name)
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         known = _META_FILES.get(path)
-        if known is not None and known[0] == stamp:
+        if known is not None and known[0] == raw:
             return dict(known[1])
-        data = self._read_meta(name)
-        _META_FILES[path] = (stamp, data)
+        try:
+            data = salt.payload.loads(raw)
+        except Exception as err:  # pylint: disable=broad-except
+            log.warning(
+                "netbox pillar: cache entry %s/%s.meta is unreadable, ignoring it: %s",
+                self.bank,
+                name,
+                err,
+            )
+            data = None
+        data = self._check_meta(name, data)
+        _META_FILES[path] = (raw, data)
         return dict(data)
 
     def _read_meta(self, name):
-        data = self._fetch(f"{name}.meta")
+        return self._check_meta(name, self._fetch(f"{name}.meta"))
+
+    @staticmethod
+    def _check_meta(name, data):
         if not isinstance(data, dict):
             return {}
         for key in ("synced_at", "full_at", "error_at"):
@@ -179,6 +193,7 @@ class RecordStore:
             "cursor": record.get("cursor"),
             "last_fetch": record.get("last_fetch"),
             "counts": {ep: len(objs) for ep, objs in record.get("objects", {}).items()},
+            "created_at": record.get("created_at"),
             "error": None,
             "error_at": None,
         }
@@ -232,6 +247,58 @@ class RecordStore:
             else:
                 with self._file_lock(name, remaining):
                     yield
+        finally:
+            tlock.release()
+
+    @contextlib.contextmanager
+    def try_lock(self, name, hold=120.0):
+        """
+        Hold the refresh lock of ``name`` if nobody else does: yields ``True`` when it was
+        acquired, ``False`` at once when it is busy (a refresher adding other records to its
+        fetch never waits for them, so two refreshers cannot deadlock).
+
+        :param hold: with Redis, seconds after which a lock whose holder died expires
+        """
+        tkey = (self.bank, name)
+        with _CACHES_LOCK:
+            tlock = _THREAD_LOCKS.setdefault(tkey, threading.Lock())
+        if not tlock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            if self.driver == "redis":
+                lock = self.redis_client().lock(
+                    f"{BANK_ROOT}:lock:{self.source_id}:{name}",
+                    timeout=max(hold, 1),
+                    thread_local=False,
+                )
+                if not lock.acquire(blocking=False):
+                    yield False
+                    return
+                try:
+                    yield True
+                finally:
+                    try:
+                        lock.release()
+                    except Exception as err:  # pylint: disable=broad-except
+                        log.warning("netbox pillar: releasing the redis lock for %s: %s", name, err)
+            else:
+                lockdir = os.path.join(
+                    self.opts.get("cachedir") or "/var/cache/salt/master", BANK_ROOT
+                )
+                os.makedirs(os.path.join(lockdir, "locks"), exist_ok=True)
+                lock = filelock.FileLock(
+                    os.path.join(lockdir, "locks", f"{self.source_id}-{name}.lock")
+                )
+                try:
+                    lock.acquire(timeout=0)
+                except filelock.Timeout:
+                    yield False
+                    return
+                try:
+                    yield True
+                finally:
+                    lock.release()
         finally:
             tlock.release()
 

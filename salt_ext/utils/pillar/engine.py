@@ -13,10 +13,12 @@ Safety rules (see ``docs/pillar.md``):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import urllib.parse
@@ -33,6 +35,9 @@ from salt_ext.utils.pillar.identity import AmbiguousMinion, IdentityView
 from salt_ext.utils.pillar.options import parse_options
 
 log = logging.getLogger(__name__)
+
+#: a site record at least this fraction of its TTL old joins another site's refresh
+GROUP_EARLY = 0.5
 
 #: cap, in seconds, of a 429's Retry-After wait while a pillar compile holds a refresh lock
 PILLAR_RETRY_AFTER_MAX = 10.0
@@ -163,6 +168,7 @@ class Engine:
         covers=(),
         min_synced=None,
         force_full=False,
+        refresh=None,
     ):
         """
         The record ``name``: from the cache when fresh, else refreshed once for all processes.
@@ -174,6 +180,8 @@ class Engine:
         :param covers: endpoints the record must cover
         :param min_synced: the record must have been synced at or after this time
         :param force_full: refetch everything (``netbox.pillar_refresh``)
+        :param refresh: ``refresh(src, record) -> record`` instead of ``full_fn``/``incr_fn``
+            (a site refreshed together with others)
         :returns: ``(record, view, status)``
         """
         now = time.time()
@@ -207,15 +215,19 @@ class Engine:
                 record, _ = self.store.load(name, meta, build_view)
                 try:
                     src = self.source()
-                    new = self._refresh(
-                        src,
-                        record,
-                        full_fn,
-                        incr_fn,
-                        covers=covers,
-                        force_full=force_full,
-                        what=what,
-                    )
+                    if refresh is not None:
+                        new = refresh(src, record)
+                    else:
+                        new = self._refresh(
+                            src,
+                            record,
+                            full_fn,
+                            incr_fn,
+                            covers=covers,
+                            force_full=force_full,
+                            what=what,
+                        )
+                    _keep_created(new, record)
                 except NetBoxError as err:
                     failed = dict(meta)
                     failed.update(error=str(err), error_at=time.time())
@@ -290,16 +302,210 @@ class Engine:
         """The record of a scope ``(record, view, status)``."""
         options = self.options
         name = self.scope_name(scope)
+        what = f"{scope['kind']} {scope.get('slug') or scope['id']}"
+
+        def full_fn(src, eps):
+            return fetch.full_scope(src, scope, eps, options)
+
+        def incr_fn(src, rec):
+            return fetch.incremental_scope(src, rec, options)
+
+        refresh = None
+        if scope["kind"] == "site" and not force_full:
+
+            def refresh(src, record):
+                return self._refresh_site(src, scope, record, what=what, fns=(full_fn, incr_fn))
+
         return self.obtain(
             name,
-            lambda src, eps: fetch.full_scope(src, scope, eps, options),
-            lambda src, rec: fetch.incremental_scope(src, rec, options),
+            full_fn,
+            incr_fn,
             SiteView,
-            f"{scope['kind']} {scope.get('slug') or scope['id']}",
+            what,
             covers=options.endpoints,
             min_synced=min_synced,
             force_full=force_full,
+            refresh=refresh,
         )
+
+    # ------------------------------------------------------------------ several sites
+    def _refresh_site(self, src, scope, record, *, what, fns):
+        """
+        Refresh the site ``scope`` (its lock held), together with the other site records that
+        are due at the same time (see :meth:`_companions`): one listing per object type, or one
+        change-log read, for all of them.
+        """
+        companions = self._companions(scope, record)
+        if companions:
+            with contextlib.ExitStack() as stack:
+                items, held = [(scope, record)], {}
+                now = time.time()
+                for other in companions:
+                    name = self.scope_name(other)
+                    if not stack.enter_context(
+                        self.store.try_lock(name, max(self.options.lock_timeout, 1))
+                    ):
+                        continue  # another worker is refreshing it
+                    meta = self.store.meta(name)
+                    if not self._due(meta, now):
+                        continue  # refreshed meanwhile
+                    other_record, _ = self.store.load(name, meta, SiteView)
+                    items.append((other, other_record))
+                    held[other["id"]] = (name, meta, other_record)
+                if held:
+                    return self._refresh_together(src, scope, items, held, what)
+        return self._refresh(
+            src,
+            record,
+            *fns,
+            covers=self.options.endpoints,
+            force_full=False,
+            what=what,
+        )
+
+    def _refresh_together(self, src, scope, items, held, what):
+        started = time.time()
+        try:
+            results = self._fetch_sites(src, items)
+        except NetBoxError as err:
+            for name, meta, _ in held.values():
+                failed = dict(meta)
+                failed.update(error=str(err), error_at=time.time())
+                self.store.save_meta(name, failed)
+            raise
+        for sid, (name, _, old) in held.items():
+            new = results.get(sid)
+            if new is not None:
+                _keep_created(new, old)
+                self.store.save(name, new, SiteView)
+        log.info(
+            "netbox pillar: %s refreshed with %d other site(s) in %.2fs",
+            what,
+            len(held),
+            time.time() - started,
+        )
+        return results[scope["id"]]
+
+    def _due(self, meta, now):
+        """Whether a site record may join a refresh now: missing, or at least half its TTL old
+        (so that records refreshed together keep expiring together), and not failing."""
+        if _within(meta.get("error_at"), now, self.options.retry_after):
+            return False
+        if not meta.get("version"):
+            return True
+        return not _within(meta.get("synced_at"), now, self.options.ttl * GROUP_EARLY)
+
+    def _companions(self, scope, record):
+        """
+        The other sites to refresh with ``scope`` (see docs/pillar.md, "Several sites in one
+        fetch"):
+
+        - cached site records that are due too (expired, or past half their TTL): sites whose
+          records expire together are refreshed together;
+        - on a cold start, the sites of the master's accepted minions that have no record yet,
+          once a second site is needed (another record was created within the last ``ttl``):
+          a single minion's first compile still fetches only its site.
+
+        At most :data:`~.fetch.GROUP_MAX_SITES` sites and about
+        :data:`~.fetch.GROUP_MAX_NODES` devices and VMs (counted from the identity index).
+        """
+        now = time.time()
+        metas = {}
+        for name in self.store.names():
+            kind, _, ident = name.partition("-")
+            if kind == "site" and ident.isdigit() and int(ident) != scope["id"]:
+                metas[int(ident)] = self.store.meta(name)
+        wanted = [sid for sid, meta in sorted(metas.items()) if meta.get("version")]
+        wanted = [sid for sid in wanted if self._due(metas[sid], now)]
+        if record is None:
+            burst = any(
+                _within(meta.get("created_at"), now, self.options.ttl) for meta in metas.values()
+            )
+            if burst:
+                have = {sid for sid, meta in metas.items() if meta.get("version")}
+                wanted += sorted(self._needed_sites() - have - {scope["id"]})
+        if not wanted:
+            return []
+        counts = self._site_counts()
+        total, out = counts.get(scope["id"], 0), []
+        for sid in wanted:
+            size = counts.get(sid, 0)
+            if len(out) + 1 >= fetch.GROUP_MAX_SITES or total + size > fetch.GROUP_MAX_NODES:
+                continue
+            total += size
+            out.append({"kind": "site", "id": sid})
+        return out
+
+    def _site_counts(self):
+        """``{site id: devices and VMs}`` from the identity index."""
+        record, _, _ = self.index()
+        counts = {}
+        for row in record.get("objects", {}).get("nodes", ()):
+            counts[row[3]] = counts.get(row[3], 0) + 1
+        return counts
+
+    def _needed_sites(self):
+        """Sites of the master's accepted minions (their keys in ``pki_dir/minions``)."""
+        pki = self.opts.get("pki_dir")
+        if not pki:
+            return set()
+        try:
+            minions = os.listdir(os.path.join(pki, "minions"))
+        except OSError:
+            return set()
+        _, view, _ = self.index()
+        sites = set()
+        for minion in minions:
+            try:
+                found = view.resolve(minion, self.options)
+            except AmbiguousMinion:
+                continue
+            if found and found[2] is not None:
+                sites.add(found[2])
+        return sites
+
+    def _fetch_sites(self, src, items, force_full=False):
+        """
+        New records for ``items`` (``[(scope, record or None), ...]``, sites): records that need
+        a full fetch are fetched together, the others refreshed from the change log together
+        when they share a change-log position. Returns ``{site id: record}``.
+        """
+        options = self.options
+        endpoints = set(options.endpoints)
+        for _, record in items:
+            endpoints |= set((record or {}).get("endpoints") or ())
+        now, interval = time.time(), options.full_interval
+        full, incr = [], {}
+        for scope, record in items:
+            if (
+                record is None
+                or force_full
+                or not set(options.endpoints) <= set(record["endpoints"])
+                or (interval and not _within(record.get("full_at") or 0, now, interval))
+            ):
+                full.append(scope["id"])
+            else:
+                key = (record.get("cursor"), tuple(record.get("seen") or ()))
+                incr.setdefault(key, []).append(record)
+        out = {}
+        for records in incr.values():
+            try:
+                if len(records) == 1:
+                    out[records[0]["scope"]["id"]] = fetch.incremental_scope(
+                        src, records[0], options
+                    )
+                else:
+                    out.update(fetch.incremental_sites(src, records, options))
+            except fetch.NeedFullFetch as why:
+                log.info("netbox pillar: full refetch of %d site(s): %s", len(records), why)
+                full.extend(r["scope"]["id"] for r in records)
+        if len(full) == 1:
+            out[full[0]] = fetch.full_scope(
+                src, {"kind": "site", "id": full[0]}, endpoints, options
+            )
+        elif full:
+            out.update(fetch.full_sites(src, full, endpoints, options))
+        return out
 
     # ------------------------------------------------------------------ compile
     def compile(self, minion_id, pillar):
@@ -376,7 +582,12 @@ class Engine:
 
     # ------------------------------------------------------------------ runner helpers
     def refresh(self, site=None):
-        """Refetch the index and the site records (all cached ones, or ``site``) in full."""
+        """
+        Refetch the index and the site records in full: all cached ones, or ``site`` (a slug or
+        id, a comma-separated list or a list of them, or ``*`` for every site of the identity
+        index: warming a cold master). Several sites are fetched together (one listing per
+        object type for up to :data:`~.fetch.GROUP_MAX_SITES` sites).
+        """
         started = time.time()
         index_rec, index_view, status = self.index(force_full=True)
         if status["stale"]:
@@ -387,14 +598,25 @@ class Engine:
         names = self.store.names()
         scopes = []
         if site is not None:
-            wanted = str(site)
-            ids = [sid for sid, slug in index_view.sites.items() if wanted in (slug, str(sid))]
-            if not ids:
-                raise SaltInvocationError(
-                    f"site {site!r} has no device in NetBox{self._sites_hint()}; known sites: "
-                    f"{', '.join(sorted(str(s) for s in index_view.sites.values())) or 'none'}"
-                )
-            scopes = [{"kind": "site", "id": sid} for sid in ids]
+            if isinstance(site, (list, tuple)):
+                names_wanted = [str(s).strip() for s in site]
+            else:
+                names_wanted = [s.strip() for s in str(site).split(",")]
+            ids = []
+            for wanted in [w for w in names_wanted if w]:
+                found = [
+                    sid
+                    for sid, slug in index_view.sites.items()
+                    if wanted == "*" or wanted in (slug, str(sid))
+                ]
+                if not found:
+                    raise SaltInvocationError(
+                        f"site {wanted!r} has no device in NetBox{self._sites_hint()}; known "
+                        "sites: "
+                        f"{', '.join(sorted(str(s) for s in index_view.sites.values())) or 'none'}"
+                    )
+                ids.extend(sid for sid in found if sid not in ids)
+            scopes = [{"kind": "site", "id": sid} for sid in sorted(ids)]
         else:
             for name in names:
                 kind, _, ident = name.partition("-")
@@ -402,6 +624,10 @@ class Engine:
                     scopes.append({"kind": kind, "id": int(ident)})
         out = {"index": _summary(index_rec), "sites": {}}
         failed = []
+        sites = [s for s in scopes if s["kind"] == "site"]
+        if len(sites) > 1:
+            scopes = [s for s in scopes if s["kind"] != "site"]
+            self._refresh_all(sites, out, failed)
         for scope in scopes:
             try:
                 record, _, status = self.scope(scope, force_full=True)
@@ -420,6 +646,50 @@ class Engine:
             )
         out["seconds"] = round(time.time() - started, 3)
         return out
+
+    def _refresh_all(self, scopes, out, failed):
+        """Full refetch of several sites, grouped (``netbox.pillar_refresh``)."""
+        counts = self._site_counts()
+        groups, group, size = [], [], 0
+        for scope in scopes:
+            nodes = counts.get(scope["id"], 0)
+            if group and (
+                len(group) >= fetch.GROUP_MAX_SITES or size + nodes > fetch.GROUP_MAX_NODES
+            ):
+                groups.append(group)
+                group, size = [], 0
+            group.append(scope)
+            size += nodes
+        if group:
+            groups.append(group)
+        for group in groups:
+            try:
+                with contextlib.ExitStack() as stack:
+                    for scope in group:
+                        stack.enter_context(
+                            self.store.lock(self.scope_name(scope), self.options.lock_timeout)
+                        )
+                    old = {s["id"]: self.store.meta(self.scope_name(s)) for s in group}
+                    try:
+                        results = self._fetch_sites(
+                            self.source(), [(s, None) for s in group], force_full=True
+                        )
+                    except NetBoxError as err:
+                        for scope in group:
+                            failed_meta = dict(old[scope["id"]])
+                            failed_meta.update(error=str(err), error_at=time.time())
+                            self.store.save_meta(self.scope_name(scope), failed_meta)
+                        names = ", ".join(self.scope_name(s) for s in group)
+                        failed.append(f"{names}: {err}")
+                        continue
+                    for scope in group:
+                        name = self.scope_name(scope)
+                        record = results[scope["id"]]
+                        record["created_at"] = old[scope["id"]].get("created_at") or time.time()
+                        self.store.save(name, record, SiteView)
+                        out["sites"][record["scope"].get("slug") or name] = _summary(record)
+            except LockTimeout as err:
+                failed.append(f"{', '.join(self.scope_name(s) for s in group)}: {err}")
 
     def _sites_hint(self):
         return (
@@ -456,14 +726,24 @@ class Engine:
         }
 
 
+def _keep_created(new, old):
+    """A refreshed record keeps the time its site was first fetched (cold-start grouping)."""
+    if isinstance(new, dict):
+        new["created_at"] = (old or {}).get("created_at") or new.get("created_at") or time.time()
+
+
 def _summary(record):
-    return {
+    out = {
         "synced_at": _iso(record["synced_at"]),
         "mode": record["last_fetch"]["mode"],
         "requests": record["last_fetch"].get("requests"),
         "seconds": record["last_fetch"].get("seconds"),
         "counts": {ep: len(objs) for ep, objs in record.get("objects", {}).items()},
     }
+    if record["last_fetch"].get("group"):
+        # the sites fetched together; ``requests`` counts the whole group's
+        out["group"] = record["last_fetch"]["group"]
+    return out
 
 
 def _engine_key(opts, kwargs):

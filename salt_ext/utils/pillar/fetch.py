@@ -287,7 +287,9 @@ def _fetch_dependents(src, endpoints, dev_ids, vm_ids, site_id=None):
     for endpoint, key in _BY_DEVICE:
         if endpoint not in endpoints or not dev_ids:
             continue
-        if site_id is not None and endpoint in ("dcim.interfaces", "dcim.cables"):
+        if isinstance(site_id, list) and endpoint in ("dcim.interfaces", "dcim.cables"):
+            out.setdefault(endpoint, []).extend(_list_by(src, endpoint, "site_id", site_id))
+        elif site_id is not None and endpoint in ("dcim.interfaces", "dcim.cables"):
             out.setdefault(endpoint, []).extend(src.list(endpoint, {"site_id": site_id}))
         else:
             out.setdefault(endpoint, []).extend(_list_by(src, endpoint, key, dev_ids))
@@ -377,7 +379,7 @@ def full_scope(src, scope, endpoints, options):
     return _new_record(
         scope,
         endpoints,
-        objects,
+        _canonical(objects),
         cursor=cursor,
         started=started,
         requests=_requests(src) - before,
@@ -386,7 +388,7 @@ def full_scope(src, scope, endpoints, options):
 
 def _scope_params(scope, endpoint):
     """Server-side membership filter used when refetching changed objects of ``endpoint``."""
-    if scope["kind"] != "site":
+    if scope["kind"] not in ("site", "sites"):
         return {}
     if endpoint == "dcim.sites":
         return {}
@@ -399,13 +401,15 @@ def _scope_params(scope, endpoint):
         "ipam.vlans",
         "virtualization.virtual-machines",
     ):
-        return {"site_id": scope["id"]}
+        return {"site_id": scope["ids"] if scope["kind"] == "sites" else scope["id"]}
     return {}
 
 
 def _member(endpoint, obj, scope, dev_ids, vm_ids):
     """Local membership test for endpoints NetBox cannot filter by site."""
     if endpoint == "dcim.sites":
+        if scope["kind"] == "sites":
+            return obj["id"] in scope["ids"]
         return scope["kind"] == "site" and obj["id"] == scope["id"]
     if endpoint in ("ipam.ip-addresses", "dcim.mac-addresses"):
         atype = obj.get("assigned_object_type")
@@ -620,4 +624,257 @@ def incremental_scope(src, record, options):
         refetched={ep: len(ids) for ep, ids in refetch.items()},
         deleted={ep: len(ids) for ep, ids in deleted.items()},
     )
+    return out
+
+
+# ---------------------------------------------------------------------- several sites at once
+#: at most this many sites, and this many devices and VMs (from the identity index), are
+#: fetched together: a group fills NetBox's pages, yet one compile never waits for a fleet
+GROUP_MAX_SITES = 100
+GROUP_MAX_NODES = 2000
+
+
+def _by_id(objs):
+    return sorted(objs, key=lambda o: o["id"])
+
+
+def _canonical(objects):
+    """Every endpoint's objects in id order: a record does not depend on how it was batched."""
+    return {ep: _by_id(objs) for ep, objs in objects.items()}
+
+
+def _prefix_site(prefix, location_sites):
+    """The site a prefix is listed under by ``site_id`` (NetBox 4.2+ caches it from the scope)."""
+    stype = prefix.get("scope_type")
+    if stype == "dcim.site":
+        return prefix.get("scope_id")
+    if stype == "dcim.location":
+        return location_sites.get(prefix.get("scope_id"))
+    return _oid(prefix.get("site"))  # NetBox < 4.2
+
+
+def _location_sites(src, prefixes):
+    """``{location id: site id}`` for the locations prefixes are scoped to (one request, if any)."""
+    ids = {p.get("scope_id") for p in prefixes if p.get("scope_type") == "dcim.location"}
+    return {
+        loc["id"]: _oid(loc.get("site"))
+        for loc in _list_by(src, "dcim.locations", "id", ids, fields=["id", "site"])
+    }
+
+
+def split_sites(objects, site_ids, endpoints, options, location_sites=None):
+    """
+    Split the objects of several sites (fetched together) into ``{site id: objects}``, each
+    exactly what :func:`full_scope` fetches for that site alone: nodes, racks and VLANs by their
+    site, prefixes by their scope, components, IPs, MACs and services by their device or VM, a
+    cable into every site one of its device ends is in; device types and platforms those of the
+    site's nodes; ``external.devices`` the cable peers outside the site (devices of other sites
+    of the group included, without ``config_context`` as a single-site fetch asks for them).
+    """
+    wanted = set(site_ids)
+    location_sites = location_sites or {}
+    out = {sid: {"dcim.sites": []} for sid in wanted}
+
+    def put(endpoint, sid, obj):
+        if sid in out:
+            out[sid].setdefault(endpoint, []).append(obj)
+
+    for site in objects.get("dcim.sites", ()):
+        put("dcim.sites", site["id"], site)
+    node_site = {}
+    for endpoint, kind in (
+        ("dcim.devices", DEVICE_KIND),
+        ("virtualization.virtual-machines", VM_KIND),
+    ):
+        for node in objects.get(endpoint, ()):
+            sid = _oid(node.get("site"))
+            node_site[(kind, node["id"])] = sid
+            put(endpoint, sid, node)
+    for endpoint in ("dcim.racks", "ipam.vlans"):
+        for obj in objects.get(endpoint, ()):
+            put(endpoint, _oid(obj.get("site")), obj)
+    for prefix in objects.get("ipam.prefixes", ()):
+        put("ipam.prefixes", _prefix_site(prefix, location_sites), prefix)
+    for iface in objects.get("dcim.interfaces", ()):
+        put("dcim.interfaces", node_site.get((DEVICE_KIND, _oid(iface.get("device")))), iface)
+    for iface in objects.get("virtualization.interfaces", ()):
+        put(
+            "virtualization.interfaces",
+            node_site.get((VM_KIND, _oid(iface.get("virtual_machine")))),
+            iface,
+        )
+    for endpoint in ("ipam.ip-addresses", "dcim.mac-addresses"):
+        for obj in objects.get(endpoint, ()):
+            kind, node, _ = _assigned_node(obj)
+            put(endpoint, node_site.get((kind, node)), obj)
+    for svc in objects.get("ipam.services", ()):
+        put("ipam.services", node_site.get(_service_node(svc)), svc)
+    for cable in objects.get("dcim.cables", ()):
+        ends = (cable.get("a_terminations") or []) + (cable.get("b_terminations") or [])
+        sites = {
+            node_site.get((DEVICE_KIND, _oid((t.get("object") or {}).get("device")))) for t in ends
+        }
+        # a cable without a device end in the group (circuit to circuit) serves no pillar
+        for sid in sorted(s for s in sites if s in out):
+            put("dcim.cables", sid, cable)
+    types = {o["id"]: o for o in objects.get("dcim.device-types", ())}
+    platforms = {o["id"]: o for o in objects.get("dcim.platforms", ())}
+    strip = options.compat != "salt3007"
+    # devices of the group are current; external copies are peers outside the group
+    pool = {
+        dev["id"]: {k: v for k, v in dev.items() if k != "config_context"} if strip else dev
+        for dev in objects.get("dcim.devices", ())
+    }
+    for dev in objects.get("external.devices", ()):
+        pool.setdefault(dev["id"], dev)
+    for sid, objs in out.items():
+        devices = objs.get("dcim.devices", ())
+        nodes = list(devices) + list(objs.get("virtualization.virtual-machines", ()))
+        want = {_oid(d.get("device_type")) for d in devices}
+        objs["dcim.device-types"] = [types[i] for i in want if i in types]
+        if "dcim.platforms" in endpoints:
+            want = {_oid(n.get("platform")) for n in nodes}
+            objs["dcim.platforms"] = [platforms[i] for i in want if i in platforms]
+        if "dcim.cables" in endpoints or options.connected_devices:
+            local = {d["id"] for d in devices}
+            want = _referenced_devices(objs) - local
+            objs["external.devices"] = [pool[i] for i in want if i in pool]
+        for endpoint in endpoints:
+            objs.setdefault(endpoint, [])
+        out[sid] = _canonical(objs)
+    return out
+
+
+DEVICE_KIND = "device"
+VM_KIND = "virtual_machine"
+
+
+def _assigned_node(obj):
+    """For an IP/MAC: ``(kind, node id, interface id)`` of its interface."""
+    otype = obj.get("assigned_object_type")
+    assigned = obj.get("assigned_object") or {}
+    if otype == "dcim.interface":
+        return DEVICE_KIND, _oid(assigned.get("device")), obj.get("assigned_object_id")
+    if otype == "virtualization.vminterface":
+        return VM_KIND, _oid(assigned.get("virtual_machine")), obj.get("assigned_object_id")
+    return None, None, None
+
+
+def _service_node(svc):
+    ptype = svc.get("parent_object_type")
+    if ptype is None:  # NetBox < 4.3
+        if svc.get("device"):
+            return DEVICE_KIND, _oid(svc["device"])
+        return VM_KIND, _oid(svc.get("virtual_machine"))
+    kind = {"dcim.device": DEVICE_KIND, "virtualization.virtualmachine": VM_KIND}.get(ptype)
+    return kind, svc.get("parent_object_id")
+
+
+def _fetch_sites(src, site_ids, endpoints, options):
+    """Every object of the sites ``site_ids``, each object type listed once for all of them."""
+    ids = sorted(set(site_ids))
+    objects = {"dcim.sites": _list_by(src, "dcim.sites", "id", ids)}
+    dev_ids, vm_ids = [], []
+    if "dcim.devices" in endpoints:
+        objects["dcim.devices"] = _list_by(
+            src, "dcim.devices", "site_id", ids, exclude=_device_exclude(options)
+        )
+        dev_ids = [d["id"] for d in objects["dcim.devices"]]
+    if "virtualization.virtual-machines" in endpoints:
+        objects["virtualization.virtual-machines"] = _list_by(
+            src, "virtualization.virtual-machines", "site_id", ids
+        )
+        vm_ids = [v["id"] for v in objects["virtualization.virtual-machines"]]
+    for endpoint in ("dcim.racks", "ipam.prefixes", "ipam.vlans"):
+        if endpoint in endpoints:
+            objects[endpoint] = _list_by(src, endpoint, "site_id", ids)
+    objects.update(_fetch_dependents(src, endpoints, dev_ids, vm_ids, ids))
+    for endpoint in endpoints:
+        objects.setdefault(endpoint, [])
+    _complete(src, objects, endpoints, options)
+    return objects
+
+
+def full_sites(src, site_ids, endpoints, options):
+    """
+    Fetch several sites together: each object type is listed once for all of them
+    (``site_id=a&site_id=b...``, batched by the access layer to NetBox's URL limit), then split
+    into one record per site, each equal to the record :func:`full_scope` fetches for that site
+    alone (tested), so that TTLs, change-log refresh and stale handling stay per site.
+
+    :returns: ``{site id: record}``; ``last_fetch`` says how many sites shared the fetch and
+        its requests (counted once for the group)
+    """
+    started, before = time.time(), _requests(src)
+    cursor = changelog_cursor(src)
+    objects = _fetch_sites(src, site_ids, endpoints, options)
+    locations = _location_sites(src, objects.get("ipam.prefixes", ()))
+    parts = split_sites(objects, site_ids, endpoints, options, locations)
+    requests = _requests(src) - before
+    out = {}
+    for sid, objs in parts.items():
+        scope = {"kind": "site", "id": sid}
+        if objs["dcim.sites"]:
+            scope["slug"] = objs["dcim.sites"][0].get("slug")
+        record = _new_record(
+            scope, endpoints, objs, cursor=cursor, started=started, requests=requests
+        )
+        record["last_fetch"]["group"] = len(parts)
+        out[sid] = record
+    return out
+
+
+def incremental_sites(src, records, options):
+    """
+    Bring several site records that share a change-log position (same ``cursor`` and ``seen``:
+    fetched or refreshed together) up to date with one change-log read and one refetch per
+    changed object type for all of them, then split per site. A site whose objects did not
+    change keeps its version (its record is not rewritten).
+
+    :returns: ``{site id: record}``
+    :raises NeedFullFetch: when the change log cannot be used
+    """
+    ids = sorted(r["scope"]["id"] for r in records)
+    endpoints = sorted(set().union(*(r["endpoints"] for r in records)))
+    combined = {}
+    for record in records:
+        for endpoint, objs in record["objects"].items():
+            merged = combined.setdefault(endpoint, {})
+            for obj in objs:
+                merged.setdefault(obj["id"], obj)
+    first = records[0]
+    group = {
+        "scope": {"kind": "sites", "ids": ids},
+        "endpoints": endpoints,
+        "objects": {ep: list(m.values()) for ep, m in combined.items()},
+        "cursor": first.get("cursor"),
+        "seen": first.get("seen"),
+        "synced_at": min(r["synced_at"] for r in records),
+        "full_at": first.get("full_at"),
+        "version": "group",
+        "last_fetch": {},
+    }
+    new = incremental_scope(src, group, options)
+    if new["version"] == "group":  # nothing changed anywhere
+        parts = None
+    else:
+        locations = _location_sites(src, new["objects"].get("ipam.prefixes", ()))
+        parts = split_sites(new["objects"], ids, set(endpoints), options, locations)
+    out = {}
+    for record in records:
+        sid = record["scope"]["id"]
+        result = dict(record)
+        result.update(
+            cursor=new["cursor"],
+            seen=new["seen"],
+            synced_at=new["synced_at"],
+            last_fetch=dict(new["last_fetch"], group=len(records)),
+        )
+        if parts is not None and parts[sid] != _canonical(record["objects"]):
+            result["objects"] = parts[sid]
+            result["version"] = uuid.uuid4().hex
+            result["last_fetch"]["mode"] = "incremental"
+        else:
+            result["last_fetch"]["mode"] = "unchanged"
+        out[sid] = result
     return out
