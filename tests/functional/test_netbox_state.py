@@ -53,7 +53,8 @@ class StateRunner:
 
 
 @pytest.fixture
-def run(fresh_netbox, tmp_path):
+def run(fresh_netbox, tmp_path, netbox_requests):
+    fresh_netbox.requests = netbox_requests  # writes() counts the product's own requests
     return StateRunner(fresh_netbox, tmp_path)
 
 
