@@ -46,11 +46,12 @@ def _engines(opts, context, options):
 def pillar_refresh(opts, site=None, context=None, options=None):
     """
     Refetch from NetBox, in full, the identity index and the cached site records (all of them,
-    or only ``site``, a slug or id, fetched even when not cached yet) of every ``netbox``
-    ext_pillar configured on the master.
+    or only ``site``: a slug or id, a comma-separated list or a list of them, ``*`` for every
+    site of the identity index; fetched even when not cached yet) of every ``netbox`` ext_pillar
+    configured on the master. Several sites are fetched together (one listing per object type).
 
     :param opts: master opts
-    :param site: site slug or id (optional)
+    :param site: site slug or id, a list of them, or ``*`` (optional)
     :param context: the runner's ``__context__``
     :param options: one ext_pillar option dict instead of the master's configuration
     :returns: ``{source: {"index": {...}, "sites": {slug: {...}}, "seconds": s}}``
