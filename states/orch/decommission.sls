@@ -24,7 +24,12 @@ decommission-confirmed:
     - drain: {{ drain | json }}
     - wipe: {{ wipe | json }}
 
-{%- if plan is mapping and plan.confirmed %}
+{%- if plan is not mapping %}
+
+decommission-plan:
+  test.fail_without_changes:
+    - comment: {{ ("turnup.decommission_plan did not return a plan: " ~ plan) | json }}
+{%- elif plan.confirmed %}
 {%- for dev in plan.devices if not dev.done %}
 {%- set previous = 'decommission-confirmed' %}
 
