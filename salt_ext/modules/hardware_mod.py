@@ -125,6 +125,8 @@ def _netbox_from_pillar(device):
         "cables": None,
         "config_context": data.get("config_context") or {},
         "source": "pillar",
+        # the pillar's freshness: stale when it is the last good copy served while NetBox failed
+        "meta": data.get("_meta") if isinstance(data.get("_meta"), dict) else {},
     }
 
 
@@ -161,6 +163,7 @@ def _netbox_from_source(device, addresses):
         "cables": None,
         "config_context": dev.get("config_context") or {},
         "source": "netbox",
+        "meta": {},
     }
 
 
@@ -264,8 +267,39 @@ def validate(device=None, generation=None, simulate=None):
         profiles=__pillar__.get("hwgen_profiles") or None,
     )
     report["netbox_source"] = netbox["source"]
+    _mark_stale_netbox(report, netbox)
     report["text"] = hwvalidate.format_report(report)
     return report
+
+
+def _mark_stale_netbox(report, netbox):
+    """NetBox down: the pillar served its last good copy. The box was compared against that copy,
+    so the report says so (``netbox_stale``, a ``netbox.freshness`` warning, the summary)."""
+    meta = netbox.get("meta") or {}
+    report["netbox_stale"] = bool(meta.get("stale"))
+    if not report["netbox_stale"]:
+        return
+    age = meta.get("age_s")
+    synced = meta.get("synced_at") or "an unknown time"
+    comment = (
+        f"NetBox was not reachable: compared against the pillar's stale copy of NetBox, last "
+        f"synced {synced}" + (f" ({age:.0f} s ago)" if isinstance(age, (int, float)) else "")
+    )
+    if meta.get("error"):
+        comment += f"; NetBox said: {meta['error']}"
+    comment += "; re-run hardware.validate once NetBox answers (saltutil.refresh_pillar)"
+    report["checks"].append(
+        {
+            "name": "netbox.freshness",
+            "expected": "live NetBox data",
+            "actual": f"stale copy from {synced}",
+            "ok": False,
+            "severity": "warning",
+            "comment": comment,
+        }
+    )
+    report["warnings"].append("netbox.freshness")
+    report["summary"] += "; NetBox data: STALE copy (NetBox unreachable)"
 
 
 def config(root=None, device=None, generation=None):
@@ -281,6 +315,10 @@ def config(root=None, device=None, generation=None):
 
     root
         Write under this directory instead of ``hardware:root`` (default ``/``).
+
+    A simulated box (``hardware:simulate`` set: a rehearsal, the demo, a test) is refused when
+    its files would land outside a root of its own (``hardware:root`` unset or ``/``, or a
+    ``hardware:paths`` entry pointing elsewhere): it must never reconfigure the host it runs on.
 
     CLI Example:
 
@@ -319,8 +357,31 @@ def config(root=None, device=None, generation=None):
                 if handle.read(200).startswith("# Managed by Salt (hardware generation"):
                     stale.append(path)
     rendered["stale"] = stale
+    if settings.get("simulate"):
+        _refuse_writes_outside_root(rendered, root)
     rendered["apply_live"] = bool(settings.get("apply_live", root == "/"))
     rendered["reload"] = hwrender.reload_commands(rendered, stale) if rendered["apply_live"] else []
     rendered["validate"] = bool(settings.get("validate", True))
     rendered["device"] = netbox["device"].get("name")
     return rendered
+
+
+def _refuse_writes_outside_root(rendered, root):
+    """A simulated box writes only under a root of its own, never to the host's real files."""
+    real_root = os.path.realpath(root)
+    if real_root == os.path.realpath("/"):
+        raise SaltInvocationError(
+            "hardware:simulate is set (this box is simulated) but hardware:root is "
+            f"{root!r}: hwgen would write the host's real /etc; set hardware:root to a directory "
+            "of the simulation's own (e.g. /srv/hw/srv-r1-01/root), nothing was written"
+        )
+    paths = list(rendered["files"]) + list(rendered["stale"])
+    paths += [p for p in rendered["paths"].values() if isinstance(p, str)]
+    for path in paths:
+        real = os.path.realpath(path)
+        if os.path.commonpath([real, real_root]) != real_root:
+            raise SaltInvocationError(
+                f"hardware:simulate is set (this box is simulated) and {path!r} is outside "
+                f"hardware:root {root!r}: a simulated box writes only under its root; fix "
+                "hardware:paths, nothing was written"
+            )
