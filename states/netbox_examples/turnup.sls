@@ -1,8 +1,12 @@
 {#- Example: declare a server's NetBox record with the netbox states.
     The device is this minion (override with pillar netbox_example:device). Applying it twice
-    makes no change the second time. -#}
+    makes no change the second time. The device's custom field minion_id is the minion that will
+    run on it: its own name unless pillar netbox_example:minion_id says otherwise -- never the id
+    of the minion applying this SLS for another device (NetBox would then map this minion to two
+    devices, and netbox.device/sync_inventory would pick the wrong one). -#}
 {%- set cfg = salt['pillar.get']('netbox_example', {}) %}
 {%- set device = cfg.get('device', grains['id']) %}
+{%- set minion_id = cfg.get('minion_id', device) %}
 {%- set site = cfg.get('site', 'lab1') %}
 {%- set address = cfg.get('address', '10.10.2.21/24') %}
 {%- set uplink = cfg.get('uplink', 'tor1-r2:Ethernet21') %}
@@ -17,7 +21,7 @@ netbox-example-device:
     - tags:
       - turnup-lab
     - custom_fields:
-        minion_id: {{ grains['id'] }}
+        minion_id: {{ minion_id }}
 
 netbox-example-oob:
   netbox.interface_present:

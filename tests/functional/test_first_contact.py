@@ -8,9 +8,12 @@ consistent.
 from __future__ import annotations
 
 import pytest
+import salt.loader
 from salt.exceptions import SaltInvocationError
 
 from tests.functional.test_hardware import box_settings, loaders
+from tests.functional.test_netbox_mod import minion_opts
+from tests.support.saltenv import STATES_ROOT
 from tests.unit.hardware.lab import Lab, load_profiles, simulate_spec
 
 
@@ -120,3 +123,40 @@ def test_hwgen_sls_of_a_simulated_box_without_root_writes_nothing(tmp_path):
     ret = mods["state.sls"]("hwgen")
     assert isinstance(ret, list), ret  # a render error: no state ran
     assert any("would write the host's real /etc" in line for line in ret), ret
+
+
+def test_demo_turnup_example_leaves_netbox_consistent(fresh_netbox, tmp_path):
+    """The demo applies netbox_examples.turnup on minion srv-r1-01 for ANOTHER device
+    (srv-r2-09): that device must not get srv-r1-01's minion_id (srv-r1-01's netbox.device then
+    returned srv-r2-09, and netbox.sync_inventory failed with a serial conflict)."""
+    (tmp_path / "pillar").mkdir()
+    opts = minion_opts(
+        fresh_netbox,
+        tmp_path / "cache",
+        "srv-r1-01",
+        file_roots={"base": [str(STATES_ROOT)]},
+        pillar_roots={"base": [str(tmp_path / "pillar")]},
+        state_events=False,
+    )
+    opts["pillar"] = {}
+    mods = _mods(opts)
+    ret = mods["state.sls"]("netbox_examples.turnup", pillar={"netbox_example": {"device": DEMO}})
+    assert isinstance(ret, dict) and all(s["result"] is True for s in ret.values()), ret
+    mods = _mods(opts)
+    assert mods["netbox.device"]()["name"] == "srv-r1-01"
+    declared = mods["netbox.device"](DEMO)
+    assert declared["custom_fields"]["minion_id"] == DEMO
+    owners = mods["netbox.filter"]("dcim.devices", cf_minion_id="srv-r1-01")
+    assert [d["name"] for d in owners] in ([], ["srv-r1-01"])
+    # the demo applies it twice: the second run changes nothing
+    mods = _mods(opts)
+    again = mods["state.sls"]("netbox_examples.turnup", pillar={"netbox_example": {"device": DEMO}})
+    assert all(s["result"] is True for s in again.values()), again
+    assert [k for k, s in again.items() if s["changes"]] == [], "second run changes nothing"
+
+
+DEMO = "srv-r2-09"
+
+
+def _mods(opts):
+    return salt.loader.minion_mods(opts, utils=salt.loader.utils(opts))
