@@ -16,7 +16,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_ext.utils.netbox import NetBoxClient, load_config
 from salt_ext.utils.netbox_ops import glue
-from tests.support.saltenv import SHARED_FIXTURES, SHARED_MISSING_REASON
+from tests.support.saltenv import NETBOX_TEST_TIMEOUT, SHARED_FIXTURES, SHARED_MISSING_REASON
 
 JID = "20261129130501123456"
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
@@ -37,7 +37,12 @@ def minion_opts(target, cachedir, minion_id="srv-r2-01", **extra):
         file_client="local",
         id=minion_id,
         jid=JID,
-        netbox={"url": target.url, "token": target.token, "timeout": 10, "retries": 1},
+        netbox={
+            "url": target.url,
+            "token": target.token,
+            "timeout": NETBOX_TEST_TIMEOUT,
+            "retries": 1,
+        },
     )
     opts.update(extra)
     opts["grains"] = _grains(opts)

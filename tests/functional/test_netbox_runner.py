@@ -12,6 +12,7 @@ from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox import NetBoxClient, SnapshotSource, load_config
 from tests.support.netbox_standin import NetBoxStandin
+from tests.support.saltenv import NETBOX_TEST_TIMEOUT
 
 
 def runner(target, tmp_path, **extra):
@@ -20,7 +21,12 @@ def runner(target, tmp_path, **extra):
     opts.update(
         cachedir=str(tmp_path / "cache"),
         pki_dir=str(tmp_path / "pki"),
-        netbox={"url": target.url, "token": target.token, "timeout": 10, "retries": 1},
+        netbox={
+            "url": target.url,
+            "token": target.token,
+            "timeout": NETBOX_TEST_TIMEOUT,
+            "retries": 1,
+        },
     )
     opts.update(extra)
     return salt.loader.runner(opts)

@@ -19,6 +19,7 @@ from salt_ext.utils.netbox import (
 from salt_ext.utils.netbox.export import export_snapshot, snapshot_counts
 from salt_ext.utils.netbox.seed import import_snapshot
 from tests.support.netbox_standin import NetBoxStandin
+from tests.support.saltenv import NETBOX_TEST_TIMEOUT
 
 #: fields that differ between two NetBoxes holding the same objects
 VOLATILE = frozenset(
@@ -96,7 +97,15 @@ def seeded(lab1_snapshot):
     standin = NetBoxStandin()
     standin.start()
     client = NetBoxClient(
-        load_config({"netbox": {"url": standin.url, "token": standin.token_v2, "timeout": 10}})
+        load_config(
+            {
+                "netbox": {
+                    "url": standin.url,
+                    "token": standin.token_v2,
+                    "timeout": NETBOX_TEST_TIMEOUT,
+                }
+            }
+        )
     )
     first = import_snapshot(client, copy.deepcopy(lab1_snapshot))
     first_requests = client.counter.snapshot()

@@ -27,7 +27,7 @@ from salt_ext.utils.netbox import (
     load_config,
 )
 from tests.support.netbox_standin import NetBoxStandin
-from tests.support.saltenv import LAB1_SNAPSHOT
+from tests.support.saltenv import LAB1_SNAPSHOT, NETBOX_TEST_TIMEOUT
 
 # lab1 ids (kept by both sources): site LAB1 25, rack R2 44, device srv-r1-01 110
 QUERIES = {
@@ -87,7 +87,15 @@ def sources():
     standin = NetBoxStandin(snapshot="lab1")
     standin.start()
     client = NetBoxClient(
-        load_config({"netbox": {"url": standin.url, "token": standin.token_v1, "timeout": 10}})
+        load_config(
+            {
+                "netbox": {
+                    "url": standin.url,
+                    "token": standin.token_v1,
+                    "timeout": NETBOX_TEST_TIMEOUT,
+                }
+            }
+        )
     )
     snapshot = SnapshotSource(str(LAB1_SNAPSHOT))
     yield snapshot, client, standin.url
