@@ -22,8 +22,11 @@ that the schedule, the webhook reactor and boot verification never interleave.
 """
 
 import contextlib
+import datetime
 import fcntl
 import hashlib
+import hmac
+import json
 import os
 import tempfile
 import time
@@ -278,3 +281,161 @@ def sync(opts, src, *, grain="serialnumber", statuses=None, site=None, site_id=N
         "no_serial": result["no_serial"],
         "quarantined": result["quarantined"],
     }
+
+
+# --- NetBox webhook (salt-api /hook/netbox -> salt/netapi/hook/netbox -> reactor -> here) ---
+
+WEBHOOK_BANK = "turnup/webhook"
+TAG_WEBHOOK_REJECTED = "turnup/security/webhook_rejected"
+#: the NetBox fields whose change can move a serial into or out of the autosign file
+WATCHED_FIELDS = ("status", "serial")
+
+
+def webhook_settings(opts):
+    """``turnup_webhook: {secret_file | secret, max_age: 600}`` of the master configuration."""
+    conf = opts.get("turnup_webhook") or {}
+    if not isinstance(conf, dict):
+        raise SaltInvocationError("turnup_webhook in the master configuration must be a mapping")
+    secret = conf.get("secret")
+    if conf.get("secret_file"):
+        with salt.utils.files.fopen(conf["secret_file"], "r") as handle:
+            secret = handle.read().strip()
+    try:
+        max_age = float(conf.get("max_age", 600))
+    except (TypeError, ValueError) as err:
+        raise SaltInvocationError("turnup_webhook:max_age must be a number of seconds") from err
+    return {"secret": secret or None, "max_age": max_age}
+
+
+def signature_of(secret, body):
+    """NetBox's ``X-Hook-Signature``: hex HMAC-SHA512 of the request body with the secret."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha512).hexdigest()
+
+
+def _timestamp(value):
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+    return stamp.timestamp()
+
+
+def _field(snapshot, name):
+    if not isinstance(snapshot, dict):
+        return None
+    value = snapshot.get(name)
+    if isinstance(value, dict):
+        value = value.get("value")
+    return value
+
+
+def check_webhook(opts, body, signature, now=None):
+    """
+    Authenticate and parse a NetBox webhook body. Returns ``(payload, None)`` or
+    ``(None, reason)``. Pure apart from reading the secret file.
+    """
+    conf = webhook_settings(opts)
+    if not conf["secret"]:
+        return None, (
+            "no webhook secret configured on the master (turnup_webhook:secret_file): every "
+            "webhook is refused"
+        )
+    if not isinstance(body, str) or not body:
+        return None, "empty body"
+    if not isinstance(signature, str) or not signature:
+        return None, "no X-Hook-Signature header (unsigned request)"
+    if not hmac.compare_digest(signature.strip().lower(), signature_of(conf["secret"], body)):
+        return None, "X-Hook-Signature does not match the body (wrong secret or altered body)"
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None, "the body is not JSON"
+    if not isinstance(payload, dict):
+        return None, "the body is not a JSON object"
+    stamp = _timestamp(payload.get("timestamp"))
+    now = time.time() if now is None else now
+    if stamp is None:
+        return None, f"no usable timestamp in the body ({payload.get('timestamp')!r})"
+    if now - stamp > conf["max_age"] or stamp - now > 300:
+        return None, (
+            f"timestamp {payload.get('timestamp')} is outside the accepted window "
+            f"({conf['max_age']:g}s old at most): replayed or clocks apart"
+        )
+    return payload, None
+
+
+def device_change(payload):
+    """
+    ``(relevant, why, site slug)`` for a NetBox device event: created/deleted, or status/serial
+    differ between ``snapshots.prechange`` and ``snapshots.postchange``.
+    """
+    if payload.get("model") != "device":
+        return False, f"model {payload.get('model')!r} is not a device", None
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    site = data.get("site") if isinstance(data.get("site"), dict) else {}
+    slug = site.get("slug")
+    event = str(payload.get("event") or "").replace("object_", "")
+    snaps = payload.get("snapshots") if isinstance(payload.get("snapshots"), dict) else {}
+    pre, post = snaps.get("prechange"), snaps.get("postchange")
+    if event in ("created", "deleted") or not pre or not post:
+        return True, f"device {event or 'event'}", slug
+    changed = [f for f in WATCHED_FIELDS if _field(pre, f) != _field(post, f)]
+    if changed:
+        what = ", ".join(f"{f} {_field(pre, f)!r} -> {_field(post, f)!r}" for f in changed)
+        return True, what, slug
+    return False, "neither status nor serial changed", slug
+
+
+def on_netbox_event(opts, get_source, body, signature, *, fire, refresh_pillar, now=None):
+    """
+    The webhook hand-off (``turnup.on_netbox_event``): authenticate, then, for a device whose
+    status or serial changed, rewrite the autosign file from NetBox and refetch the site's
+    pillar. Returns ``{"accepted", "reason"|..., "autosign", "pillar"}``.
+    """
+    payload, reason = check_webhook(opts, body, signature, now=now)
+    if payload is None:
+        fire(TAG_WEBHOOK_REJECTED, {"reason": reason, "body_sha256": _sha(body)})
+        return {"accepted": False, "reason": reason}
+    out = {
+        "accepted": True,
+        "event": payload.get("event"),
+        "model": payload.get("model"),
+        "request_id": payload.get("request_id"),
+        "username": payload.get("username"),
+    }
+    cache = salt.cache.factory(opts)
+    seen_key = hashlib.sha256(
+        f"{payload.get('request_id')}|{payload.get('timestamp')}|{_sha(body)}".encode()
+    ).hexdigest()[:32]
+    if cache.fetch(WEBHOOK_BANK, seen_key):
+        out.update({"action": "none", "comment": "this delivery was handled already (replay)"})
+        return out
+    relevant, why, site = device_change(payload)
+    out["change"] = why
+    if relevant:
+        out["autosign"] = sync(opts, get_source())
+        if site:
+            try:
+                refresh_pillar(site)
+                out["pillar"] = {"site": site, "refreshed": True}
+            except SaltInvocationError as err:  # no netbox ext_pillar on this master
+                out["pillar"] = {"site": site, "refreshed": False, "comment": str(err)}
+        out["action"] = "refreshed"
+    else:
+        out["action"] = "none"
+    cache.store(
+        WEBHOOK_BANK, seen_key, {"at": time.time(), "request_id": payload.get("request_id")}
+    )
+    return out
+
+
+def _sha(body):
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return hashlib.sha256(body or b"").hexdigest()
