@@ -89,7 +89,7 @@ def _common(store):
 def build_site(
     store, racks=25, tors=2, servers=38, slug="bench1", *, common=None, first_rack=0, prefix=""
 ):  # pylint: disable=too-many-arguments
-    """Create the site; return ``{"site_id", "devices", "servers", "tors"}`` (names)."""
+    """Create the site; return ``{"site_id", "devices", "device_ids", "servers", "tors"}``."""
     create = store.create
     kinds = common or _common(store)
     region = kinds["region"]
@@ -143,7 +143,7 @@ def build_site(
             }
         ],
     )
-    out = {"site_id": site["id"], "devices": [], "servers": [], "tors": []}
+    out = {"site_id": site["id"], "devices": [], "device_ids": [], "servers": [], "tors": []}
     for r, rack in enumerate(rack_objs, start=1):
         _build_rack(
             store,
@@ -306,5 +306,6 @@ def _build_rack(store, out, where, ctx):  # pylint: disable=too-many-locals
         ],
     )
     out["devices"].extend(d["name"] for d in devs)
+    out["device_ids"].extend(d["id"] for d in devs)
     out["servers"].extend(srv_names)
     out["tors"].extend(tor_names)
