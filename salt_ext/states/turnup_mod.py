@@ -380,3 +380,78 @@ def rollout_planned(name, *, site=None, generation=None, batch="25%", canary=1):
         f"{w['name']}: {', '.join(w['devices'])}" for w in plan["waves"]
     )
     return ret
+
+
+# --- rack turn-up steps (helper C) -------------------------------------------------------------
+
+
+def step(name, *, site=None, rack=None, run=None, **kwargs):
+    """
+    One step of a rack turn-up (``orch.rack_turnup``): runs the runner ``turnup.step`` with
+    ``step=<name>`` on the master. Use this rather than ``salt.runner``: in Salt 3008
+    ``salt.runner`` does not call the runner at all under ``test=True``, so nothing could be
+    predicted; here the runner runs with ``test=True``, writes nothing and returns the NetBox
+    changes it would make (``result: None``). The state fails when the runner's job fails (the
+    failures passed ``max_failures``, the canary failed, bad input). ``changes`` are the
+    per-device changes (``{device: {status: {old, new}}}``); the runner's whole return is in
+    ``changes.return`` for ``finish``.
+
+    name
+        The step: ``start``, ``stage``, ``wait_minions``, ``sync_all``, ``validate``,
+        ``sync_inventory``, ``highstate``, ``postcheck``, ``activate``, ``finish``.
+    site, rack
+        The rack (or ``run`` = a run id).
+    kwargs
+        Passed to the runner (``batch``, ``max_failures``, ``minion_timeout``, ``devices``,
+        ``new``, ``state``).
+
+    .. code-block:: yaml
+
+        turnup-validate:
+          turnup.step:
+            - name: validate
+            - site: lab1
+            - rack: R2
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run state.orchestrate orch.rack_turnup pillar='{site: lab1, rack: R2}' test=True
+    """
+    ret = _ret(name)
+    test = _test()
+    extra = {k: v for k, v in kwargs.items() if not k.startswith("__") and v is not None}
+    try:
+        jid = __orchestration_jid__  # noqa: F821  # pylint: disable=undefined-variable
+    except NameError:
+        jid = None
+    out = __salt__["saltutil.runner"](
+        "turnup.step",
+        step=name,
+        site=site,
+        rack=rack,
+        run=run,
+        test=test,
+        orchestration_jid=jid,
+        full_return=True,
+        **extra,
+    )
+    value = out.get("return") if isinstance(out, dict) else out
+    success = isinstance(out, dict) and out.get("success", True) and isinstance(value, dict)
+    if not isinstance(value, dict):
+        ret.update(result=False, comment=f"turnup.step {name} failed: {value}")
+        return ret
+    failed = value.get("failed") or {}
+    comment = value.get("comment") or f"step {name} of run {value.get('run')}"
+    if failed:
+        comment += "; failed so far: " + ", ".join(f"{d} at {s}" for d, s in sorted(failed.items()))
+    ret["comment"] = comment
+    ret["changes"] = dict(value.get("changes") or {})
+    if name == "finish" or (not success):
+        ret["changes"]["return"] = value
+    if not success:
+        ret["result"] = False
+    elif test:
+        ret["result"] = None if (ret["changes"] or name == "start") else True
+    return ret

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 #: step names in the order the orchestration runs them
 ORDER = (
+    "preflight",
     "start",
     "stage",
     "wait_minions",
@@ -138,6 +139,11 @@ class Turnup:
         planner.generations(self.src, plan)
         planner.parse_max_failures(opts["max_failures"], len(plan["servers"]))
         self.record = rec.new_record(self.store.opts, plan, opts, jid=self.jid)
+        for name in rec.servers(self.record):
+            if plan["devices"][name]["status"] == planner.DONE_STATUS:
+                # active already: nothing of the turn-up is done to it again (no highstate)
+                for done in ORDER[2:-1]:
+                    self.note(name, done, result=True, comment="already active", duration=0)
         if not self.test:
             self.store.acquire(site, rack, self.record["id"])
             self.save()
@@ -268,6 +274,20 @@ class Turnup:
     def minions(self, names):
         return {self.record["devices"][n]["minion"]: n for n in names}
 
+    def ping(self, minions, timeout):
+        """The minions of ``minions`` answering ``test.ping`` within ``timeout`` seconds."""
+        deadline = time.time() + timeout
+        answered = set()
+        while True:
+            left = [m for m in minions if m not in answered]
+            if not left:
+                return answered
+            ret = self.client.cmd(left, "test.ping", tgt_type="list", timeout=5) or {}
+            answered |= {m for m, v in ret.items() if v is True}
+            if len(answered) == len(minions) or time.time() >= deadline:
+                return answered
+            time.sleep(2)
+
     def wait_minions(self):
         names = self.todo("wait_minions")
         if not names:
@@ -275,17 +295,7 @@ class Turnup:
         timeout = float(self.options()["minion_timeout"])
         want = self.minions(names)
         started = rec.now()
-        deadline = time.time() + (5 if self.test else timeout)
-        answered = set()
-        while True:
-            left = [m for m in want if m not in answered]
-            if not left:
-                break
-            ret = self.client.cmd(left, "test.ping", tgt_type="list", timeout=5) or {}
-            answered |= {m for m, v in ret.items() if v is True}
-            if time.time() >= deadline or len(answered) == len(want):
-                break
-            time.sleep(2)
+        answered = self.ping(list(want), 5 if self.test else timeout)
         for minion, name in want.items():
             if minion in answered:
                 self._event(name, "wait_minions", True, started, comment="minion answers")
@@ -314,6 +324,16 @@ class Turnup:
         timeout = timeout or float(self.options()["job_timeout"])
         want = self.minions(names)
         started = rec.now()
+        # after a master restart minions reconnect in their own time: wait (bounded) for them
+        answered = self.ping(list(want), float(self.options()["minion_timeout"]))
+        for minion in [m for m in want if m not in answered]:
+            name = want.pop(minion)
+            self._event(name, step, False, started, comment="minion does not answer")
+            if not self.test:
+                self.fail(name, step, f"minion {minion} did not answer before {fun}")
+        if not want:
+            self.save()
+            return {}
         pub = self.client.run_job(
             list(want), fun, arg=list(arg), tgt_type="list", kwarg=kwarg or {}, timeout=30
         )

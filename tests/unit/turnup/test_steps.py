@@ -1,0 +1,221 @@
+"""The turn-up steps with a fake LocalClient (the minions' answers), a writable lab1 snapshot as
+NetBox and salt.cache (localfs) as the run record: failure isolation, threshold, the canary,
+resume of an in-flight highstate from the job cache, test mode, a finished run re-run."""
+
+import itertools
+
+import pytest
+
+from salt_ext.utils.netbox import SnapshotSource
+from salt_ext.utils.netbox_ops.diff import simplify
+from salt_ext.utils.turnup import record as rec
+from salt_ext.utils.turnup import steps
+from tests.support.saltenv import LAB1_SNAPSHOT
+
+SERVERS = [f"srv-r2-0{i}" for i in range(1, 9)]
+_JIDS = itertools.count(20261202120000000000)
+
+
+class FakeClient:
+    """Answers like minions: ``answers[fun](minion) -> return``; records every published job."""
+
+    def __init__(self, answers=None, silent=()):
+        self.answers = answers or {}
+        self.silent = set(silent)
+        self.jobs = []
+        self.pending = {}
+
+    def _answer(self, fun, minion):
+        if fun in self.answers:
+            return self.answers[fun](minion)
+        if fun == "hardware.validate":
+            return {"passed": True, "checks": [{"name": "cabling.eno1", "ok": True}], "failed": []}
+        if fun == "netbox.sync_inventory":
+            return {"changes": {}, "conflicts": []}
+        if fun == "state.highstate":
+            return {"file_|-a_|-a_|-managed": {"result": True, "changes": {}, "__id__": "a"}}
+        return {}
+
+    def cmd(self, tgt, fun, arg=(), tgt_type="list", timeout=None, **kw):
+        if fun == "test.ping":
+            return {m: True for m in tgt if m not in self.silent}
+        if fun == "saltutil.find_job":
+            return {m: {} for m in tgt}
+        return {}
+
+    def run_job(self, tgt, fun, arg=(), tgt_type="list", kwarg=None, timeout=None):  # noqa: PLR0917
+        jid = str(next(_JIDS))
+        self.jobs.append((fun, list(tgt), dict(kwarg or {}), jid))
+        self.pending[jid] = (fun, list(tgt))
+        return {"jid": jid, "minions": list(tgt)}
+
+    def get_iter_returns(self, jid, minions, timeout=None, **kw):
+        fun, tgt = self.pending.pop(jid)
+        for minion in tgt:
+            if minion not in self.silent:
+                yield {minion: {"ret": self._answer(fun, minion), "retcode": 0}}
+
+    def count(self, fun, minion=None):
+        return sum(1 for f, t, _, _ in self.jobs if f == fun and (minion is None or minion in t))
+
+
+class NullBus:
+    def __init__(self):
+        self.events = []
+
+    def step(self, run, device, step, result):
+        self.events.append((device, step, result["result"]))
+
+    def done(self, run, state, failed):
+        self.events.append(("done", state, failed))
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def src(tmp_path):
+    path = tmp_path / "lab1.json"
+    path.write_text(LAB1_SNAPSHOT.read_text())
+    return SnapshotSource(str(path))
+
+
+@pytest.fixture
+def opts(tmp_path):
+    return {"cache": "localfs", "cachedir": str(tmp_path / "cache"), "id": "master-a"}
+
+
+def turnup(src, opts, client, test=False, lookup=None):
+    return steps.Turnup(
+        src, rec.Store(opts), NullBus(), client, lookup_jid=lookup, jid="20261202999", test=test
+    )
+
+
+def status(src, name):
+    return simplify(next(d for d in src.list("dcim.devices", {"name": name}))["status"])
+
+
+def run_all(t, site="lab1", rack="R2", **options):
+    t.start(site, rack, options={"batch": 3, **options}, accepted=set())
+    for name in steps.ORDER[2:-1]:
+        getattr(t, name)()
+    return t.finish()
+
+
+def bad_validate(bad):
+    def answer(minion):
+        if minion in bad:
+            return {
+                "passed": False,
+                "failed": ["cabling.eno2"],
+                "checks": [
+                    {"name": "cabling.eno2", "ok": False, "comment": "NetBox says Ethernet3"}
+                ],
+            }
+        return {"passed": True, "checks": [], "failed": []}
+
+    return answer
+
+
+def test_healthy_run_and_isolated_failure(src, opts):
+    client = FakeClient({"hardware.validate": bad_validate({"srv-r2-03"})})
+    t = turnup(src, opts, client)
+    state, failed = run_all(t)
+    assert state == "done" and failed == {"srv-r2-03": "validate"}
+    assert status(src, "srv-r2-03") == "failed"
+    assert all(status(src, n) == "active" for n in SERVERS if n != "srv-r2-03")
+    assert client.count("state.highstate", "srv-r2-03") == 0
+    assert all(client.count("state.highstate", n) == 1 for n in SERVERS if n != "srv-r2-03")
+    dev = src.list("dcim.devices", {"name": "srv-r2-03"})[0]
+    notes = [
+        j["comments"] for j in src.list("extras.journal-entries", {"assigned_object_id": dev["id"]})
+    ]
+    assert any("step validate failed (minion job 2" in n and "cabling.eno2" in n for n in notes)
+    record = rec.Store(opts).get(t.record["id"])
+    assert record["state"] == "done"
+    assert record["devices"]["srv-r2-01"]["steps"]["highstate"]["jid"]
+    assert rec.Store(opts).lock("lab1", "R2") is None
+
+
+def test_threshold_stops_the_run_devices_not_reached_stay_staged(src, opts):
+    client = FakeClient({"hardware.validate": bad_validate({"srv-r2-03", "srv-r2-05"})})
+    t = turnup(src, opts, client)
+    with pytest.raises(steps.StopRun, match="2 of 8 servers failed"):
+        run_all(t)
+    assert t.record["state"] == "stopped"
+    assert status(src, "srv-r2-01") == "staged" and client.count("state.highstate") == 0
+
+
+def test_canary_failure_stops(src, opts):
+    def highstate(minion):
+        result = minion != "srv-r2-01"
+        return {"x": {"result": result, "comment": "boom", "changes": {}, "__id__": "x"}}
+
+    t = turnup(src, opts, FakeClient({"state.highstate": highstate}))
+    with pytest.raises(steps.StopRun, match="canary srv-r2-01 failed"):
+        run_all(t)
+    assert status(src, "srv-r2-02") == "staged"
+
+
+def test_resume_looks_up_an_inflight_highstate_instead_of_running_it(src, opts):
+    client = FakeClient()
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    for name in ("stage", "wait_minions", "sync_all", "validate", "sync_inventory"):
+        getattr(t, name)()
+    # the master died while the canary's highstate ran: jid recorded, no result
+    t.note("srv-r2-01", "highstate", jid="20261202100000000001", result=None, started=1)
+    t.save()
+    cache = {"srv-r2-01": {"a": {"result": True, "changes": {"x": 1}, "__id__": "a"}}}
+    resumed = turnup(src, opts, client, lookup=lambda jid: cache if jid.endswith("0001") else {})
+    resumed.load(run=t.record["id"])
+    resumed.highstate()
+    assert client.count("state.highstate", "srv-r2-01") == 0
+    assert resumed.record["devices"]["srv-r2-01"]["steps"]["highstate"]["result"] is True
+    assert all(client.count("state.highstate", n) == 1 for n in SERVERS[1:])
+
+
+def test_test_mode_predicts_and_writes_nothing(src, opts):
+    client = FakeClient({"hardware.validate": bad_validate({"srv-r2-03"})})
+    t = turnup(src, opts, client, test=True)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    t.stage()
+    t.validate()
+    assert t.changes["srv-r2-01"]["status"] == {"old": "planned", "new": "staged"}
+    assert t.changes["srv-r2-03"]["status"]["new"] == "failed"
+    assert status(src, "srv-r2-01") == "planned"
+    assert rec.Store(opts).list() == []
+
+
+def test_finished_run_rerun_changes_nothing(src, opts):
+    client = FakeClient()
+    run_all(turnup(src, opts, client))
+    jobs = len(client.jobs)
+    again = turnup(src, opts, client)
+    out = again.start("lab1", "R2", options={}, accepted=set())
+    assert out["action"] == "finished"
+    assert len(client.jobs) == jobs
+
+
+def test_new_run_on_an_active_rack_runs_no_highstate(src, opts):
+    client = FakeClient()
+    run_all(turnup(src, opts, client))
+    before = client.count("state.highstate")
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set(), new=True)
+    for name in steps.ORDER[2:-1]:
+        getattr(t, name)()
+    assert client.count("state.highstate") == before
+
+
+def test_second_start_while_running_names_the_run(src, opts):
+    import os  # noqa: PLC0415
+
+    t = turnup(src, opts, FakeClient())
+    t.start("lab1", "R2", options={}, accepted=set())
+    lock = rec.Store(opts).lock("lab1", "R2")
+    lock["pid"] = os.getppid()  # an owner process that is alive
+    rec.Store(opts).cache.store(rec.LOCKS, "lab1.R2", lock)
+    other = turnup(src, opts, FakeClient())
+    with pytest.raises(Exception, match=t.record["id"]):
+        other.start("lab1", "R2", options={}, accepted=set(), new=True)
