@@ -33,6 +33,7 @@ from salt_ext.utils.netbox_ops import journal as jrnl
 from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import host_of, normalize_mac, simplify
 from salt_ext.utils.netbox_ops.inventory import plan_sync, reported_serial
+from salt_ext.utils.netbox_ops.jobs import known_args
 
 try:
     from salt_ext.utils.netbox import NetBoxConfigError, NetBoxError
@@ -113,11 +114,22 @@ def _known_endpoint(endpoint):
         yield
     except NetBoxError as err:
         if err.status == 404:
+            _is_netbox(err)
             raise SaltInvocationError(
                 f"endpoint {endpoint} does not exist in NetBox; check the spelling "
                 "(app.endpoint-name, for example dcim.devices or ipam.ip-addresses)"
             ) from err
         raise
+
+
+def _is_netbox(err):
+    """After a 404 for a whole endpoint: raise CommandExecutionError when the URL is not a NetBox
+    API at all (no ``/api/status/``) rather than blame the endpoint's spelling."""
+    try:
+        _source().status()
+    except NetBoxError as probe:
+        if probe.status == 404:
+            raise CommandExecutionError(str(probe)) from err
 
 
 def _missing(src, endpoint):
@@ -130,6 +142,7 @@ def _missing(src, endpoint):
 
 
 # -- status -------------------------------------------------------------------------------------
+@known_args
 def status():
     """
     Report NetBox's version, whether it is reachable, and the latency of ``/api/status/``.
@@ -164,6 +177,7 @@ def status():
 
 
 # -- generic CRUD -------------------------------------------------------------------------------
+@known_args
 def get_(*args, **kwargs):
     """
     Get one object: by id, or by exact filters that must match exactly one object.
@@ -214,6 +228,7 @@ def get_(*args, **kwargs):
         return resolver.find_one(endpoint, params)
 
 
+@known_args
 def filter_(*args, **kwargs):
     """
     List the objects of an endpoint matching NetBox filters (every page).
@@ -246,6 +261,7 @@ def filter_(*args, **kwargs):
         return _source().list(endpoint, kwargs or None)
 
 
+@known_args
 def create(endpoint, data=None, **kwargs):
     """
     Create an object. References may be ids, names/slugs, or ``{field: value}`` mappings; choice
@@ -275,6 +291,7 @@ def create(endpoint, data=None, **kwargs):
             return src.create(endpoint, resolved)
 
 
+@known_args
 def update(endpoint, id, data=None, **kwargs):  # pylint: disable=redefined-builtin
     """
     Update (PATCH) an object: only the given fields that differ are sent. Returns
@@ -308,6 +325,7 @@ def update(endpoint, id, data=None, **kwargs):  # pylint: disable=redefined-buil
     return {"object": res["object"], "changes": res["changes"]}
 
 
+@known_args
 def delete(endpoint, id):  # pylint: disable=redefined-builtin
     """
     Delete an object by id. Returns ``{"deleted": bool, "endpoint", "id"}`` (False when it was
@@ -334,6 +352,7 @@ def delete(endpoint, id):  # pylint: disable=redefined-builtin
 
 
 # -- task helpers -------------------------------------------------------------------------------
+@known_args
 def device(name=None, site=None):
     """
     The NetBox device of this minion, or the one named ``name``. Without ``name`` the device
@@ -370,6 +389,7 @@ def _require_device(src, name, resolver=None):
     return dev
 
 
+@known_args
 def journal(obj, comment, kind="info", **kwargs):
     """
     Write a journal entry on an object; the comment always ends with a line naming the Salt
@@ -404,6 +424,7 @@ def journal(obj, comment, kind="info", **kwargs):
         )
 
 
+@known_args
 def set_status(device, status, comment=None, **kwargs):  # pylint: disable=redefined-outer-name
     """
     Set a device's status and record it in its journal, naming the Salt job. Nothing is written
@@ -477,6 +498,7 @@ def _addresses_in(src, iface, pfx):
     )
 
 
+@known_args
 def assign_next_ip(
     prefix,
     interface,
@@ -572,6 +594,7 @@ def assign_next_ip(
     }
 
 
+@known_args
 def sync_inventory(
     device=None, inventory=None, test=False, **kwargs
 ):  # pylint: disable=redefined-outer-name
@@ -751,6 +774,7 @@ def _sync_summary(plan):
 
 
 # -- Salt 3007 compatibility --------------------------------------------------------------------
+@known_args
 def slugify(value):
     """
     Slugify a value the way Django (and Salt 3007's ``netbox.slugify``) does.
@@ -776,6 +800,7 @@ def _create_if_missing(endpoint, lookup, payload):
     return {app: {name: {**payload, "id": made["id"]}}}
 
 
+@known_args
 def create_manufacturer(name):
     """
     Create a manufacturer (Salt 3007 compatible). Returns ``{"dcim": {"manufacturers":
@@ -792,6 +817,7 @@ def create_manufacturer(name):
     )
 
 
+@known_args
 def create_device_type(model, manufacturer):
     """
     Create a device type, and its manufacturer when missing (Salt 3007 compatible). Returns
@@ -821,6 +847,7 @@ def create_device_type(model, manufacturer):
     return made
 
 
+@known_args
 def create_device_role(role, color="9e9e9e"):
     """
     Create a device role (Salt 3007 compatible; ``color`` is 6 hex digits).
@@ -838,6 +865,7 @@ def create_device_role(role, color="9e9e9e"):
     )
 
 
+@known_args
 def create_platform(platform):
     """
     Create a platform (Salt 3007 compatible).
@@ -855,6 +883,7 @@ def create_platform(platform):
     )
 
 
+@known_args
 def create_site(site):
     """
     Create a site (Salt 3007 compatible).
@@ -870,6 +899,7 @@ def create_site(site):
     )
 
 
+@known_args
 def create_device(name, role, model, manufacturer, site):
     """
     Create a device from the names of its role, model, manufacturer and site (Salt 3007
@@ -897,6 +927,7 @@ def create_device(name, role, model, manufacturer, site):
     )
 
 
+@known_args
 def update_device(name, **kwargs):
     """
     Change fields of a device identified by name (Salt 3007 compatible). Returns
@@ -916,6 +947,7 @@ def update_device(name, **kwargs):
     return {"dcim": {"devices": {k: v["new"] for k, v in res["changes"].items()}}}
 
 
+@known_args
 def create_inventory_item(  # noqa: PLR0917 (Salt 3007 signature)
     device_name, item_name, manufacturer_name=None, serial="", part_id="", description=""
 ):
@@ -947,6 +979,7 @@ def create_inventory_item(  # noqa: PLR0917 (Salt 3007 signature)
     )
 
 
+@known_args
 def delete_inventory_item(item_id):
     """
     Delete an inventory item by id (Salt 3007 compatible).
@@ -961,6 +994,7 @@ def delete_inventory_item(item_id):
     return {"DELETE": {"dcim": {"inventory-items": item_id}}}
 
 
+@known_args
 def create_interface_connection(interface_a, interface_b):
     """
     Removed: NetBox 4 has no interface connections. Raises an error naming the replacement
@@ -976,6 +1010,7 @@ def create_interface_connection(interface_a, interface_b):
     raise CommandExecutionError(compat.removed_message("create_interface_connection"))
 
 
+@known_args
 def get_interfaces(device_name=None, **kwargs):
     """
     The interfaces of a device (default: this minion's), filtered by NetBox filters (Salt 3007
@@ -993,6 +1028,7 @@ def get_interfaces(device_name=None, **kwargs):
         return src.list("dcim.interfaces", {**_clean(kwargs), "device_id": dev["id"]})
 
 
+@known_args
 def get_ipaddresses(device_name=None, **kwargs):
     """
     The IP addresses of a device (default: this minion's), filtered by NetBox filters (Salt
@@ -1017,6 +1053,7 @@ def _if_name_unit(if_name):
     return if_name, "0"
 
 
+@known_args
 def openconfig_interfaces(device_name=None):
     """
     A device's interfaces and addresses shaped as the ``openconfig-interfaces`` YANG model
@@ -1067,6 +1104,7 @@ def openconfig_interfaces(device_name=None):
     return {"interfaces": {"interface": oc_if}}
 
 
+@known_args
 def openconfig_lacp(device_name=None):
     """
     A device's LAGs shaped as the ``openconfig-lacp`` YANG model (Salt 3007 compatible;
@@ -1095,6 +1133,7 @@ def openconfig_lacp(device_name=None):
     return {"lacp": {"interfaces": {"interface": oc_lacp}}}
 
 
+@known_args
 def create_interface(  # noqa: PLR0917 (Salt 3007 signature)
     device_name,
     interface_name,
@@ -1172,6 +1211,7 @@ def _ensure_mac(src, iface, mac, primary):
     return obj
 
 
+@known_args
 def update_interface(device_name, interface_name, **kwargs):
     """
     Change fields of an interface (Salt 3007 compatible; ``mac_address`` becomes the
@@ -1198,6 +1238,7 @@ def update_interface(device_name, interface_name, **kwargs):
     return {"dcim": {"interfaces": {obj["id"]: obj}}}
 
 
+@known_args
 def delete_interface(device_name, interface_name):
     """
     Delete an interface of a device (Salt 3007 compatible).
@@ -1215,6 +1256,7 @@ def delete_interface(device_name, interface_name):
     return {"DELETE": {"dcim": {"interfaces": {iface["id"]: iface["name"]}}}}
 
 
+@known_args
 def make_interface_lag(device_name, interface_name):
     """
     Make an interface a LAG (``type: lag``; Salt 3007 compatible).
@@ -1228,6 +1270,7 @@ def make_interface_lag(device_name, interface_name):
     return update_interface(device_name, interface_name, type="lag")
 
 
+@known_args
 def make_interface_child(device_name, interface_name, parent_name):
     """
     Make an interface a member of a LAG of the same device (Salt 3007 compatible).
@@ -1244,6 +1287,7 @@ def make_interface_child(device_name, interface_name, parent_name):
     return update_interface(device_name, interface_name, lag=parent["id"])
 
 
+@known_args
 def create_ipaddress(
     ip_address, family=None, device=None, interface=None
 ):  # pylint: disable=redefined-outer-name
@@ -1275,6 +1319,7 @@ def create_ipaddress(
     return _create_if_missing("ipam.ip-addresses", lookup, payload)
 
 
+@known_args
 def delete_ipaddress(ipaddr_id):
     """
     Delete an IP address by id (Salt 3007 compatible).
@@ -1289,6 +1334,7 @@ def delete_ipaddress(ipaddr_id):
     return {"DELETE": {"ipam": {"ip-address": ipaddr_id}}}
 
 
+@known_args
 def create_circuit_provider(name, asn=None):
     """
     Create a circuit provider (Salt 3007 compatible). NetBox 4 links providers to ASN objects:
@@ -1314,6 +1360,7 @@ def create_circuit_provider(name, asn=None):
     return _create_if_missing("circuits.providers", {"name": name}, payload)
 
 
+@known_args
 def get_circuit_provider(name, asn=None):
     """
     A circuit provider by name, or by ASN when given (Salt 3007 compatible).
@@ -1332,6 +1379,7 @@ def get_circuit_provider(name, asn=None):
         return ops.Resolver(src).find_one("circuits.providers", {"name": name})
 
 
+@known_args
 def create_circuit_type(name):
     """
     Create a circuit type (Salt 3007 compatible).
@@ -1349,6 +1397,7 @@ def create_circuit_type(name):
     )
 
 
+@known_args
 def create_circuit(name, provider_id, circuit_type, description=None):
     """
     Create a circuit (Salt 3007 compatible).
@@ -1372,6 +1421,7 @@ def create_circuit(name, provider_id, circuit_type, description=None):
     )
 
 
+@known_args
 def create_circuit_termination(  # noqa: PLR0917 (Salt 3007 signature)
     circuit,
     interface,

@@ -259,6 +259,8 @@ def device_present(name, site=None, device_type=None, role=None, **kwargs):
         for key, value in (("site", site), ("device_type", device_type), ("role", role)):
             if value is not None:
                 fields[key] = value
+        # a misspelled field (device_typ=) is named before anything else is said about it
+        eps.check_writable("dcim.devices", [f for f in fields if f not in eps.READ_ONLY])
         src = _source()
         current = ops.find_device(src, name, site=site)
         if current is None and not all((site, device_type, role)):

@@ -375,6 +375,26 @@ def test_orchestrate_runs_the_states_on_the_master(master, netbox, event_listene
     assert [r["__id__"] for r in results.values() if r["changes"]] == []
 
 
+def test_a_misspelled_argument_fails_naming_it(master, minion, netbox, tmp_path):
+    """``salt-run``/``salt`` with a misspelled keyword: exit code 1 and a message naming it and
+    the known arguments (the runner client used to drop it, print the docstring and exit 0)."""
+    out = tmp_path / "lab1-export.json"
+    ret = master.salt_run_cli(timeout=120).run(
+        "netbox.export_snapshot", "sitee=lab1", f"path={out}"
+    )
+    RETURNS.append(ret)
+    text = f"{ret.stdout}\n{ret.stderr}"
+    assert ret.returncode == 1, ret
+    assert "unknown argument sitee (did you mean site?)" in text, text
+    assert "known arguments: site, path" in text
+    assert not out.exists()
+    ret = salt(master, minion, "netbox.device", "nmae=srv-r1-01", timeout=120)
+    text = f"{ret.stdout}\n{ret.stderr}\n{json.dumps(ret.data, default=str)}"
+    assert ret.returncode != 0, ret
+    assert "unknown argument nmae (did you mean name?)" in text, text
+    assert "known arguments: name, site" in text
+
+
 def test_token_never_appears(master, minion, netbox, event_listener, started_at):
     """Every return, every master event and every daemon log line of this module, scanned."""
     token = netbox.token

@@ -38,6 +38,7 @@ from salt_ext.utils.netbox.errors import (
     NetBoxAmbiguous,
     NetBoxConfigError,
     NetBoxError,
+    NetBoxNotFound,
     NetBoxTimeout,
     NetBoxUnavailable,
     from_response,
@@ -317,7 +318,17 @@ class NetBoxClient:
         NetBox cannot be reached (``NetBoxUnavailable``/``NetBoxTimeout``) or refuses the token.
         """
         started = time.perf_counter()
-        response = self.send("GET", f"{self.api_url}/status/", endpoint="status")
+        try:
+            response = self.send("GET", f"{self.api_url}/status/", endpoint="status")
+        except NetBoxNotFound as err:
+            # every NetBox answers /api/status/: a 404 there is another web server (or a wrong
+            # path in netbox:url), not a missing object
+            raise NetBoxError(
+                f"{self.base_url}: this is not a NetBox API (no /api/status/: 404); netbox:url "
+                "must be NetBox's root URL (https://netbox.example.net, without /api)",
+                status=404,
+                endpoint="status",
+            ) from err
         latency = (time.perf_counter() - started) * 1000.0
         try:
             body = response.json()

@@ -7,6 +7,7 @@ Endpoints are named ``app.endpoint-name`` (``dcim.devices``, ``ipam.ip-addresses
 access layer (``salt_ext.utils.netbox``).
 """
 
+import difflib
 import re
 
 from salt.exceptions import SaltInvocationError
@@ -322,9 +323,11 @@ def check_writable(endpoint, names):
         return
     unknown = sorted(set(names) - set(writable))
     if unknown:
+        close = difflib.get_close_matches(unknown[0], writable, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
         raise SaltInvocationError(
-            f"{', '.join(unknown)}: not a writable field of {endpoint} objects (NetBox would "
-            f"silently ignore it); check the spelling. Writable fields: {', '.join(writable)}"
+            f"{', '.join(unknown)}: not a writable field of {endpoint} objects{hint} (NetBox "
+            f"would silently ignore it); check the spelling. Writable fields: {', '.join(writable)}"
         )
 
 
