@@ -807,3 +807,51 @@ def quarantined():
     from salt_ext.utils.turnup import autosign  # noqa: PLC0415  # pylint: disable=C0415
 
     return sorted(autosign.quarantined(__opts__).values(), key=lambda r: r["serial"])
+
+
+# --- report (helper H): run report (HTML), metrics (Prometheus textfile) -------------------------
+
+
+def _h_secrets(opts, depth=0):
+    """String values of any ``*token*`` key of the master config (masked in reports)."""
+    found = []
+    if depth > 6:
+        return found
+    items = opts.items() if isinstance(opts, dict) else []
+    for key, value in items:
+        if isinstance(value, dict):
+            found += _h_secrets(value, depth + 1)
+        elif isinstance(value, str) and "token" in str(key).lower() and len(value) >= 8:
+            found.append(value)
+    return found
+
+
+@fails_job
+def report(run=None, path=None):
+    """
+    Write the HTML report of a turn-up run to ``path``: one self-contained page (inline CSS
+    and SVG, nothing fetched when opened) with the run's summary, a Gantt chart of every device
+    and step, the waves, the failures with their errors and job ids, and the NetBox status
+    changes. Written atomically, mode 0644 (no secret is in it: token-shaped strings are
+    masked).
+
+    run
+        The run id (``turnup.status site= rack=`` shows it).
+
+    path
+        Absolute path of the HTML file to write (its directory must exist).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run turnup.report run=lab1-R2-20261202T154501 path=/srv/reports/lab1-R2.html
+    """
+    from salt_ext.utils.turnup import record  # noqa: PLC0415  # pylint: disable=C0415
+    from salt_ext.utils.turnup import report as tu_report  # noqa: PLC0415  # pylint: disable=C0415
+
+    if not run or not isinstance(run, str):
+        raise SaltInvocationError("run=<run id> is required (turnup.status site= rack= shows it)")
+    if not path or not isinstance(path, str):
+        raise SaltInvocationError("path=<absolute file.html> is required")
+    return tu_report.report(record.Store(__opts__), run, path, secrets=_h_secrets(__opts__))
