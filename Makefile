@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: setup salt3007 demo test test-unit test-functional test-integration test-live test-live-standin lint format bench clean
+.PHONY: setup salt3007 demo demo-keep test test-unit test-functional test-integration test-live test-live-standin lint format bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ salt3007: setup
 
 demo: setup
 	$(PY) -m tests.support.demo
+
+# the demo, left running: prints the commands to paste and how to stop it and clean up
+demo-keep: setup
+	$(PY) -m tests.support.demo --keep
 
 test: setup salt3007
 	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -14,16 +14,26 @@ What it does, step by step, printing each command and its output:
    ``../shared`` with the lab server's NICs, LLDP neighbours and serial) and validates it against its
    generation profile and NetBox;
 6. applies an SLS of ``netbox.*`` states twice (the second run changes nothing) and reads the journal;
-7. stops everything (``--keep`` leaves it running and prints how to use and stop it).
+7. stops everything (``--keep``, i.e. ``make demo-keep``, leaves it running and prints how to use
+   and stop it).
+
+The minion is simulated and rooted in the demo's directory (``hardware: root``): ``state.apply
+hwgen`` there writes ``<demo dir>/rootfs/etc/...``, never the host's ``/etc`` (hardware.config
+refuses a simulated box without a root of its own).
+
+Run it with the project's venv (``make demo``, ``make demo-keep`` or ``.venv/bin/python -m
+tests.support.demo``): a Python without Salt and pynetbox stops at once saying so.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import importlib.util
 import json
 import os
 import pathlib
+import shlex
 import shutil
 import signal
 import socket
@@ -32,9 +42,26 @@ import sys
 import tempfile
 import time
 
-import yaml
+REQUIRED = ("salt", "pynetbox", "yaml", "salt_ext")
 
-from tests.support.saltenv import SHARED_FIXTURES
+
+def require_venv():
+    """Stop at once, saying why, when this Python lacks what the demo needs (not the venv's)."""
+    missing = [name for name in REQUIRED if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SystemExit(
+            f"demo: {sys.executable} cannot import {', '.join(missing)}: run the demo with the "
+            "project's venv: `make demo` / `make demo-keep`, or `.venv/bin/python -m "
+            "tests.support.demo [--keep]` after `make setup`"
+        )
+
+
+if __name__ == "__main__":
+    require_venv()
+
+import yaml  # noqa: E402  (after the interpreter check above)
+
+from tests.support.saltenv import SHARED_FIXTURES  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
@@ -52,9 +79,14 @@ def say(text):
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
+def shell(cmd):
+    """``cmd`` as a line a user can paste into a POSIX shell (arguments quoted as needed)."""
+    return shlex.join(str(c) for c in cmd)
+
+
 def run(cmd, check=True, show=True, timeout=120):
     if show:
-        print("$ " + " ".join(str(c) for c in cmd), flush=True)
+        print("$ " + shell(cmd), flush=True)
     proc = subprocess.run(
         [str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -63,7 +95,9 @@ def run(cmd, check=True, show=True, timeout=120):
         if out:
             print(out, flush=True)
     if check and proc.returncode != 0:
-        raise SystemExit(f"demo: command failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"demo: command failed ({proc.returncode}): {shell(cmd)}\n{proc.stderr[-2000:]}"
+        )
     return proc
 
 
@@ -73,6 +107,7 @@ class Demo:
         self.keep = keep
         self.procs = []
         self.url = self.token = None
+        self.conf = None
 
     # -- NetBox --------------------------------------------------------------------------------
     def start_netbox(self):
@@ -88,12 +123,17 @@ class Demo:
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
+            start_new_session=True,  # its own process group: stopped as a whole
         )
         self.procs.append(proc)
         line = proc.stdout.readline()
         if not line:
+            proc.wait(timeout=30)
+            log.close()
+            reason = (self.root / "netbox-standin.log").read_text(encoding="utf-8").strip()
             raise SystemExit(
-                "demo: the NetBox stand-in did not start (see netbox-standin.log in the demo directory)"
+                f"demo: the NetBox stand-in did not start (exit {proc.returncode}):\n"
+                + "\n".join(reason.splitlines()[-15:])
             )
         info = json.loads(line)
         self.url, self.token = info["url"], info["token_v1"]
@@ -127,6 +167,9 @@ class Demo:
             pidfile=str(self.root / "run" / "master.pid"),
             sock_dir=str(self.root / "run" / "master"),
         )
+        # the simulated box lives in the demo directory: hwgen writes <demo>/rootfs/etc/...
+        rootfs = self.root / "rootfs"
+        rootfs.mkdir(exist_ok=True)
         simulate = {"dir": str(SIMULATED)}
         if SHARED_FIXTURES is not None:
             simulate["dmidecode"] = str(
@@ -135,7 +178,7 @@ class Demo:
         minion = dict(
             common,
             id=MINION_ID,
-            hardware={"simulate": simulate},
+            hardware={"simulate": simulate, "root": str(rootfs), "apply_live": False},
             master="127.0.0.1",
             master_port=ret_port,
             publish_port=publish_port,
@@ -156,6 +199,7 @@ class Demo:
                 [str(BIN / daemon), "-c", str(self.conf), "-l", "quiet"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a daemon and its workers: one process group
             )
             self.procs.append(proc)
         deadline = time.time() + 90
@@ -170,14 +214,20 @@ class Demo:
                 print(f"minion {MINION_ID} is up and its key accepted")
                 return
             time.sleep(1)
+        logs = []
+        for name in ("master", "minion"):
+            path = self.root / "log" / name
+            if path.exists():
+                tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-10:]
+                logs.append(f"--- log/{name} (last lines):\n" + "\n".join(tail))
         raise SystemExit(
-            "demo: the minion did not answer within 90 s (see log/ in the demo directory)"
+            "demo: the minion did not answer within 90 s\n" + "\n".join(logs or ["(no logs)"])
         )
 
     def salt(self, *args, out="yaml", check=True, show_output=True):
         cmd = [BIN / "salt", "-c", self.conf, MINION_ID, *args, f"--out={out}", "-t", "60"]
         if not show_output:
-            print("$ " + " ".join(str(c) for c in cmd), flush=True)
+            print("$ " + shell(cmd), flush=True)
         return run(cmd, check=check, show=show_output)
 
     def salt_run(self, *args, out="yaml"):
@@ -191,11 +241,15 @@ class Demo:
         self.salt("netbox.status")
 
         say("The minion's NetBox pillar: one bulk fetch per site, shared through Salt's cache")
+        print(
+            "(unmask=True: Salt 3008 prints pillar values as '**********' unless asked to show "
+            "them)"
+        )
         self.salt("saltutil.refresh_pillar", "wait=True")
-        self.salt("pillar.get", "netbox:device_type")
-        self.salt("pillar.get", "netbox:interfaces:eno1:peer")
-        self.salt("pillar.get", "netbox:rack_devices")
-        self.salt("pillar.get", "hwgen:name")
+        self.salt("pillar.get", "netbox:device_type", "unmask=True")
+        self.salt("pillar.get", "netbox:interfaces:eno1:peer", "unmask=True")
+        self.salt("pillar.get", "netbox:rack_devices", "unmask=True")
+        self.salt("pillar.get", "hwgen:name", "unmask=True")
         self.salt_run("netbox.pillar_cache_info", out="json")
 
         say("Hardware: inventory of the box, then validation against its profile and NetBox")
@@ -212,12 +266,15 @@ class Demo:
                 summary["memory"] = {
                     k: v for k, v in summary["memory"].items() if not isinstance(v, list)
                 }
+            print("# a summary of that command's JSON output (system, cpu and memory only):")
             print(yaml.safe_dump({MINION_ID: summary}, sort_keys=False).rstrip())
         except (ValueError, KeyError, AttributeError):
             print(inv.stdout)
         val = self.salt("hardware.validate", out="json", check=False, show_output=False)
         try:
-            print(json.loads(val.stdout)[MINION_ID]["text"])
+            text = json.loads(val.stdout)[MINION_ID]["text"]
+            print("# the report's 'text' field (the whole report is that command's JSON):")
+            print(text)
         except (ValueError, KeyError, TypeError):
             print(val.stdout)
 
@@ -230,21 +287,64 @@ class Demo:
         self.salt(*sls, out="highstate")
         self.salt("netbox.filter", "extras.journal-entries", "assigned_object_type=dcim.device")
 
-    def stop(self):
-        if self.keep:
-            say("Left running (--keep)")
-            print(f"  {BIN}/salt -c {self.conf} {MINION_ID} netbox.status")
-            print(f"  {BIN}/salt-run -c {self.conf} netbox.status")
-            print(f"  stop with: kill {' '.join(str(p.pid) for p in self.procs)}")
+    def write_stop_script(self):
+        """``<demo dir>/stop``: TERM the demo's processes, KILL what is left after 20 s, remove the
+        directory (a salt-minion can take a while to exit on TERM)."""
+        pids = " ".join(str(p.pid) for p in self.procs)
+        root = shlex.quote(str(self.root))
+        script = self.root / "stop"
+        script.write_text(
+            "#!/bin/sh\n"
+            f"# stops the saltext-turnup demo started in {self.root} and removes that directory\n"
+            f"pids='{pids}'\n"
+            "# each pid leads a process group: a daemon and its workers\n"
+            "for pid in $pids; do kill -TERM -- -$pid 2>/dev/null; done\n"
+            "for _ in $(seq 20); do\n"
+            "  alive=; for pid in $pids; do kill -0 -- -$pid 2>/dev/null && alive=1; done\n"
+            '  [ -z "$alive" ] && break; sleep 1\n'
+            "done\n"
+            "for pid in $pids; do kill -KILL -- -$pid 2>/dev/null; done\n"
+            f"rm -rf {root}\n"
+            "echo 'demo stopped and removed'\n",
+            encoding="utf-8",
+        )
+        return script
+
+    def stop(self, ok=True):
+        """Leave the daemons running (``--keep`` after a successful run) or stop them all."""
+        if self.keep and ok:
+            say("Left running (--keep): paste any of these")
+            salt = [BIN / "salt", "-c", self.conf, MINION_ID]
+            for cmd in (
+                [*salt, "netbox.status"],
+                [*salt, "pillar.get", "netbox:rack:name", "unmask=True"],
+                [*salt, "hardware.validate"],
+                [*salt, "state.apply", "hwgen", "test=True"],
+                [BIN / "salt-run", "-c", self.conf, "netbox.status"],
+            ):
+                print("  " + shell(cmd))
+            print(f"  (the simulated box's files go under {self.root / 'rootfs'}, not /etc)")
+            stop = self.write_stop_script()
+            print(f"  stop everything and remove {self.root} with: sh {shlex.quote(str(stop))}")
             return
         for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            _signal_group(proc, signal.SIGTERM)
         for proc in self.procs:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+            _signal_group(proc, signal.SIGKILL)  # workers left behind by their daemon
+            if proc.poll() is None:
+                proc.wait(timeout=20)
+
+
+def _signal_group(proc, sig):
+    """Signal the process group ``proc`` leads (started with ``start_new_session``)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def main(argv=None):
@@ -254,6 +354,7 @@ def main(argv=None):
     )
     parser.add_argument("--keep", action="store_true", help="leave the daemons running")
     args = parser.parse_args(argv)
+    require_venv()
     if args.root:
         root = pathlib.Path(args.root)
         if root.exists():
@@ -270,11 +371,13 @@ def main(argv=None):
         demo.show()
         ok = True
     finally:
-        demo.stop()
-        if not ok:
-            print(f"demo: logs and configs kept in {root}", file=sys.stderr)
-    if not args.keep and not args.root:
-        shutil.rmtree(root, ignore_errors=True)
+        # a failure stops everything (also with --keep); its reason is the exception raised
+        demo.stop(ok)
+        if args.root:
+            if not ok:
+                print(f"demo: logs and configs kept in {root} (--root)", file=sys.stderr)
+        elif not (ok and args.keep):
+            shutil.rmtree(root, ignore_errors=True)
     say("Demo finished")
     return 0
 
