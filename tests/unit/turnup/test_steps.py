@@ -219,3 +219,22 @@ def test_second_start_while_running_names_the_run(src, opts):
     other = turnup(src, opts, FakeClient())
     with pytest.raises(Exception, match=t.record["id"]):
         other.start("lab1", "R2", options={}, accepted=set(), new=True)
+
+
+def test_abort_stops_before_the_next_batch_with_journal_entries(src, opts):
+    client = FakeClient()
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    for name in ("stage", "wait_minions", "sync_all", "validate", "sync_inventory"):
+        getattr(t, name)()
+    t.record["abort_requested"] = True
+    with pytest.raises(steps.StopRun, match="aborted"):
+        t.highstate()
+    assert client.count("state.highstate") == 0
+    state, _ = t.finish()
+    assert state == "aborted" and status(src, "srv-r2-04") == "staged"
+    dev = src.list("dcim.devices", {"name": "srv-r2-04"})[0]
+    notes = [
+        j["comments"] for j in src.list("extras.journal-entries", {"assigned_object_id": dev["id"]})
+    ]
+    assert any("aborted before highstate; left staged" in n for n in notes)
