@@ -8,6 +8,7 @@ every printed command can be pasted into a shell as it is.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -113,3 +114,19 @@ def test_config_roots_the_box_and_commands_paste(tmp_path, monkeypatch, capsys):
     assert lines and all(shlex.split(ln)[0].startswith("/") for ln in lines)
     assert any("unmask=True" in ln for ln in lines)
     assert (tmp_path / "stop").exists() and f"sh {tmp_path / 'stop'}" in out
+
+
+def test_docs_show_pillar_commands_with_unmask():
+    """A ``pillar.get/items/item`` command in the docs prints '**********' on Salt 3008 unless it
+    says ``unmask=True`` (docs/pillar.md said ``pillar.get netbox:rack:name``)."""
+    use = re.compile(r"(salt(?:-call)? [^`#]*?)?\bpillar\.(?:get|items|item)\b((?: +[^\s`#]+)*)")
+    found = []
+    for doc in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]:
+        for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1):
+            for match in use.finditer(line):
+                if line[match.start() - 1 : match.start()] in ("'", '"'):
+                    continue  # salt['pillar.get'](...) in a template: values are not masked
+                if match.group(1) or match.group(2):  # a command, not the bare function name
+                    found.append((f"{doc.name}:{number}", match.group(0)))
+    assert found, "docs/pillar.md shows how to read the pillar"
+    assert [f for f in found if "unmask=True" not in f[1]] == []
