@@ -237,6 +237,7 @@ def _api_states(target, tmp_path):
         ("netbox.cable_present", "c", {"a": "srv-r2-01:eno3", "b": "tor1-r2:Ethernet9"}, "POST"),
     ],
 )
+@pytest.mark.standin_only("injects a 503 on the write")
 def test_state_write_refused_by_netbox_reports_no_change(  # noqa: PLR0917 (parametrized)
     fresh_netbox, tmp_path, fun, name, kwargs, method
 ):
@@ -256,6 +257,7 @@ def test_state_write_refused_by_netbox_reports_no_change(  # noqa: PLR0917 (para
     assert ret["changes"] == {}
 
 
+@pytest.mark.standin_only("injects a 503 on the journal entry")
 def test_device_status_reports_the_status_it_wrote_when_the_journal_fails(fresh_netbox, tmp_path):
     _, states = _api_states(fresh_netbox, tmp_path)
     fresh_netbox.standin.faults.add(
