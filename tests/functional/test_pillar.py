@@ -228,6 +228,7 @@ def compile_while_down(opts, standin, minion_id):
         standin.faults.up()
 
 
+@pytest.mark.standin_only("takes NetBox down")
 def test_netbox_down_without_cache_records_errors(tmp_path, fresh_netbox):
     opts = master_opts(tmp_path, fresh_netbox, ttl=0)
     pillar = compile_while_down(opts, fresh_netbox.standin, "srv-r1-01")
@@ -238,6 +239,7 @@ def test_netbox_down_without_cache_records_errors(tmp_path, fresh_netbox):
     assert fresh_netbox.token not in repr(pillar)
 
 
+@pytest.mark.standin_only("takes NetBox down")
 def test_netbox_down_with_cache_serves_stale(tmp_path, fresh_netbox):
     opts = master_opts(tmp_path, fresh_netbox)
     assert compile_pillar(opts, "srv-r1-01")["netbox"]["_meta"]["stale"] is False

@@ -66,6 +66,7 @@ def interface_names(pillar):
     return set(pillar["netbox"]["interfaces"])
 
 
+@pytest.mark.standin_only("fails NetBox in the middle of a fetch")
 def test_failure_mid_fetch_without_cache_stores_nothing(tmp_path, fresh_netbox):
     opts = master_opts(tmp_path, fresh_netbox, retry_after=0)
     with failing_from_page(fresh_netbox.standin, "dcim.interfaces", 3):
@@ -81,6 +82,7 @@ def test_failure_mid_fetch_without_cache_stores_nothing(tmp_path, fresh_netbox):
     assert len(record["objects"]["dcim.interfaces"]) == LAB1_INTERFACES
 
 
+@pytest.mark.standin_only("fails NetBox in the middle of a fetch")
 def test_failure_mid_full_refetch_serves_the_last_good_copy(tmp_path, fresh_netbox):
     opts = master_opts(tmp_path, fresh_netbox, retry_after=0)
     good = compile_pillar(opts, "srv-r1-01")["netbox"]
@@ -105,6 +107,7 @@ def test_failure_mid_full_refetch_serves_the_last_good_copy(tmp_path, fresh_netb
     assert len(after["objects"]["dcim.interfaces"]) == LAB1_INTERFACES
 
 
+@pytest.mark.standin_only("injects an error body carrying the token")
 def test_token_in_netbox_error_reaches_neither_errors_logs_nor_cache(
     tmp_path, fresh_netbox, caplog
 ):
@@ -134,6 +137,7 @@ def test_token_in_netbox_error_reaches_neither_errors_logs_nor_cache(
     assert all(secret.encode() not in f.read_bytes() for f in cached)
 
 
+@pytest.mark.standin_only("caps NetBox's page size")
 def test_netbox_capping_pages_below_our_page_size(tmp_path, fresh_netbox):
     """NetBox's MAX_PAGE_SIZE lower than the page size we ask for: every page is followed."""
     fresh_netbox.standin.max_page_size = 40
@@ -146,6 +150,7 @@ def test_netbox_capping_pages_below_our_page_size(tmp_path, fresh_netbox):
     assert len(record["objects"]["dcim.mac-addresses"]) == 408
 
 
+@pytest.mark.standin_only("deletes objects between two pages inside the stand-in")
 def test_delete_during_a_paginated_fetch_does_not_lose_other_objects(tmp_path, fresh_netbox):
     """
     An interface deleted in NetBox while the site's interfaces are paged (offset pagination):
@@ -197,6 +202,7 @@ def test_more_changes_than_changelog_max_is_a_full_fetch(tmp_path, fresh_netbox,
     assert len(record["objects"]["dcim.interfaces"]) == LAB1_INTERFACES
 
 
+@pytest.mark.standin_only("hangs NetBox")
 def test_hung_netbox_while_another_worker_holds_the_lock(tmp_path, fresh_netbox):
     """A worker waits at most lock_timeout for the one refreshing; then the last good copy."""
     opts = master_opts(tmp_path, fresh_netbox, lock_timeout=1)
@@ -263,6 +269,7 @@ def test_renamed_device_no_longer_serves_its_old_minion(tmp_path, fresh_netbox):
     assert new["id"] == dev["id"] and new["_meta"]["stale"] is False
 
 
+@pytest.mark.standin_only("commits a change late inside the stand-in's change log")
 def test_change_committed_late_with_a_lower_id_is_not_missed(tmp_path, fresh_netbox):
     """
     NetBox numbers a change-log entry when the change is written and shows it when its
