@@ -393,7 +393,10 @@ def pillar_refresh(site=None):
     ``ext_pillar``. Minions see the new data at their next pillar refresh.
 
     site
-        Site slug or id. Fetched even when no minion of the site has compiled its pillar yet.
+        Site slug or id, a comma-separated list of them, or ``*`` for every site of the identity
+        index (warming a cold master). Fetched even when no minion of the site has compiled its
+        pillar yet. Several sites are fetched together: one listing per object type for up to
+        100 sites (docs/pillar.md, "Several sites in one fetch").
 
     CLI Example:
 
@@ -401,6 +404,8 @@ def pillar_refresh(site=None):
 
         salt-run netbox.pillar_refresh
         salt-run netbox.pillar_refresh site=lab1
+        salt-run netbox.pillar_refresh site=lab1,lab2
+        salt-run netbox.pillar_refresh site='*'
     """
     try:
         return pillar_utils.pillar_refresh(__opts__, site=site, context=__context__)
