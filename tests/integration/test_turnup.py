@@ -129,6 +129,24 @@ def run(master, *args, timeout=900, **kwargs):
     return master.salt_run_cli(timeout=timeout).run(*args, **kwargs)
 
 
+def keep(name, text):
+    where = os.environ.get("TURNUP_CAPTURE_DIR")
+    if where:
+        with open(os.path.join(where, name + ".txt"), "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def capture(name, master, *args, **kwargs):
+    """Run ``salt-run`` with the text outputter; with TURNUP_CAPTURE_DIR set, keep its output
+    (docs/turnup.md pastes it)."""
+    ret = master.salt_run_cli(timeout=900).run(*args, "--out=nested", **kwargs)
+    where = os.environ.get("TURNUP_CAPTURE_DIR")
+    if where:
+        with open(os.path.join(where, name + ".txt"), "w", encoding="utf-8") as handle:
+            handle.write(ret.stdout)
+    return ret
+
+
 def statuses(netbox):
     devs = nb(netbox).list("dcim.devices", {"site": "lab1"})
     return {d["name"]: d["status"]["value"] for d in devs if d["name"] in SERVERS}
@@ -193,18 +211,17 @@ def test_preflight_r3_reports_four_problems_and_writes_nothing(master, netbox):
 
 
 def test_bad_input_names_the_argument(master, minions):
-    # SaltInvocationError: salt-run prints "Passed invalid arguments: <message>" (its exit code is
-    # Salt's own); under orchestrate the job fails (fails_job sets the retcode)
+    # SaltInvocationError -> a failed job: {error: <message>, retcode: 1}, salt-run exits 1
     for kwargs, words in (
         ({"site": "lab1", "rack": "R9"}, "rack='R9' not found in site lab1"),
         ({"site": "lab1", "rack": "R2", "batch": "0"}, "batch=0"),
         ({"site": "lab9", "rack": "R2"}, "site='lab9' not found"),
     ):
         ret = run(master, "turnup.plan", timeout=120, **kwargs)
-        assert "Passed invalid arguments" in ret.stdout and words in ret.stdout, ret.stdout
+        assert ret.returncode == 1 and words in ret.stdout, ret.stdout
         assert "Traceback" not in ret.stdout
     ret = run(master, "turnup.status", run="lab1-R2-nope", timeout=120)
-    assert "run='lab1-R2-nope' does not exist" in ret.stdout
+    assert ret.returncode == 1 and "run='lab1-R2-nope' does not exist" in ret.stdout
 
 
 def test_dry_run_predicts_and_writes_nothing(master, minions, netbox):
@@ -244,14 +261,18 @@ def test_turnup_takes_healthy_servers_active_and_isolates_the_faulty(first_run, 
     assert f"{WRONG_PORT} at validate" in finish["comment"]
     assert f"{WRONG_SERIAL} at validate" in finish["comment"]
     entries = "\n".join(journal(netbox, WRONG_PORT))
+    keep("orchestrate-finish", f"{finish['comment']}\n")
+    keep("journal-" + WRONG_PORT, "\n----\n".join(journal(netbox, WRONG_PORT)) + "\n")
     assert "step validate failed (minion job 2" in entries and "cabling.eno2" in entries
     assert "Salt job" in entries
     assert "serial" in "\n".join(journal(netbox, WRONG_SERIAL))
     counts = highstate_jobs(master, first_run["after"])
     assert {n: counts.get(n) for n in HEALTHY} == dict.fromkeys(HEALTHY, 1)
     assert WRONG_PORT not in counts and WRONG_SERIAL not in counts
-    status = run(master, "turnup.status", site="lab1", rack="R2")
+    status = capture("status", master, "turnup.status", site="lab1", rack="R2")
     assert status.returncode == 0 and "activate" in status.stdout
+    capture("plan", master, "turnup.plan", site="lab1", rack="R2", batch=3, table=True)
+    capture("preflight-r3", master, "turnup.preflight", site="lab1", rack="R3")
 
 
 def test_second_run_changes_nothing(first_run, master, netbox):
@@ -299,6 +320,7 @@ def test_master_killed_mid_run_resume_finishes(first_run, master, minions, netbo
     # the minions reconnect by themselves; resume waits for them (bounded)
     ret = run(master, "turnup.resume", run=run_id)
     assert ret.returncode == 0, ret.stdout
+    capture("resumed-status", master, "turnup.status", run=run_id)
     assert ret.data["state"] == "done", ret.data
     assert {n: s for n, s in statuses(netbox).items() if n in HEALTHY} == dict.fromkeys(
         HEALTHY, "active"
