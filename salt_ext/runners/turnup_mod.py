@@ -855,3 +855,37 @@ def report(run=None, path=None):
     if not path or not isinstance(path, str):
         raise SaltInvocationError("path=<absolute file.html> is required")
     return tu_report.report(record.Store(__opts__), run, path, secrets=_h_secrets(__opts__))
+
+
+@fails_job
+def metrics(path=None):
+    """
+    Write the Prometheus textfile of saltext-turnup (for node_exporter's textfile collector):
+    turn-up devices by status, runs by state, step durations and failures (from the run
+    records), pillar cache hits/misses/stale serves and ages, NetBox requests, latency and
+    errors by endpoint (counted by the master's processes). Written atomically.
+
+    path
+        Absolute ``.prom`` file; default: master config ``turnup: {metrics_file: ...}``, else
+        ``/var/lib/node_exporter/textfile/saltext_turnup.prom``.
+
+    Run it every minute from the master's schedule (docs/metrics.md):
+
+    .. code-block:: yaml
+
+        schedule:
+          saltext_turnup_metrics:
+            function: turnup.metrics
+            minutes: 1
+            run_on_start: true
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run turnup.metrics
+        salt-run turnup.metrics path=/var/lib/node_exporter/textfile/saltext_turnup.prom
+    """
+    from salt_ext.utils import metrics as tu_metrics  # noqa: PLC0415  # pylint: disable=C0415
+
+    return tu_metrics.write(__opts__, path)

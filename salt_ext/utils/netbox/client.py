@@ -99,8 +99,25 @@ class _NetBoxSession(requests.Session):
         # never follow a redirect: requests would turn a POST into a GET (a "create" answered
         # by a list page) and could carry the Authorization header to another URL
         kwargs["allow_redirects"] = False
-        self.counter.record(endpoint_from_url(request.url), request.method)
-        return super().send(request, **kwargs)
+        endpoint = endpoint_from_url(request.url)
+        self.counter.record(endpoint, request.method)
+        started = time.perf_counter()
+        try:
+            response = super().send(request, **kwargs)
+        except requests.RequestException as err:  # latency and error kind for the metrics
+            kind = "timeout" if isinstance(err, requests.Timeout) else "connection"
+            self.counter.record_result(
+                endpoint, request.method, time.perf_counter() - started, kind
+            )
+            raise
+        status = response.status_code
+        self.counter.record_result(
+            endpoint,
+            request.method,
+            time.perf_counter() - started,
+            f"http_{status}" if status >= 400 else None,
+        )
+        return response
 
     def __repr__(self):
         return f"<_NetBoxSession timeout={self.default_timeout}>"

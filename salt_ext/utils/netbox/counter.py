@@ -12,7 +12,10 @@ import threading
 from collections import Counter
 from urllib.parse import urlsplit
 
-__all__ = ["RequestCounter", "endpoint_from_url"]
+__all__ = ["PROCESS", "LATENCY_BUCKETS", "RequestCounter", "endpoint_from_url"]
+
+#: upper bounds (seconds) of the request latency histogram (``metrics`` exposes it)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 _ID = re.compile(r"^\d+$")
 
@@ -50,16 +53,63 @@ class RequestCounter:
         self._requests = Counter()
         self._retries = Counter()
         self._pages = Counter()
+        self._latency = {}
+        self._errors = Counter()
 
     def record(self, endpoint, method):
         """Count one request (first attempt) to ``endpoint`` with ``method``."""
         with self._lock:
             self._requests[(endpoint, method.upper())] += 1
+        if self is not PROCESS:
+            PROCESS.record(endpoint, method)
 
     def record_retry(self, endpoint, method):
         """Count one retry (a repeated attempt) to ``endpoint`` with ``method``."""
         with self._lock:
             self._retries[(endpoint, method.upper())] += 1
+        if self is not PROCESS:
+            PROCESS.record_retry(endpoint, method)
+
+    def record_result(self, endpoint, method, seconds, error=None):
+        """
+        The outcome of one request (its urllib3 retries included): its latency in seconds and,
+        when it failed, ``error`` (``"http_503"`` for an HTTP error status, ``"timeout"``,
+        ``"connection"``).
+        """
+        key = (endpoint, method.upper())
+        with self._lock:
+            entry = self._latency.get(key)
+            if entry is None:
+                entry = self._latency[key] = [0, 0.0, [0] * len(LATENCY_BUCKETS)]
+            entry[0] += 1
+            entry[1] += seconds
+            for i, bound in enumerate(LATENCY_BUCKETS):
+                if seconds <= bound:
+                    entry[2][i] += 1
+                    break
+            if error:
+                self._errors[(endpoint, method.upper(), str(error))] += 1
+        if self is not PROCESS:
+            PROCESS.record_result(endpoint, method, seconds, error)
+
+    def results(self):
+        """
+        Latency and errors per ``(endpoint, method)``, JSON-friendly::
+
+            {"latency": [[endpoint, method, count, sum_s, [per-bucket counts]]],
+             "errors": [[endpoint, method, error, count]]}
+
+        (bucket ``i`` counts requests with ``LATENCY_BUCKETS[i-1] < s <= LATENCY_BUCKETS[i]``;
+        slower than the last bound: ``count`` minus the buckets' sum).
+        """
+        with self._lock:
+            return {
+                "latency": [
+                    [ep, meth, n, round(total, 6), list(buckets)]
+                    for (ep, meth), (n, total, buckets) in sorted(self._latency.items())
+                ],
+                "errors": [[*key, n] for key, n in sorted(self._errors.items())],
+            }
 
     def record_page(self, endpoint):
         """Count one list page read from ``endpoint``."""
@@ -138,6 +188,8 @@ class RequestCounter:
             self._requests.clear()
             self._retries.clear()
             self._pages.clear()
+            self._latency.clear()
+            self._errors.clear()
 
     def __repr__(self):
         snap = self.snapshot()
@@ -145,3 +197,7 @@ class RequestCounter:
             f"RequestCounter(total={snap['total']}, retries={snap['retries']}, "
             f"pages={snap['pages']})"
         )
+
+
+#: every request of every client of this process (what ``salt_ext.utils.metrics`` exports)
+PROCESS = RequestCounter()

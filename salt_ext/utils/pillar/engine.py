@@ -25,6 +25,7 @@ import urllib.parse
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+from salt_ext.utils import metrics
 from salt_ext.utils import netbox as netbox_access
 from salt_ext.utils.netbox.errors import NetBoxError
 from salt_ext.utils.pillar import fetch
@@ -150,6 +151,7 @@ class Engine:
                 log.warning(
                     "netbox pillar: serving %s from a cache %.0fs old: %s", name, age, error
                 )
+                metrics.pillar_event("stale", name, self.opts)
                 return record, view, self._status({"synced_at": synced}, now, True, error)
             raise PillarUnavailable(
                 f"NetBox failed for {what} ({error}) and the cached copy is "
@@ -189,6 +191,7 @@ class Engine:
         if not force_full and self._usable(meta, covers, min_synced, now):
             record, view = self.store.load(name, meta, build_view)
             if record is not None:
+                metrics.pillar_event("hit", name, self.opts)
                 return record, view, self._status(meta, now)
         if not force_full and _within(meta.get("error_at"), now, self.options.retry_after):
             return self._fallback(name, meta, meta.get("error"), build_view, what)
@@ -211,6 +214,8 @@ class Engine:
                 ):
                     record, view = self.store.load(name, meta, build_view)
                     if record is not None:
+                        # refreshed by another worker while this one waited for the lock
+                        metrics.pillar_event("hit", name, self.opts)
                         return record, view, self._status(meta, now)
                 record, _ = self.store.load(name, meta, build_view)
                 try:
@@ -234,6 +239,7 @@ class Engine:
                     self.store.save_meta(name, failed)
                     return self._fallback(name, failed, str(err), build_view, what)
                 meta = self.store.save(name, new, build_view)
+                metrics.pillar_event("miss", name, self.opts)
                 record, view = self.store.load(name, meta, build_view)
                 return record, view, self._status(meta, time.time())
         except LockTimeout as err:
