@@ -174,12 +174,17 @@ SCENARIOS = {
 }
 
 
-def spread(items, count):
-    """``count`` items spread evenly over ``items`` (every site represented)."""
+def spread(items, count, block=1):
+    """
+    About ``count`` items spread evenly over ``items`` in whole blocks of ``block`` (racks: a
+    sample of whole racks keeps the fleet's mix of ToRs and servers, whose costs differ 6x).
+    """
     if not count or count >= len(items):
         return list(items)
-    step = len(items) / count
-    return [items[int(i * step)] for i in range(count)]
+    blocks = [items[i : i + block] for i in range(0, len(items), block)]
+    want = max(1, round(count / block))
+    step = len(blocks) / want
+    return [item for i in range(want) for item in blocks[int(i * step)]]
 
 
 def make_target():
@@ -211,9 +216,15 @@ def run_scenario(name, args, py3007):  # pylint: disable=too-many-locals,too-man
         )
 
         # --- Salt 3007.8 (on a sample of the minions when asked: extrapolated)
-        sample = spread(minions, args.salt3007_sample or SAMPLE_DEFAULTS.get(name, 0))
+        sample = spread(
+            minions, args.salt3007_sample or SAMPLE_DEFAULTS.get(name, 0), block=tors + servers
+        )
         scale = len(minions) / len(sample)
-        label = "" if scale == 1 else f" (EXTRAPOLATED x{scale:.1f} from {len(sample)} minions)"
+        label = (
+            ""
+            if scale == 1
+            else f" (EXTRAPOLATED x{scale:.1f} from {len(sample)} minions in whole racks)"
+        )
         if isinstance(target, StandinTarget):
             target.standin.reset_requests()
             old = run_salt3007(py3007, target.url, target.token, sample, args.salt3007_chunk)
