@@ -133,8 +133,7 @@ def test_plan_runner(master):
     ret = master.salt_run_cli(timeout=120).run(
         "turnup.rollout_plan", site="lab1", generation="gen99"
     )
-    # (salt-run's exit code for a runner's SaltInvocationError is Salt's business; the text is ours)
-    assert "Passed invalid arguments" in ret.stdout
+    assert ret.returncode != 0
     assert "gen99" in ret.stdout and "known: gen10, gen11, gen12" in ret.stdout
 
 

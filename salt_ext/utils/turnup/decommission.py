@@ -25,6 +25,7 @@ import stat
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox_ops.diff import simplify
+from salt_ext.utils.turnup import plan as tplan
 
 #: bytes zeroed at the start and at the end of every disk
 WIPE_SPAN = 16 * 1024 * 1024
@@ -47,8 +48,9 @@ def names(value, arg):
 
 
 def minion_of(dev):
-    """The minion id of a NetBox device: custom field ``minion_id``, else its name."""
-    return (dev.get("custom_fields") or {}).get("minion_id") or dev.get("name")
+    """The minion id of a NetBox device: custom field ``minion_id``, else its name (the
+    planner's rule, :func:`salt_ext.utils.turnup.plan.minion_id`)."""
+    return tplan.minion_id(dev)
 
 
 def _site(src, site):

@@ -6,49 +6,23 @@ generation in a site, a canary first, then batches; ``orch.hwgen_rollout`` valid
 The generation of a device is its device type's custom field ``hw_generation`` (the same tag
 ``hardware.profile`` and ``turnup.check_generation`` use).
 
-Batching (:func:`parse_batch`, :func:`waves`) is local for now: helper C's planner
-(``salt_ext/utils/turnup/plan.py``) was not there yet when this was written; the semantics are
-the issue's (``batch`` a count or a percentage of the servers, the canary is one box).
+Batch sizes and minion ids are the rack turn-up planner's (:func:`salt_ext.utils.turnup.plan.
+parse_batch`, :func:`~salt_ext.utils.turnup.plan.minion_id`): ``batch`` a count or a percentage
+of the boxes, the canary one box.
 """
-
-import math
 
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox_ops.diff import simplify
-from salt_ext.utils.turnup.decommission import _site, minion_of
+from salt_ext.utils.turnup import plan as tplan
+from salt_ext.utils.turnup.decommission import _site
 
 DEFAULT_BATCH = "25%"
 
 
-def parse_batch(batch):
-    """``("count", n)`` or ``("percent", p)``; refuses 0, negatives, over 100 % and words."""
-    text = str(batch).strip() if batch is not None else DEFAULT_BATCH
-    try:
-        if isinstance(batch, bool):
-            raise ValueError
-        if text.endswith("%"):
-            value = float(text[:-1])
-            if not 0 < value <= 100:
-                raise ValueError
-            return ("percent", value)
-        value = float(text)
-        if value < 1 or not value.is_integer():
-            raise ValueError
-        return ("count", int(value))
-    except ValueError:
-        raise SaltInvocationError(
-            f"batch must be a number of boxes (>= 1) or a percentage in (0, 100], e.g. batch=4 "
-            f"or batch=25%, got {batch!r}"
-        ) from None
-
-
 def batch_size(batch, total):
-    """The boxes per batch for ``total`` boxes (at least 1)."""
-    kind, value = parse_batch(batch)
-    if kind == "count":
-        return max(1, value)
-    return max(1, math.ceil(total * value / 100.0))
+    """The boxes per batch for ``total`` boxes (a count, or a percentage of ``total``)."""
+    return tplan.parse_batch(DEFAULT_BATCH if batch is None else batch, total)
 
 
 def waves(items, batch=DEFAULT_BATCH, canary=1):
@@ -93,7 +67,7 @@ def plan(src, site, generation, batch=DEFAULT_BATCH, canary=1):
     """
     if not generation or not isinstance(generation, str):
         raise SaltInvocationError("generation=<name> is required, e.g. generation=gen10")
-    parse_batch(batch)
+    batch_size(batch, 1)  # refuses a bad batch before any NetBox read
     site_obj = _site(src, site)
     gens = generations(src)
     if generation not in gens:
@@ -118,7 +92,7 @@ def plan(src, site, generation, batch=DEFAULT_BATCH, canary=1):
             "boxes (new ones get the profile at turn-up)"
         )
     devices = [
-        {"name": d["name"], "minion": minion_of(d), "rack": (d.get("rack") or {}).get("name")}
+        {"name": d["name"], "minion": tplan.minion_id(d), "rack": (d.get("rack") or {}).get("name")}
         for d in active
     ]
     return {

@@ -29,8 +29,8 @@ def test_waves_percentage_of_all_boxes():
 
 @pytest.mark.parametrize("batch", [0, "0", "0%", "101%", "-1", "abc", True, 1.5])
 def test_bad_batch(batch):
-    with pytest.raises(SaltInvocationError, match="batch must be"):
-        rollout.parse_batch(batch)
+    with pytest.raises(SaltInvocationError, match="batch"):
+        rollout.batch_size(batch, 10)
 
 
 @pytest.mark.parametrize("canary", [-1, "x"])
