@@ -10,6 +10,7 @@ then imported into it, idempotently). Tests that write (``fresh_netbox``) run th
 
 from __future__ import annotations
 
+import atexit
 import copy
 import dataclasses
 import json
@@ -231,9 +232,21 @@ def pytest_configure(config):
         _RUN["owned"] = True
     tmp = run_dir / "tmp" if _RUN["owned"] else run_dir.parent / f"{run_dir.name}.tmp"
     tmp.mkdir(mode=0o700, exist_ok=True)
-    _RUN.update(dir=run_dir, tmp=tmp, environ_tmpdir=os.environ.get("TMPDIR"))
+    _RUN.update(dir=run_dir, tmp=tmp, environ_tmpdir=os.environ.get("TMPDIR"), pid=os.getpid())
     os.environ["TMPDIR"] = str(tmp)
     tempfile.tempdir = None  # recomputed from TMPDIR on next use
+    # registered first, so it runs after every other exit handler: a handler that writes into a
+    # test's directory at exit (e.g. a metrics flush into a test master's cachedir) re-creates it
+    atexit.register(_remove_run_dir)
+
+
+def _remove_run_dir():
+    if _RUN.get("pid") != os.getpid():  # a forked child exiting normally: not its directory
+        return
+    if _RUN.get("owned") and os.environ.get("TURNUP_KEEP_TMP", "") in ("", "0"):
+        shutil.rmtree(_RUN["dir"], ignore_errors=True)
+    elif _RUN.get("owned") is False:
+        shutil.rmtree(_RUN["tmp"], ignore_errors=True)
 
 
 @pytest.hookimpl(trylast=True)
@@ -246,11 +259,7 @@ def pytest_unconfigure(config):
         os.environ["TMPDIR"] = _RUN["environ_tmpdir"]
     tempfile.tempdir = None
     os.umask(_RUN["umask"])
-    keep = os.environ.get("TURNUP_KEEP_TMP", "") not in ("", "0")
-    if _RUN["owned"] and not keep:
-        shutil.rmtree(_RUN["dir"], ignore_errors=True)
-    elif not _RUN["owned"]:
-        shutil.rmtree(_RUN["tmp"], ignore_errors=True)
+    _remove_run_dir()  # and once more at exit (see pytest_configure)
 
 
 def pytest_report_header(config):

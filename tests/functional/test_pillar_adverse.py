@@ -208,16 +208,27 @@ def test_hung_netbox_while_another_worker_holds_the_lock(tmp_path, fresh_netbox)
     opts = master_opts(tmp_path, fresh_netbox, lock_timeout=1)
     compile_pillar(opts, "srv-r1-01")
     expire_all(opts)
-    # the first request of the refresh (the change log) hangs, within netbox:timeout
-    fresh_netbox.standin.faults.add("hang", seconds=3, count=1, path_prefix="/api/core/")
+    # the first request of the refresh (the change log) hangs, within netbox:timeout; long
+    # enough that the second worker, started once the first is refreshing, meets the lock held
+    # even on a loaded machine
+    standin = fresh_netbox.standin
+    standin.reset_requests()
+    standin.faults.add("hang", seconds=8, count=1, path_prefix="/api/core/")
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
+    refreshing = ctx.Event()
     procs = [
-        ctx.Process(target=_stale_worker, args=(opts, m, queue)) for m in ("srv-r1-01", "tor1-r1")
+        ctx.Process(target=_stale_worker, args=(opts, m, queue, refreshing))
+        for m in ("srv-r1-01", "tor1-r1")
     ]
     for proc in procs:
         proc.start()
-    results = dict(queue.get(timeout=60) for _ in procs)
+    # the holder's refresh has started when its change-log request reaches NetBox (and hangs)
+    deadline = time.monotonic() + 120
+    while not standin.count(path_prefix="/api/core/") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    refreshing.set()
+    results = dict(queue.get(timeout=180) for _ in procs)
     for proc in procs:
         proc.join(timeout=30)
     # the holder refreshed; the waiter gave up on the lock after 1 s and got the cached copy
@@ -227,11 +238,11 @@ def test_hung_netbox_while_another_worker_holds_the_lock(tmp_path, fresh_netbox)
     assert compile_pillar(opts, waiter)["netbox"]["_meta"]["stale"] is False
 
 
-def _stale_worker(opts, minion_id, queue):
+def _stale_worker(opts, minion_id, queue, refreshing):
     forget_memory()
     forget_engines()
     if minion_id == "tor1-r1":
-        time.sleep(0.5)  # the other one takes the lock first
+        refreshing.wait(timeout=120)  # the other one holds the lock, refreshing
     pillar = compile_pillar(opts, minion_id)
     queue.put((minion_id, (pillar.get("_errors"), pillar["netbox"]["_meta"]["stale"])))
 
