@@ -78,6 +78,16 @@ def reset():
     nb_counter.PROCESS.reset()
 
 
+def _after_fork():
+    """A forked worker counts only its own work (the parent's counts stay the parent's)."""
+    _PILLAR.clear()
+    nb_counter.PROCESS.reset()
+    _STATE.update(flushed=0.0, timer=None, started=time.time())
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def record_kind(name):
     """``site-12`` -> ``site``, ``vm-3`` -> ``vm``, the identity index -> ``index``."""
     head = str(name).split("-", 1)[0]
