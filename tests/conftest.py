@@ -273,3 +273,24 @@ def pytest_report_header(config):
 def salt_factories_config(tmp_path_factory):
     """salt-factories' daemon folders and CLI scripts under this run's basetemp (never /tmp)."""
     return {"root_dir": tmp_path_factory.getbasetemp() / "sf"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionstart(session):
+    """salt-factories' log server listens on 127.0.0.1, not 0.0.0.0 (loopback only)."""
+    log_server = session.config.pluginmanager.get_plugin("saltfactories-log-server")
+    if log_server is not None:
+        log_server.log_host = "127.0.0.1"
+    return (yield)
+
+
+@pytest.fixture(scope="session")
+def event_listener():
+    """salt-factories' event listener, on 127.0.0.1 instead of its default 0.0.0.0."""
+    from saltfactories.plugins.event_listener import EventListener  # noqa: PLC0415
+
+    listener = EventListener()
+    listener.host = "127.0.0.1"
+    listener.address = f"tcp://127.0.0.1:{listener.port}"
+    with listener:
+        yield listener

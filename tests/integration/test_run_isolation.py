@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 
+import psutil
 import pytest
 import saltfactories
 from saltfactories.utils import random_string
@@ -133,3 +134,15 @@ def _two_runs(tmp_path, host_tmp):
         assert not _inside(one[key], two[key]) and not _inside(two[key], one[key]), key
     # both runs removed everything they wrote: nothing of theirs is left in "/tmp"
     assert sorted(p.name for p in host_tmp.iterdir()) == []
+
+
+def test_this_run_listens_on_loopback_only(salt_factories, event_listener):
+    """salt-factories' log server and event listener default to 0.0.0.0: ours are on 127.0.0.1."""
+    assert event_listener.address.startswith("tcp://127.0.0.1:")
+    listening = [
+        conn.laddr
+        for conn in psutil.Process().net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN
+    ]
+    assert listening, "the log server and the event listener listen in this process"
+    assert [addr for addr in listening if addr.ip not in ("127.0.0.1", "::1")] == []
