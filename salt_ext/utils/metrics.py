@@ -28,7 +28,7 @@ import threading
 import time
 from collections import Counter
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from salt.exceptions import SaltInvocationError
 
@@ -376,13 +376,13 @@ def turnup_metrics(registry, records):
         registry=registry,
     )
     runs = Gauge(f"{PREFIX}_runs", "Turn-up run records by state", ["state"], registry=registry)
-    durations = Histogram(
+    # a histogram family of its own: no ``_created`` series (the figures come from records)
+    durations = HistogramMetricFamily(
         f"{PREFIX}_step_duration_seconds",
         "Time each device spent in each turn-up step (every recorded run)",
-        ["step"],
-        buckets=STEP_BUCKETS,
-        registry=registry,
+        labels=["step"],
     )
+    observed = {}
     failures = CounterMetricFamily(
         f"{PREFIX}_step_failures",
         "Devices that failed a turn-up step (every recorded run)",
@@ -409,12 +409,16 @@ def turnup_metrics(registry, records):
         for dev in (record.get("devices") or {}).values():
             for step, info in (dev.get("steps") or {}).items():
                 if (info or {}).get("duration") is not None and info.get("result") is not None:
-                    durations.labels(step).observe(float(info["duration"]))
+                    observed.setdefault(step, []).append(float(info["duration"]))
             if dev.get("failed_step"):
                 failed_by_step[dev["failed_step"]] += 1
     for step, n in sorted(failed_by_step.items()):
         failures.add_metric([step], n)
-    registry.register(_Fixed([failures]))
+    for step in [s for s in ORDER if s in observed] + sorted(set(observed) - set(ORDER)):
+        values = observed[step]
+        buckets = [(_le(b), sum(1 for v in values if v <= b)) for b in STEP_BUCKETS]
+        durations.add_metric([step], buckets + [("+Inf", len(values))], sum_value=sum(values))
+    registry.register(_Fixed([durations, failures]))
     for (site, rack), record in sorted(latest.items(), key=lambda i: (str(i[0][0]), str(i[0][1]))):
         by = Counter(
             (dev.get("kind") or "server", dev.get("status") or "unknown")
