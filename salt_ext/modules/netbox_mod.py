@@ -29,10 +29,10 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_ext.utils.netbox_ops import compat
 from salt_ext.utils.netbox_ops import endpoints as eps
+from salt_ext.utils.netbox_ops import ipam
 from salt_ext.utils.netbox_ops import journal as jrnl
-from salt_ext.utils.netbox_ops import ops
-from salt_ext.utils.netbox_ops.diff import host_of, normalize_mac, simplify
-from salt_ext.utils.netbox_ops.inventory import plan_sync, reported_serial
+from salt_ext.utils.netbox_ops import openconfig, ops, sync
+from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 from salt_ext.utils.netbox_ops.jobs import known_args
 
 try:
@@ -466,38 +466,6 @@ def set_status(device, status, comment=None, **kwargs):  # pylint: disable=redef
     return ret
 
 
-def _prefix(src, prefix, vrf=None):
-    if isinstance(prefix, int):
-        return src.get("ipam.prefixes", prefix)
-    resolver = ops.Resolver(src)
-    params = {"prefix": prefix}
-    if vrf is not None:
-        params["vrf_id"] = resolver.ref("ipam.vrfs", vrf, field="vrf")
-    found = resolver.find_all("ipam.prefixes", params)
-    if vrf is None and len(found) > 1:
-        found = [p for p in found if not p.get("vrf")]
-    if not found:
-        raise SaltInvocationError(f"prefix {prefix} not found in NetBox (ipam.prefixes)")
-    if len(found) > 1:
-        raise SaltInvocationError(f"prefix {prefix} exists in several VRFs; give vrf=")
-    return found[0]
-
-
-def _addresses_in(src, iface, pfx):
-    """The addresses of interface ``iface`` inside prefix ``pfx`` (same VRF), oldest first."""
-    net = ipaddress.ip_network(pfx["prefix"])
-    return sorted(
-        (
-            ip
-            for ip in src.list("ipam.ip-addresses", {"interface_id": iface["id"]})
-            if ip.get("assigned_object_id") == iface["id"]
-            and ipaddress.ip_address(host_of(ip["address"])) in net
-            and simplify(ip.get("vrf")) == simplify(pfx.get("vrf"))
-        ),
-        key=lambda ip: ip["id"],
-    )
-
-
 @known_args
 def assign_next_ip(
     prefix,
@@ -540,58 +508,17 @@ def assign_next_ip(
     """
     src = _source()
     with _errors("netbox.assign_next_ip"):
-        pfx = _prefix(src, prefix, vrf)
+        pfx = ipam.find_prefix(src, prefix, vrf)
         iface = ops.find_interface(src, interface, device)
-        network = pfx["prefix"]
-        mine = _addresses_in(src, iface, pfx)
-        if mine:
-            obj, allocated = mine[0], False
-        else:
-            data = {
-                "assigned_object_type": "dcim.interface",
-                "assigned_object_id": iface["id"],
-                "status": status,
-            }
-            if dns_name:
-                data["dns_name"] = dns_name
-            if description:
-                data["description"] = description
-            if pfx.get("vrf"):
-                data["vrf"] = simplify(pfx["vrf"])
-            created = src.allocate_ip(pfx["id"], data)
-            if isinstance(created, list):
-                created = created[0]
-            obj, allocated = created, True
-            # a concurrent call for the same interface allocated too: all keep the oldest
-            oldest = (_addresses_in(src, iface, pfx) or [obj])[0]
-            if oldest["id"] != obj["id"]:
-                log.info(
-                    "netbox.assign_next_ip: %s got %s meanwhile; %s given back",
-                    iface["name"],
-                    oldest["address"],
-                    obj["address"],
-                )
-                src.delete("ipam.ip-addresses", obj["id"])
-                obj, allocated = oldest, False
-        if primary:
-            family = ipaddress.ip_interface(obj["address"]).version
-            field = "primary_ip4" if family == 4 else "primary_ip6"
-            dev = src.get("dcim.devices", iface["device"]["id"])
-            if simplify(dev.get(field)) != obj["id"]:
-                src.update("dcim.devices", dev["id"], {field: obj["id"]})
-                after = src.get("dcim.devices", dev["id"])
-                if simplify(after.get(field)) != obj["id"]:
-                    raise CommandExecutionError(
-                        f"NetBox did not make {obj['address']} the {field} of {dev['name']}"
-                    )
-    return {
-        "address": obj["address"],
-        "id": obj["id"],
-        "allocated": allocated,
-        "interface": iface["name"],
-        "device": iface["device"]["name"],
-        "prefix": network,
-    }
+        return ipam.assign_next_ip(
+            src,
+            pfx,
+            iface,
+            status=status,
+            dns_name=dns_name,
+            description=description,
+            primary=primary,
+        )
 
 
 @known_args
@@ -642,135 +569,12 @@ def sync_inventory(
     src = _source()
     with _errors("netbox.sync_inventory"):
         dev = _require_device(src, device)
-        interfaces = src.list("dcim.interfaces", {"device_id": dev["id"]})
-        reported = []
-        for nic in inventory.get("nics") or []:
-            with contextlib.suppress(SaltInvocationError, TypeError, AttributeError):
-                reported.append(normalize_mac(nic.get("mac")))
-        macs = src.list("dcim.mac-addresses", {"device_id": dev["id"]})
-        if reported:
-            macs += src.list_by("dcim.mac-addresses", "mac_address", reported)
-        items = src.list("dcim.inventory-items", {"device_id": dev["id"]})
-        manufacturers = src.list("dcim.manufacturers")
-        serial = reported_serial(inventory)
-        owners = []
-        if serial and not (dev.get("serial") or "").strip():
-            owners = src.list("dcim.devices", {"serial": serial})
-        plan = plan_sync(
-            dev,
-            inventory,
-            interfaces=interfaces,
-            mac_objects=list({m["id"]: m for m in macs}.values()),
-            items=items,
-            manufacturers=manufacturers,
-            serial_owners=owners,
+        ret = sync.sync_inventory(
+            src, dev, inventory, test=test, jid=_jid(kwargs), who=__opts__.get("id")
         )
-        changes = {}
-        if plan["device_patch"]:
-            changes["serial"] = {
-                "old": dev.get("serial") or "",
-                "new": plan["device_patch"]["serial"],
-            }
-        for create_mac in plan["mac_creates"]:
-            changes.setdefault("mac_addresses", {})[create_mac["interface"]] = {
-                "old": None,
-                "new": create_mac["mac_address"],
-            }
-        for prim in plan["mac_primaries"]:
-            changes.setdefault("primary_mac_address", {})[prim["interface"]] = {
-                "old": None,
-                "new": prim["mac_address"],
-            }
-        for item in plan["item_creates"]:
-            payload = item["payload"]
-            changes.setdefault("inventory_items", {})[payload["name"]] = {
-                "old": None,
-                "new": {k: payload[k] for k in ("part_id", "serial") if payload.get(k)}
-                or "created",
-            }
-        for item in plan["item_updates"]:
-            changes.setdefault("inventory_items", {})[item["name"]] = item["changes"]
-        if not test:
-            if plan["device_patch"]:
-                src.update("dcim.devices", dev["id"], plan["device_patch"])
-            _write_macs(src, plan["mac_creates"], plan["mac_primaries"])
-            if plan["item_creates"]:
-                src.create("dcim.inventory-items", [i["payload"] for i in plan["item_creates"]])
-            if plan["item_updates"]:
-                src.bulk_update(
-                    "dcim.inventory-items",
-                    [{"id": i["id"], **i["patch"]} for i in plan["item_updates"]],
-                )
-            if changes:
-                ops.write_journal(
-                    src,
-                    "dcim.device",
-                    dev["id"],
-                    _sync_summary(plan),
-                    jid=_jid(kwargs),
-                    who=__opts__.get("id"),
-                )
-    if plan["conflicts"]:
+    if ret["conflicts"]:
         __context__["retcode"] = 1
-    return {
-        "device": dev["name"],
-        "changes": changes,
-        "conflicts": plan["conflicts"],
-        "warnings": plan["warnings"],
-        "stale_items": plan["stale_items"],
-        "unchanged": plan["unchanged"],
-        "test": bool(test),
-    }
-
-
-def _write_macs(src, creates, primaries):
-    """
-    Carry out the MAC part of a sync plan in at most three requests: new MAC objects (one bulk
-    POST), unassigned ones assigned (one bulk PATCH), then the interfaces' primary MACs.
-    """
-
-    def assignment(step):
-        return {
-            "assigned_object_type": "dcim.interface",
-            "assigned_object_id": step["interface_id"],
-        }
-
-    new = [c for c in creates if not c.get("mac_id")]
-    reused = [c for c in creates if c.get("mac_id")]
-    made = []
-    if new:
-        made = src.create(
-            "dcim.mac-addresses", [{"mac_address": c["mac_address"], **assignment(c)} for c in new]
-        )
-    if reused:
-        src.bulk_update(
-            "dcim.mac-addresses", [{"id": c["mac_id"], **assignment(c)} for c in reused]
-        )
-    mac_ids = [m["id"] for m in made] + [c["mac_id"] for c in reused]
-    patch = [
-        {"id": c["interface_id"], "primary_mac_address": mac_id}
-        for c, mac_id in zip(new + reused, mac_ids, strict=True)
-        if c["set_primary"]
-    ]
-    patch += [{"id": p["interface_id"], "primary_mac_address": p["mac_id"]} for p in primaries]
-    if patch:
-        src.bulk_update("dcim.interfaces", patch)
-
-
-def _sync_summary(plan):
-    parts = []
-    if plan["device_patch"]:
-        parts.append(f"serial set to {plan['device_patch']['serial']}")
-    if plan["mac_creates"]:
-        names = ", ".join(c["interface"] for c in plan["mac_creates"])
-        parts.append(f"{len(plan['mac_creates'])} MAC address(es) recorded ({names})")
-    if plan["mac_primaries"]:
-        parts.append(f"{len(plan['mac_primaries'])} primary MAC address(es) set")
-    if plan["item_creates"]:
-        parts.append(f"{len(plan['item_creates'])} inventory item(s) created")
-    if plan["item_updates"]:
-        parts.append(f"{len(plan['item_updates'])} inventory item(s) updated")
-    return "Hardware inventory synced: " + "; ".join(parts)
+    return ret
 
 
 # -- Salt 3007 compatibility --------------------------------------------------------------------
@@ -1046,13 +850,6 @@ def get_ipaddresses(device_name=None, **kwargs):
         return src.list("ipam.ip-addresses", {**_clean(kwargs), "device_id": dev["id"]})
 
 
-def _if_name_unit(if_name):
-    parts = if_name.split(".")
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    return if_name, "0"
-
-
 @known_args
 def openconfig_interfaces(device_name=None):
     """
@@ -1066,42 +863,9 @@ def openconfig_interfaces(device_name=None):
         salt '*' netbox.openconfig_interfaces
         salt-call netbox.openconfig_interfaces device_name=tor1-r1
     """
-    interfaces = get_interfaces(device_name=device_name)
-    addresses = get_ipaddresses(device_name=device_name)
-    oc_if = {}
-    for iface in interfaces:
-        name, unit = _if_name_unit(iface["name"])
-        entry = oc_if.setdefault(
-            name, {"config": {"name": name}, "subinterfaces": {"subinterface": {}}}
-        )
-        if unit == "0":
-            entry["config"]["enabled"] = iface["enabled"]
-            if iface.get("description"):
-                entry["config"]["description"] = str(iface["description"])
-            if iface.get("mtu"):
-                entry["config"]["mtu"] = int(iface["mtu"])
-        else:
-            sub = {"config": {"index": int(unit), "enabled": iface["enabled"]}}
-            if iface.get("description"):
-                sub["config"]["description"] = str(iface["description"])
-            entry["subinterfaces"]["subinterface"][unit] = sub
-    for addr in addresses:
-        owner = addr.get("assigned_object") or {}
-        if addr.get("assigned_object_type") != "dcim.interface" or not owner.get("name"):
-            continue
-        name, unit = _if_name_unit(owner["name"])
-        ip, length = addr["address"].split("/")
-        family = simplify(addr.get("family")) or (6 if ":" in ip else 4)
-        entry = oc_if.setdefault(
-            name, {"config": {"name": name}, "subinterfaces": {"subinterface": {}}}
-        )
-        sub = entry["subinterfaces"]["subinterface"].setdefault(
-            unit, {"config": {"index": int(unit), "enabled": True}}
-        )
-        sub.setdefault(f"ipv{family}", {"addresses": {"address": {}}})["addresses"]["address"][
-            ip
-        ] = {"config": {"ip": ip, "prefix_length": int(length)}}
-    return {"interfaces": {"interface": oc_if}}
+    return openconfig.interfaces(
+        get_interfaces(device_name=device_name), get_ipaddresses(device_name=device_name)
+    )
 
 
 @known_args
@@ -1116,21 +880,7 @@ def openconfig_lacp(device_name=None):
 
         salt '*' netbox.openconfig_lacp
     """
-    oc_lacp = {}
-    for iface in get_interfaces(device_name=device_name):
-        if not iface.get("lag"):
-            continue
-        name, _ = _if_name_unit(iface["name"])
-        parent = iface["lag"]["name"]
-        entry = oc_lacp.setdefault(
-            parent,
-            {
-                "config": {"name": parent, "interval": "SLOW", "lacp_mode": "ACTIVE"},
-                "members": {"member": {}},
-            },
-        )
-        entry["members"]["member"][name] = {}
-    return {"lacp": {"interfaces": {"interface": oc_lacp}}}
+    return openconfig.lacp(get_interfaces(device_name=device_name))
 
 
 @known_args
@@ -1181,34 +931,10 @@ def create_interface(  # noqa: PLR0917 (Salt 3007 signature)
         if existing is None:
             existing = src.create("dcim.interfaces", payload)
         if mac_address:
-            _ensure_mac(src, existing, normalize_mac(mac_address), primary=True)
+            sync.ensure_mac(src, existing, normalize_mac(mac_address), primary=True)
     if mac_address:
         payload["mac_address"] = normalize_mac(mac_address)
     return {"dcim": {"interfaces": {existing["id"]: payload}}}
-
-
-def _ensure_mac(src, iface, mac, primary):
-    found = [
-        m
-        for m in src.list("dcim.mac-addresses", {"mac_address": mac})
-        if m.get("assigned_object_type") == "dcim.interface"
-        and m.get("assigned_object_id") == iface["id"]
-    ]
-    obj = (
-        found[0]
-        if found
-        else src.create(
-            "dcim.mac-addresses",
-            {
-                "mac_address": mac,
-                "assigned_object_type": "dcim.interface",
-                "assigned_object_id": iface["id"],
-            },
-        )
-    )
-    if primary and simplify(iface.get("primary_mac_address")) != obj["id"]:
-        src.update("dcim.interfaces", iface["id"], {"primary_mac_address": obj["id"]})
-    return obj
 
 
 @known_args
@@ -1229,7 +955,7 @@ def update_interface(device_name, interface_name, **kwargs):
     with _errors("netbox.update_interface"):
         iface = ops.find_interface(src, interface_name, device_name)
         if mac:
-            _ensure_mac(src, iface, normalize_mac(mac), primary=True)
+            sync.ensure_mac(src, iface, normalize_mac(mac), primary=True)
         obj = src.get("dcim.interfaces", iface["id"])
         if fields:
             obj = ops.ensure(
