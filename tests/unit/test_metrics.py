@@ -100,3 +100,33 @@ def test_path_from_master_config_and_bad_paths(opts, tmp_path):
 def test_pillar_counting_never_raises(monkeypatch):
     monkeypatch.setattr(metrics, "maybe_flush", lambda: 1 / 0)
     metrics.pillar_event("hit", "site-1")  # logged, not raised
+
+
+def test_grafana_dashboard_uses_only_exported_metrics(opts, tmp_path):
+    """Every series a dashboard panel queries is one the exporter writes (no typo, no stale name)."""
+    import json  # noqa: PLC0415
+    import pathlib  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    make_run(opts)
+    _child(opts, hits=1, requests=1)
+    path = str(tmp_path / "m.prom")
+    metrics.write(opts, path)
+    exported = set()
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            exported.add(name)
+            if kind == "histogram":
+                exported |= {name + "_bucket", name + "_sum", name + "_count"}
+    board = json.loads(
+        (pathlib.Path(__file__).parents[2] / "docs" / "grafana-saltext-turnup.json").read_text()
+    )
+    queried = set()
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            queried |= set(re.findall(r"saltext_turnup_[a-z_]+", target["expr"]))
+    for var in board["templating"]["list"]:
+        queried |= set(re.findall(r"saltext_turnup_[a-z_]+", str(var.get("query"))))
+    assert len(queried) >= 15
+    assert queried <= exported, sorted(queried - exported)
