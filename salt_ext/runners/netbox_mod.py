@@ -12,7 +12,6 @@ NetBox runner: status, snapshots, inventory comparison and autosign data on the 
     autosign_grains_dir: /etc/salt/autosign_grains    # used by netbox.sync_autosign
 """
 
-import contextlib
 import json
 import logging
 import os
@@ -22,9 +21,7 @@ import salt.utils.files
 import salt.utils.minions
 from salt.exceptions import CommandExecutionError, SaltInvocationError, SaltRunnerError
 
-from salt_ext.utils.netbox_ops import ops
-from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
-from salt_ext.utils.netbox_ops.inventory import clean_serial, serials_equal
+from salt_ext.utils.netbox_ops import inventory_diff, ops
 from salt_ext.utils.netbox_ops.jobs import fails_job, seconds
 
 try:
@@ -168,49 +165,6 @@ def import_snapshot(path=None, tag=None):
     return report
 
 
-def _minion_for(dev, known):
-    cf_id = (dev.get("custom_fields") or {}).get("minion_id")
-    for candidate in (cf_id, dev["name"]):
-        if candidate and candidate in known:
-            return candidate
-    for minion in known:
-        if minion.split(".")[0] == dev["name"]:
-            return minion
-    return cf_id or None
-
-
-def _reported(minion, report):
-    """Serial and MACs from a hardware.inventory return, or from cached grains."""
-    if not isinstance(report, dict):
-        return None, {}
-    if "system" in report or "nics" in report:
-        serial = clean_serial((report.get("system") or {}).get("serial"))
-        macs = {}
-        for nic in report.get("nics") or []:
-            with contextlib.suppress(Exception):
-                macs[nic["name"]] = normalize_mac(nic["mac"])
-        return serial, macs
-    serial = clean_serial(report.get("serialnumber"))
-    macs = {}
-    for name, mac in (report.get("hwaddr_interfaces") or {}).items():
-        with contextlib.suppress(Exception):
-            if normalize_mac(mac) != "00:00:00:00:00:00":
-                macs[name] = normalize_mac(mac)
-    return serial, macs
-
-
-def _table(header, rows):
-    widths = [len(h) for h in header]
-    for row in rows:
-        for index, cell in enumerate(row):
-            widths[index] = max(widths[index], len(str(cell)))
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
-
-
 @fails_job
 def diff_inventory(site, rack=None, live=False, timeout=30):
     """
@@ -243,28 +197,12 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
     timeout = seconds(timeout)
     src = _source()
     with _errors(f"netbox.diff_inventory site={site}"):
-        resolver = ops.Resolver(src)
-        site_id = resolver.ref("dcim.sites", site, field="site")
-        params = {"site_id": site_id}
-        if rack:
-            params["rack_id"] = resolver.ref("dcim.racks", rack, scope={"site_id": site_id})
-        devices = [d for d in src.list("dcim.devices", params) if d.get("name")]
-        interfaces = (
-            src.list_by("dcim.interfaces", "device_id", [d["id"] for d in devices])
-            if devices
-            else []
-        )
-    by_device = {}
-    for iface in interfaces:
-        by_device.setdefault(iface["device"]["id"], []).append(iface)
+        devices, by_device = inventory_diff.site_devices(src, site, rack)
     unanswered = set()
     if live:
         # only minions whose keys are accepted: the others would only make the call wait
         known = set(salt.utils.minions.CkMinions(__opts__).check_minions("*")["minions"])
-        wanted = []
-        for dev in devices:
-            wanted.append(_minion_for(dev, known))
-        wanted = sorted({m for m in wanted if m in known})
+        wanted = sorted({inventory_diff.minion_for(d, known) for d in devices} & known)
         reports = {}
         if wanted:
             client = salt.client.get_local_client(__opts__["conf_file"])
@@ -273,65 +211,7 @@ def diff_inventory(site, rack=None, live=False, timeout=30):
         unanswered = set(wanted) - set(reports)
     else:
         reports = __salt__["cache.grains"](tgt="*") or {}
-    rows, mismatches = [], 0
-    for dev in sorted(devices, key=lambda d: d["name"]):
-        minion = _minion_for(dev, reports.keys() | unanswered)
-        state = simplify(dev.get("status"))
-        if minion in unanswered:
-            rows.append([dev["name"], minion, state, "-", "-", "-", "no answer"])
-            continue
-        if minion not in reports:
-            rows.append([dev["name"], minion or "-", state, "-", "-", "-", "no minion"])
-            continue
-        if not reports[minion]:
-            rows.append([dev["name"], minion, state, "-", "-", "-", "no data"])
-            continue
-        serial, macs = _reported(minion, reports[minion])
-        nb_serial = dev.get("serial") or ""
-        if not nb_serial and not serial:
-            result = "ok"
-        elif not serial:
-            result = "not reported"
-        elif not nb_serial:
-            result = "missing in NetBox"
-        else:
-            result = "ok" if serials_equal(nb_serial, serial) else "MISMATCH"
-        mismatches += result in ("MISMATCH", "missing in NetBox")
-        rows.append([dev["name"], minion, state, "serial", nb_serial or "-", serial or "-", result])
-        ifaces = {i["name"]: i for i in by_device.get(dev["id"], [])}
-        for name in sorted(set(ifaces) | set(macs)):
-            iface = ifaces.get(name)
-            if iface is not None and simplify(iface.get("type")) in ("lag", "virtual", "bridge"):
-                continue
-            nb_mac = (iface or {}).get("mac_address")
-            nb_mac = normalize_mac(nb_mac) if nb_mac else None
-            seen = macs.get(name)
-            if iface is None:
-                result = "missing in NetBox"
-            elif seen is None:
-                result = "not reported"
-            elif nb_mac is None:
-                result = "missing in NetBox"
-            else:
-                result = "ok" if nb_mac == seen else "MISMATCH"
-            if result == "not reported" and nb_mac is None:
-                continue
-            mismatches += result not in ("ok", "not reported")
-            rows.append(
-                [dev["name"], minion, state, f"mac {name}", nb_mac or "-", seen or "-", result]
-            )
-    header = ["device", "minion", "status", "check", "netbox", "reported", "result"]
-    ret = {
-        "table": _table(header, rows),
-        "rows": [dict(zip(header, row, strict=True)) for row in rows],
-        "mismatches": mismatches,
-    }
-    if not live and reports and not any(reports.values()):
-        ret["hint"] = (
-            "the master has no cached grains: set minion_data_cache: True in the master "
-            "configuration, or run with live=True"
-        )
-    return ret
+    return inventory_diff.compare(devices, by_device, reports, unanswered, live=live)
 
 
 @fails_job
