@@ -332,3 +332,26 @@ def test_report_in_headless_chromium_shows_every_device_and_failure(opts, tmp_pa
         steps_seen = {c for c in found[i][2] if c != report.FAIL_COLOUR}
         if name not in FAILED:
             assert len(steps_seen) >= 6, (name, steps_seen)
+
+
+def test_running_run_shows_the_job_in_flight(opts):
+    """A run still going: the highstate in flight is amber up to now, the badge says running."""
+    store, record = make_run(opts)
+    record["state"] = "running"
+    record.pop("finished")
+    dev = record["devices"]["srv-r2-08"]
+    for step in ("postcheck", "activate"):
+        dev["steps"].pop(step)
+    dev["status"] = "staged"
+    started = dev["steps"]["highstate"]["started"]
+    dev["steps"]["highstate"].update(result=None, ended=None, duration=None)
+    store.save(record)
+    data = report.build(store.get(record["id"]), now=started + 500)
+    row = next(r for r in data["rows"] if r["name"] == "srv-r2-08")
+    assert row["result"] == "running"
+    bar = row["bars"][-1]
+    assert bar["step"] == "highstate" and bar["colour"] == report.RUNNING_COLOUR
+    geo = data["geometry"]
+    assert bar["x"] + bar["w"] == pytest.approx(geo["chart_x"] + geo["chart_w"], abs=0.2)
+    html = report.render(store.get(record["id"]), now=started + 500)
+    assert 'class="state state-running"' in html
