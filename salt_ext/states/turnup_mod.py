@@ -444,7 +444,7 @@ def step(name, *, site=None, rack=None, run=None, **kwargs):
         return ret
     failed = value.get("failed") or {}
     comment = value.get("comment") or f"step {name} of run {value.get('run')}"
-    if failed:
+    if failed and name != "finish":  # finish names them itself
         comment += "; failed so far: " + ", ".join(f"{d} at {s}" for d, s in sorted(failed.items()))
     ret["comment"] = comment
     ret["changes"] = dict(value.get("changes") or {})

@@ -111,8 +111,11 @@ def minions(master, netbox, workdir):
             "root": str(workdir / f"{name}-root"),
             "apply_live": False,
         }
+        # cache_jobs: a highstate that returns while the master is down is still found on resume
         factories.append(
-            master.salt_minion_daemon(name, overrides=minion_overrides(netbox, hardware=hardware))
+            master.salt_minion_daemon(
+                name, overrides=minion_overrides(netbox, hardware=hardware, cache_jobs=True)
+            )
         )
     started = time.time()
     try:
@@ -228,6 +231,8 @@ def test_dry_run_predicts_and_writes_nothing(master, minions, netbox):
     before = change_count(netbox)
     ret = run(master, "state.orchestrate", "orch.rack_turnup", pillar=PILLAR, test=True)
     states = orch_states(ret)
+    assert [k for k, v in states.items() if v["result"] is False] == []
+    assert states["turnup-activate"]["changes"]["srv-r2-01"]["status"]["new"] == "active"
     stage = states["turnup-stage"]
     assert stage["result"] is None
     assert stage["changes"]["srv-r2-01"]["status"] == {"old": "planned", "new": "staged"}
@@ -284,6 +289,9 @@ def test_second_run_changes_nothing(first_run, master, netbox):
     assert change_count(netbox) == before_changes
     counts = highstate_jobs(master, first_run["after"])
     assert {n: counts.get(n) for n in HEALTHY} == dict.fromkeys(HEALTHY, 1)
+    # watch on a finished run: the final table at once
+    watched = run(master, "turnup.watch", site="lab1", rack="R2", timeout=120)
+    assert watched.returncode == 0 and "srv-r2-03  batch-1  validate  failed" in watched.stdout
 
 
 def test_master_killed_mid_run_resume_finishes(first_run, master, minions, netbox):

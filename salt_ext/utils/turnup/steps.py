@@ -139,6 +139,12 @@ class Turnup:
         planner.generations(self.src, plan)
         planner.parse_max_failures(opts["max_failures"], len(plan["servers"]))
         self.record = rec.new_record(self.store.opts, plan, opts, jid=self.jid)
+        base, suffix = self.record["id"], 1
+        while self.store.cache.fetch(rec.RUNS, self.record["id"]) or (
+            current and current["id"] == self.record["id"]
+        ):
+            suffix += 1  # two runs of a rack within one second
+            self.record["id"] = f"{base}-{suffix}"
         for name in rec.servers(self.record):
             if plan["devices"][name]["status"] == planner.DONE_STATUS:
                 # active already: nothing of the turn-up is done to it again (no highstate)
@@ -212,6 +218,8 @@ class Turnup:
     # -- NetBox status steps --------------------------------------------------------------------
     def set_status(self, step, names, new, allowed):
         done = []
+        if self.test:  # the earlier steps only predicted their status changes
+            allowed = tuple(allowed) + planner.TURNUP_STATUSES
         for name in names:
             entry = self.record["plan"]["devices"][name]
             started = rec.now()
@@ -498,13 +506,27 @@ class Turnup:
                     for minion in left:
                         if minion in cached:
                             returns[minion] = {"ret": cached[minion]}
+                    # returned while no master listened: the minion's own job cache
+                    # (minion option cache_jobs: True) still has it
+                    left = [m for m in want if m not in returns]
+                    kept = (
+                        self.client.cmd(
+                            left, "saltutil.find_cached_job", arg=[jid], tgt_type="list", timeout=30
+                        )
+                        if left
+                        else {}
+                    ) or {}
+                    for minion, found in kept.items():
+                        if isinstance(found, dict) and isinstance(found.get("return"), dict):
+                            returns[minion] = {"ret": found["return"]}
                     break
                 time.sleep(2)
             for minion in want:
                 if minion not in returns:
                     returns[minion] = {
                         "ret": f"highstate job {jid} was in flight when the run was interrupted "
-                        "and its result is not in the job cache; check the box (salt-run "
+                        "and its result is neither in the master's job cache nor in the minion's "
+                        "(set cache_jobs: True on minions); check the box (salt-run "
                         f"jobs.lookup_jid {jid}), then start a new run"
                     }
             self.judge_returns(
