@@ -139,6 +139,8 @@ class Turnup:
         planner.generations(self.src, plan)
         planner.parse_max_failures(opts["max_failures"], len(plan["servers"]))
         self.record = rec.new_record(self.store.opts, plan, opts, jid=self.jid)
+        if self.test:  # a prediction: the same id in every step's return, never stored
+            self.record["id"] = f"{plan['site']}-{plan['rack']}-test"
         base, suffix = self.record["id"], 1
         while self.store.cache.fetch(rec.RUNS, self.record["id"]) or (
             current and current["id"] == self.record["id"]

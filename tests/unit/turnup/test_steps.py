@@ -183,6 +183,9 @@ def test_test_mode_predicts_and_writes_nothing(src, opts):
     t.validate()
     assert t.changes["srv-r2-01"]["status"] == {"old": "planned", "new": "staged"}
     assert t.changes["srv-r2-03"]["status"]["new"] == "failed"
+    t.activate()  # predicted from planned: the earlier steps wrote nothing
+    assert t.changes["srv-r2-01"]["status"] == {"old": "planned", "new": "active"}
+    assert t.record["id"] == "lab1-R2-test"
     assert status(src, "srv-r2-01") == "planned"
     assert rec.Store(opts).list() == []
 
