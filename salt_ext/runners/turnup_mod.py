@@ -749,10 +749,10 @@ def auto_turnup(site, rack, **kwargs):
     def start(pillar):
         import salt.runner  # noqa: PLC0415  # pylint: disable=C0415
 
+        # asynchronous(), not cmd_async(): the latter demands eauth credentials
         client = salt.runner.RunnerClient(__opts__)
-        return client.cmd_async(
-            {"fun": "state.orchestrate", "arg": ["orch.rack_turnup"], "kwarg": {"pillar": pillar}}
-        )
+        low = {"fun": "state.orchestrate", "arg": ["orch.rack_turnup"], "kwarg": {"pillar": pillar}}
+        return client.asynchronous("state.orchestrate", low)
 
     src = _g_source()
     with _g_errors(f"turnup.auto_turnup site={site} rack={rack}"):

@@ -498,11 +498,6 @@ def test_netbox_webhook_refreshes_autosign_and_unsigned_changes_nothing(  # noqa
     assert _post(url, body, {"X-Hook-Signature": signature}) == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 open: turnup/rack/ready fires once, but turnup.auto_turnup raises in the "
-    "reactor before starting orch.rack_turnup (traceback not yet analysed)",
-)
 def test_last_server_of_an_auto_turnup_rack_starts_its_turnup_once(  # noqa: PLR0917
     master, autosign_file, netbox, nb, workdir, event_listener
 ):
