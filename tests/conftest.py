@@ -5,7 +5,7 @@ The NetBox the tests talk to is the stand-in from ``tests/support/netbox_standin
 ``NETBOX_URL`` and ``NETBOX_TOKEN`` to run the very same tests against a real NetBox 4.x instead (the lab is
 then imported into it, idempotently). Tests that write (``fresh_netbox``) run there only with
 ``NETBOX_ALLOW_WRITES=1``, each in a run-private copy of the lab it removes afterwards
-(``tests/support/live_lab.py``; how to write such a test: /work/team/LIVE-NETBOX.md, README "Tests").
+(``tests/support/live_lab.py``; how to write such a test: docs/testing-live.md, README "Tests").
 """
 
 from __future__ import annotations

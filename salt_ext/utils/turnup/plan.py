@@ -172,7 +172,7 @@ def rack_inventory(src, site, rack):
 
 def build(src, site, rack, *, batch="25%", devices=None, accepted=None, inventory=None):
     """
-    The turn-up plan of ``site``/``rack`` (see TURNUP-INTERFACES.md). ``accepted``: accepted minion
+    The turn-up plan of ``site``/``rack`` (see docs/turnup-internals.md). ``accepted``: accepted minion
     ids (network devices among them are ``managed``). ``inventory``: a :func:`rack_inventory`
     result already read.
     """
