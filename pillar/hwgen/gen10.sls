@@ -48,3 +48,8 @@ hwgen_profiles:
       kernel_args:
         - intel_iommu=on
         - iommu=pt
+    # checked by the turn-up post-check (after the highstate): running and enabled
+    services:
+      systemd-networkd: {}                  # carries the bond and addresses hwgen writes
+      lldpd: {}                             # cabling checks read LLDP
+      chrony: {}                            # time

@@ -54,3 +54,8 @@ hwgen_profiles:
         - intel_iommu=on
         - iommu=pt
         - hpwdt.soft_margin=60
+    # checked by the turn-up post-check (after the highstate): running and enabled
+    services:
+      systemd-networkd: {}                  # carries the bond and addresses hwgen writes
+      lldpd: {}                             # cabling checks read LLDP
+      chrony: {}                            # time

@@ -36,6 +36,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 from salt_ext.utils.hardware import inventory as inv
 from salt_ext.utils.hardware import profiles as hwprofiles
 from salt_ext.utils.hardware import render as hwrender
+from salt_ext.utils.hardware import services as hwservices
 from salt_ext.utils.hardware import validate as hwvalidate
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ def profile(generation=None):
     return _profile(generation, _netbox)
 
 
-def validate(device=None, generation=None, simulate=None):
+def validate(device=None, generation=None, simulate=None, services=False):
     """
     Check this box against NetBox and its generation profile. Returns
     ``{passed, generation, device, checks: [{name, expected, actual, ok, severity, comment}],
@@ -246,6 +247,10 @@ def validate(device=None, generation=None, simulate=None):
         Validate against this generation's profile instead of the box's own.
     simulate
         See :py:func:`inventory`.
+    services
+        Also check that the services the profile requires (``services:``) run and are enabled
+        (``services.<name>`` checks; Salt's ``service`` module, or the simulation's services on
+        a simulated box). The turn-up post-check passes it, after the highstate.
 
     CLI Example:
 
@@ -253,6 +258,7 @@ def validate(device=None, generation=None, simulate=None):
 
         salt '*' hardware.validate
         salt-call hardware.validate generation=gen11
+        salt '*' hardware.validate services=True
     """
     netbox = _netbox(device)
     prof = _profile(generation, netbox)
@@ -266,6 +272,12 @@ def validate(device=None, generation=None, simulate=None):
         device_type=netbox["device_type"],
         profiles=__pillar__.get("hwgen_profiles") or None,
     )
+    if services:
+        spec = simulate if simulate is not None else _settings().get("simulate")
+        try:
+            hwservices.add_checks(report, prof, spec, __salt__)
+        except inv.SimulationError as err:
+            raise SaltInvocationError(str(err)) from err
     report["netbox_source"] = netbox["source"]
     _mark_stale_netbox(report, netbox)
     report["text"] = hwvalidate.format_report(report)

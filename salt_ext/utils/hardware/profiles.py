@@ -28,6 +28,9 @@ A profile (one per generation, pillar ``hwgen_profiles:<name>``)::
       disk_layout: {...}                    # free-form, passed to the storage states
       sysctl: {vm.swappiness: 1}
       kernel_args: [intel_iommu=on]
+    services:                               # checked after the highstate (turn-up post-check)
+      lldpd: {}                             # running and enabled (the default)
+      rasdaemon: {enabled: false}           # running; enabled at boot not checked
 
 Every integer expectation may also be ``{min: N, max: M}``.
 """
@@ -50,6 +53,9 @@ DISK_CLASSES = ("any", "hdd", "ssd", "nvme")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PCI = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+#: a service name: a systemd unit without ``.service`` (templates such as ``getty@tty1`` too)
+SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@_.:-]{0,255}$")
+SERVICE_STATES = ("running", "enabled")
 
 
 _SYSCTL_KEY = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_*-]+)+$")
@@ -327,6 +333,24 @@ def _check_config(c, config):
         c.err("config:disk_layout", "must be a mapping")
 
 
+def _check_services(c, services):
+    if not isinstance(services, dict):
+        c.err("services", "must be a mapping of service name -> {running: bool, enabled: bool}")
+        return
+    for name, want in services.items():
+        path = f"services:{name}"
+        if not isinstance(name, str) or not SERVICE.match(name) or name.endswith(".service"):
+            c.err(path, "is not a service name (a systemd unit without .service, e.g. lldpd)")
+        if want is None:
+            continue
+        states = c.mapping(want, path, SERVICE_STATES)
+        for key, value in states.items():
+            if key in SERVICE_STATES and not isinstance(value, bool):
+                c.err(f"{path}:{key}", f"must be true or false (got {value!r})")
+        if states.get("running") is False and states.get("enabled") is False:
+            c.err(path, "requires neither running nor enabled: drop it from services")
+
+
 def check_profile(name, profile):
     """
     Validate one profile against the schema. Returns the list of error messages (empty when
@@ -339,7 +363,16 @@ def check_profile(name, profile):
     profile = c.mapping(
         profile,
         "",
-        ("description", "device_types", "match", "expected", "config", "name", "generation"),
+        (
+            "description",
+            "device_types",
+            "match",
+            "expected",
+            "config",
+            "services",
+            "name",
+            "generation",
+        ),
     )
     if not profile:
         return c.errors
@@ -361,6 +394,8 @@ def check_profile(name, profile):
         _check_expected(c, profile["expected"])
     if "config" in profile:
         _check_config(c, profile["config"])
+    if "services" in profile:
+        _check_services(c, profile["services"])
     return c.errors
 
 
