@@ -41,6 +41,16 @@ turnup-stage:
     - require:
       - turnup: turnup-start
 
+# the network waves (OOB, then ToR): managed switches staged -> minion -> highstate ->
+# post-check -> active; unmanaged ones checked from NetBox, left alone
+turnup-network:
+  turnup.step:
+    - name: network
+    - site: {{ site | json }}
+    - rack: {{ rack | json }}
+    - require:
+      - turnup: turnup-stage
+
 # every server's minion answers (bounded by minion_timeout)
 turnup-wait_minions:
   turnup.step:
@@ -48,7 +58,7 @@ turnup-wait_minions:
     - site: {{ site | json }}
     - rack: {{ rack | json }}
     - require:
-      - turnup: turnup-stage
+      - turnup: turnup-network
 
 # saltutil.sync_all on the minions
 turnup-sync_all:
@@ -86,7 +96,7 @@ turnup-highstate:
     - require:
       - turnup: turnup-sync_inventory
 
-# cabling by LLDP once more, after the hosts are configured
+# cabling by LLDP once more and the profile's required services up, after the highstate
 turnup-postcheck:
   turnup.step:
     - name: postcheck
@@ -125,6 +135,7 @@ turnup-stopped:
     - onfail:
       - turnup: turnup-start
       - turnup: turnup-stage
+      - turnup: turnup-network
       - turnup: turnup-wait_minions
       - turnup: turnup-sync_all
       - turnup: turnup-validate

@@ -46,18 +46,13 @@ def plan_table(plan):
 
 def last_step(dev):
     steps = dev["steps"]
-    done = [s for s in ORDER if s in steps]
+    done = [s for s in ORDER + ("check",) if s in steps]
     return done[-1] if done else None
 
 
 def status_table(record):
     rows = []
     for name, dev in record["devices"].items():
-        if dev["kind"] != "server":
-            rows.append(
-                [name, dev["wave"], "-", "checked" if dev["managed"] else "unmanaged", "", ""]
-            )
-            continue
         step = dev.get("failed_step") or last_step(dev)
         info = dev["steps"].get(step) or {}
         result = (
@@ -65,10 +60,13 @@ def status_table(record):
             if dev.get("failed_step")
             else {True: "ok", None: "running"}.get(info.get("result"), "failed")
         )
+        if dev["kind"] != "server" and step is None:
+            result = "pending" if dev["managed"] else "unmanaged"
+        elif step == "check" and info.get("result") is False:
+            result = "warning"  # an unmanaged device: checked from NetBox, never failed
         total = sum((s.get("duration") or 0) for s in dev["steps"].values())
-        rows.append(
-            [name, dev["wave"], step or "-", result, f"{total:.1f}s", (dev.get("error") or "")[:80]]
-        )
+        error = dev.get("error") or (info.get("comment") if result == "warning" else "")
+        rows.append([name, dev["wave"], step or "-", result, f"{total:.1f}s", (error or "")[:80]])
     head = (
         f"Run {record['id']} ({record['site']}/{record['rack']}): {record['state']}, master "
         f"{record['master']}, started {rec.iso(record['created'])}, updated "

@@ -30,6 +30,7 @@ STEP_COLOURS = {
     "preflight": "#9aa5b1",
     "start": "#9aa5b1",
     "stage": "#6c8ebf",
+    "network": "#8e7cc3",
     "wait_minions": "#7fa7d6",
     "sync_all": "#4f86c6",
     "validate": "#2f6fb3",

@@ -17,7 +17,9 @@ from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import simplify
+from salt_ext.utils.turnup import network
 from salt_ext.utils.turnup import plan as planner
+from salt_ext.utils.turnup import postcheck
 from salt_ext.utils.turnup import record as rec
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ ORDER = (
     "preflight",
     "start",
     "stage",
+    "network",
     "wait_minions",
     "sync_all",
     "validate",
@@ -447,21 +450,10 @@ class Turnup:
         self.check_threshold("sync_inventory")
 
     def postcheck(self):
-        names = [n for n in self.todo("postcheck") if rec.step_done(self.record, n, "highstate")]
-        if self.test:
-            names = self.todo("postcheck")
+        postcheck.run(self)  # cabling by LLDP, the profile's required services (postcheck.py)
 
-        def judge(ret):
-            if not isinstance(ret, dict) or "checks" not in ret:
-                return False, f"hardware.validate could not run: {ret}"
-            bad = [c for c in ret["checks"] if c["name"].startswith("cabling.") and not c["ok"]]
-            if bad:
-                return False, "; ".join(f"{c['name']}: {c.get('comment')}" for c in bad)
-            cabled = [c for c in ret["checks"] if c["name"].startswith("cabling.")]
-            return True, f"{len(cabled)} link(s) match NetBox by LLDP"
-
-        self.run_job("postcheck", names, "hardware.validate", judge, timeout=300)
-        self.check_threshold("postcheck")
+    def network(self):
+        network.run(self)  # the OOB/ToR waves: managed configured, unmanaged checked (network.py)
 
     # -- highstate ------------------------------------------------------------------------------
     def highstate(self):
