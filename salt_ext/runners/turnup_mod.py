@@ -9,7 +9,6 @@ Functions are grouped by turn-up step; each is a thin shell over ``salt_ext.util
 """
 
 import logging
-import time
 
 import salt.client
 import yaml
@@ -401,8 +400,9 @@ def status(run=None, site=None, rack=None, raw=False):
 @fails_job
 def watch(run=None, site=None, rack=None, timeout=3600):
     """
-    Follow a run live from the event bus (one line per ``turnup/<run>/<device>/<step>`` event)
-    until ``turnup/<run>/done`` or ``timeout`` seconds; returns the final status table.
+    Follow a run live from the event bus until ``turnup/<run>/done`` or ``timeout`` seconds:
+    first the steps the record already holds (marked ``(earlier)``), then one line per
+    ``turnup/<run>/<device>/<step>`` event as it happens; returns the final status table.
 
     CLI Example:
 
@@ -410,44 +410,18 @@ def watch(run=None, site=None, rack=None, timeout=3600):
 
         salt-run turnup.watch site=lab1 rack=R2
     """
-    import salt.utils.event  # noqa: PLC0415  # pylint: disable=C0415
-
-    from salt_ext.utils.turnup import events  # noqa: PLC0415  # pylint: disable=C0415
     from salt_ext.utils.turnup import record  # noqa: PLC0415  # pylint: disable=C0415
     from salt_ext.utils.turnup import render  # noqa: PLC0415  # pylint: disable=C0415
+    from salt_ext.utils.turnup import watch as follower  # noqa: PLC0415  # pylint: disable=C0415
 
     timeout = seconds(timeout)
     store = record.Store(__opts__)
     data = store.get(run) if run else store.latest(site, rack)
     if data is None:
         raise SaltInvocationError("give run=<run id>, or site= and rack= of a rack with a run")
-    run = data["id"]
     if data["state"] in ("done", "aborted"):
         return render.status_table(data)
-    bus = salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=True)
-    deadline = time.time() + timeout
-    prefix = f"{events.PREFIX}/{run}/"
-    try:
-        while time.time() < deadline:
-            event = bus.get_event(
-                wait=min(5, max(0.1, deadline - time.time())), tag=prefix, full=True
-            )
-            if not event:
-                if store.get(run)["state"] in ("done", "aborted", "stopped"):
-                    break
-                continue
-            tag, body = event["tag"], event["data"]
-            if tag == events.done_tag(run):
-                print(f"{run}: {body.get('state')} (failed: {body.get('failed') or 'none'})")
-                break
-            print(
-                f"{tag[len(prefix):]:<30} {'ok' if body.get('result') else 'FAILED':<7} "
-                f"{body.get('duration', 0):>7.1f}s {body.get('comment') or ''}",
-                flush=True,
-            )
-    finally:
-        bus.destroy()
-    return render.status_table(store.get(run))
+    return render.status_table(follower.follow(__opts__, store, data["id"], timeout))
 
 
 @fails_job
