@@ -18,6 +18,7 @@ snippet in them is one our code accepts.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import pathlib
@@ -34,6 +35,7 @@ import salt.utils.yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError, SaltRunnerError
 
 from salt_ext.utils.netbox import load_config
+from salt_ext.utils.netbox.model.store import NetBoxStore
 from salt_ext.utils.pillar import compile_pillar
 from salt_ext.utils.pillar.cache import forget_memory
 from salt_ext.utils.pillar.engine import forget_engines
@@ -177,6 +179,8 @@ _CONTEXT = {
     # docs/master-config.md / docs/metrics.md: the master config sets turnup: {metrics_file: ...}
     # (the default directory, /var/lib/node_exporter/textfile, is node_exporter's: not here)
     "salt-run turnup.metrics": "metrics_file",
+    # docs/pillar.md "Runner helpers": a NetBox with those two sites (the lab has one)
+    "salt-run netbox.pillar_refresh site=ams1,fra1": "two_sites",
 }
 
 #: run here by test_readme_quickstart_clone, in order, ``<this repository>`` being this checkout
@@ -408,6 +412,30 @@ def master_opts(netbox_target, tmp_path_factory):
 RUN_HERE = sorted(c for c in COMMANDS if _runner_for(c) == "salt-run")
 
 
+def _two_sites_export():
+    """A NetBox (as a snapshot) of sites ``ams1`` and ``fra1``, a small rack each, made by the
+    pillar benchmark's generator."""
+    spec = importlib.util.spec_from_file_location(
+        "_pillar_site", REPO_ROOT / "bench" / "_pillar_site.py"
+    )
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    store = NetBoxStore()
+    common = generator._common(store)  # pylint: disable=protected-access
+    for rack, slug in enumerate(["ams1", "fra1"]):
+        generator.build_site(
+            store,
+            racks=1,
+            tors=1,
+            servers=2,
+            slug=slug,
+            common=common,
+            first_rack=rack,
+            prefix=f"{slug}-",
+        )
+    return store.export()
+
+
 def _doc_context(kind, opts, tmp_path):
     """Sets up what the doc's section assumes before its command (``CONTEXT``), in a cache and
     paths of the test's own; returns the opts to run it with and what the command must show."""
@@ -416,6 +444,10 @@ def _doc_context(kind, opts, tmp_path):
         metrics_file = tmp_path / "textfile" / "saltext_turnup.prom"
         metrics_file.parent.mkdir()
         return dict(opts, turnup={"metrics_file": str(metrics_file)}), metrics_file
+    if kind == "two_sites":
+        snapshot = tmp_path / "ams1-fra1.json"
+        snapshot.write_text(json.dumps(_two_sites_export()))
+        return dict(opts, netbox={"snapshot": str(snapshot)}), ["ams1", "fra1"]
     assert kind == "run", kind
     # the turn-up's first step (orch.rack_turnup's start: the run record and the rack's lock in
     # Salt's cache; NetBox is only read)
@@ -451,6 +483,10 @@ def test_salt_run_command(cmd, master_opts, tmp_path):
         assert ret["run"] == shown and {"master", "pid", "since"} <= set(ret), ret
     elif fun == "cache.flush":  # removed
         assert not runners["cache.fetch"](bank="turnup/locks", key="lab1.R2"), "lock still there"
+    elif CONTEXT.get(cmd) == "two_sites":  # both sites, in one group
+        ((refreshed,),) = [ret.values()]
+        assert sorted(refreshed["sites"]) == shown, ret
+        assert {s["group"] for s in refreshed["sites"].values()} == {2}, ret
     elif shown is not None:  # the run's table
         assert shown in ret, ret
 
