@@ -60,6 +60,7 @@ format: setup
 
 bench: setup
 	$(PY) bench/pillar_bench.py
+	$(PY) bench/reactor_bench.py
 
 # Rebuild salt_ext/utils/netbox/model/schema_meta.py from a NetBox OpenAPI schema file (a new NetBox
 # release: review MODELLED and MODEL_DEFAULTS in the script); schema-meta-check only compares.
