@@ -278,11 +278,20 @@ class Bench:
         elapsed = time.perf_counter() - started
         data = (ret or {}).get("data", ret) or {}
         states = next(iter(data.values())) if isinstance(data, dict) and data else {}
+        states = states if isinstance(states, dict) else {}
         failed = [
             s.get("__id__", k)
-            for k, s in (states.items() if isinstance(states, dict) else [])
+            for k, s in states.items()
             if isinstance(s, dict) and s.get("result") is False
         ]
+        steps = sorted(
+            (s for s in states.values() if isinstance(s, dict)),
+            key=lambda s: s.get("__run_num__", 0),
+        )
+        for state in steps:
+            log(
+                f"  {state.get('__id__', '?'):<24} {float(state.get('duration') or 0) / 1000:7.1f} s"
+            )
         return elapsed, failed
 
     def statuses(self):

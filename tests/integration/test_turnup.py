@@ -5,17 +5,29 @@ from ../shared, serial/MACs/LLDP neighbours derived from lab1 by tests/support/l
 ``salt-run state.orchestrate orch.rack_turnup pillar='{site: lab1, rack: R2}'`` against a
 NetBox stand-in of the module's own (the tests write NetBox).
 
-Two boxes are faulty: srv-r2-03's LLDP shows the wrong ToR port, srv-r2-05 reports the wrong
-serial. With ``max_failures: 2`` the run goes on without them. On 2 cores the 8 minions and the
-master start in about a minute; the module takes a few minutes.
+Three boxes are faulty: srv-r2-03's LLDP shows the wrong ToR port, srv-r2-05 reports the wrong
+serial (both fail validate), srv-r2-06's lldpd is stopped (a service its generation profile
+requires: fails the post-check). With ``max_failures: 3`` the run goes on without them. ToR
+tor1-r2 is a (simulated) minion too, planned in NetBox: a managed switch, configured in its wave
+(staged -> highstate -> LLDP post-check -> active); oob-r2 and tor2-r2 are unmanaged: checked,
+left alone. ``turnup.watch`` follows the first run live. On 2 cores the 9 minions and the master
+start in about a minute; the module takes a few minutes.
+
+Live-capable: with ``NETBOX_URL`` and ``NETBOX_ALLOW_WRITES=1`` it turns up R2 of a run-private
+copy of lab1 (tests/support/live_lab.py; the minion ids are the copy's device names) and removes
+the copy afterwards; without the write flag it skips.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
+import re
+import secrets
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -23,55 +35,102 @@ from saltfactories.utils import random_string
 
 from salt_ext.utils.netbox import NetBoxClient, load_config
 from salt_ext.utils.netbox.seed import import_snapshot
+from tests.conftest import live_writes_allowed
 from tests.support.lab_boxes import LabBoxes
+from tests.support.live_lab import LabCopy, LabNames
 from tests.support.netbox_standin import NetBoxStandin
 from tests.support.saltenv import (
     PILLAR_ROOT,
     SHARED_FIXTURES,
     SHARED_MISSING_REASON,
+    STATES_ROOT,
     master_overrides,
     minion_overrides,
 )
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.live_capable,
     pytest.mark.skipif(SHARED_FIXTURES is None, reason=SHARED_MISSING_REASON),
 ]
 
-SERVERS = [f"srv-r2-0{i}" for i in range(1, 9)]
-WRONG_PORT = "srv-r2-03"
-WRONG_SERIAL = "srv-r2-05"
-HEALTHY = [s for s in SERVERS if s not in (WRONG_PORT, WRONG_SERIAL)]
+#: lab1 names -> this run's (a run-private copy of lab1 on a real NetBox, identity on the stand-in)
+LAB = LabNames(secrets.token_hex(3) if os.environ.get("NETBOX_URL") else None)
+SERVERS = [LAB.name(f"srv-r2-0{i}") for i in range(1, 9)]
+CANARY = SERVERS[0]
+WRONG_PORT = LAB.name("srv-r2-03")
+WRONG_SERIAL = LAB.name("srv-r2-05")
+SERVICE_DOWN = LAB.name("srv-r2-06")
+HEALTHY = [s for s in SERVERS if s not in (WRONG_PORT, WRONG_SERIAL, SERVICE_DOWN)]
 FAULTS = {
     WRONG_PORT: {"lldp": {"eno2": {"port_id": "Ethernet7"}}},
     WRONG_SERIAL: {"system": {"serial": "LAB1R2S99"}},
+    SERVICE_DOWN: {"services": {"lldpd": {"running": False}}},
 }
-PILLAR = {"site": "lab1", "rack": "R2", "max_failures": 2, "batch": 3, "minion_timeout": 240}
+#: the managed ToR (a minion of this test), and the unmanaged network devices of R2
+SWITCH = LAB.name("tor1-r2")
+UNMANAGED = [LAB.name("oob-r2"), LAB.name("tor2-r2")]
+PILLAR = {"site": LAB.site, "rack": "R2", "max_failures": 3, "batch": 3, "minion_timeout": 240}
 
 
 class Target:
-    def __init__(self, standin):
+    def __init__(self, url, token, standin=None):
         self.standin = standin
-        self.url = standin.url
-        self.token = standin.token_v2
+        self.url = url
+        self.token = token
 
 
 def nb(target):
     return NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
 
 
+def _switch_planned(target):
+    # a new ToR of the rack: the turn-up brings it from planned to active (writes inside R2 only)
+    client = nb(target)
+    dev = client.list("dcim.devices", {"name": SWITCH})[0]
+    client.update("dcim.devices", dev["id"], {"status": "planned"})
+
+
 @pytest.fixture(scope="module")
-def netbox(lab1_snapshot):
+def netbox(request, lab1_snapshot):
+    """A NetBox of the module's own: a stand-in seeded with lab1, or on a real NetBox (with
+    NETBOX_ALLOW_WRITES=1) a run-private copy of lab1 (``LAB``), removed afterwards."""
     if os.environ.get("NETBOX_URL"):
-        pytest.skip(
-            "turns up lab1 rack R2 (writes statuses, MACs, journal entries): runs against the "
-            "stand-in only for now (the minion ids are lab1's device names)"
-        )
+        if not live_writes_allowed():
+            pytest.skip(
+                "turns up rack R2 (writes statuses, MACs, journal entries): set "
+                "NETBOX_ALLOW_WRITES=1 if the NetBox of NETBOX_URL may be written (a copy of "
+                "lab1 of its own, removed afterwards)"
+            )
+        shared = request.getfixturevalue("netbox_target")  # lab1's shared objects exist first
+        target = Target(shared.url, shared.token)
+        lab_copy = LabCopy(nb(target), lab1_snapshot, run=LAB.run)
+        try:
+            lab_copy.seed()
+            _switch_planned(target)
+            yield target
+        finally:
+            left = lab_copy.remove()
+            assert not left, f"lab copy {LAB.run} left objects behind: {left}"
+        return
     standin = NetBoxStandin().start()
-    target = Target(standin)
+    target = Target(standin.url, standin.token_v2, standin)
     import_snapshot(nb(target), copy.deepcopy(lab1_snapshot))
+    _switch_planned(target)
     yield target
     standin.stop()
+
+
+#: the switch's states as an operator's SLS tree would hold them: its interfaces from NetBox
+#: (OpenConfig) written under its simulated root, never the host's
+SWITCH_SLS = """{%- set root = salt['config.get']('hardware:root') %}
+switch-openconfig-interfaces:
+  file.serialize:
+    - name: {{ root }}/etc/switch/openconfig-interfaces.json
+    - dataset: {{ salt['netbox.openconfig_interfaces'](grains['id']) | json }}
+    - serializer: json
+    - makedirs: True
+"""
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +143,31 @@ def workdir(tmp_path_factory):
         "base:\n  '*':\n    - hwgen.gen10\n    - hwgen.gen11\n    - hwgen.gen12\n    - turnup_lab\n"
     )
     (pillar / "turnup_lab.sls").write_text("turnup:\n  manage_host: true\n")
+    # the operator's top file: the product's plus the switch
+    states = work / "states"
+    (states / "lab").mkdir(parents=True)
+    (states / "top.sls").write_text(
+        (STATES_ROOT / "top.sls").read_text() + f"  '{SWITCH}':\n    - lab.switch\n"
+    )
+    (states / "lab" / "switch.sls").write_text(SWITCH_SLS)
     return work
+
+
+def switch_spec(path):
+    """The simulated switch: its LLDP neighbours are the cable peers NetBox has for it."""
+    lab = LabBoxes().lab
+    dev = lab.device("tor1-r2")
+    lldp = {}
+    for iface in lab.interfaces(dev):
+        for peer in iface.get("link_peers") or []:
+            lldp[iface["name"]] = {
+                "chassis_name": LAB.name(peer["device"]["name"]),
+                "port_id": peer["name"],
+            }
+    spec = {"overrides": {"system": {"vendor": "Arista", "product": "DCS-7050SX3-48YC8"}}}
+    spec["overrides"]["lldp"] = lldp
+    path.write_text(json.dumps(spec))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +175,8 @@ def master(salt_factories, netbox, workdir):
     overrides = master_overrides(
         netbox,
         pillar_roots={"base": [str(workdir / "pillar"), str(PILLAR_ROOT)]},
+        # the operator's tree first: its top.sls shadows the product's (Salt serves the first found)
+        file_roots={"base": [str(workdir / "states"), str(STATES_ROOT)]},
         ext_pillar=[{"netbox": {"ttl": 0}}],
         worker_threads=3,
     )
@@ -104,8 +189,14 @@ def master(salt_factories, netbox, workdir):
 def minions(master, netbox, workdir):
     boxes = LabBoxes()
     factories = []
-    for name in SERVERS:
-        spec = boxes.write(workdir / f"{name}.json", name, FAULTS.get(name))
+    for name in SERVERS + [SWITCH]:
+        if name == SWITCH:
+            spec = switch_spec(workdir / f"{name}.json")
+        else:
+            data = boxes.spec(LAB.unsub(name), FAULTS.get(name))
+            data["overrides"] = LAB.sub(data["overrides"])  # the copy's serial and switch names
+            spec = workdir / f"{name}.json"
+            spec.write_text(json.dumps(data))
         hardware = {
             "simulate": str(spec),
             "root": str(workdir / f"{name}-root"),
@@ -114,14 +205,15 @@ def minions(master, netbox, workdir):
         # cache_jobs: a highstate that returns while the master is down is still found on resume
         factories.append(
             master.salt_minion_daemon(
-                name, overrides=minion_overrides(netbox, hardware=hardware, cache_jobs=True)
+                name,
+                overrides=minion_overrides(netbox, hardware=hardware, cache_jobs=True),
             )
         )
     started = time.time()
     try:
         for factory in factories:
             factory.start(start_timeout=180)
-        print(f"8 minions started in {time.time() - started:.0f}s")
+        print(f"{len(factories)} minions started in {time.time() - started:.0f}s")
         yield {f.id: f for f in factories}
     finally:
         for factory in factories:
@@ -150,13 +242,23 @@ def capture(name, master, *args, **kwargs):
     return ret
 
 
-def statuses(netbox):
-    devs = nb(netbox).list("dcim.devices", {"site": "lab1"})
-    return {d["name"]: d["status"]["value"] for d in devs if d["name"] in SERVERS}
+def statuses(netbox, names=SERVERS):
+    devs = nb(netbox).list("dcim.devices", {"site": LAB.site})
+    return {d["name"]: d["status"]["value"] for d in devs if d["name"] in names}
+
+
+#: object changes are counted from here on (an hour back: a real NetBox's clock may differ)
+SINCE = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
 
 
 def change_count(netbox):
-    return len(nb(netbox).list("core.object-changes"))
+    client = nb(netbox)
+    body = client.request(
+        "GET",
+        client.endpoint_url("core.object-changes"),
+        params=[("time_after", SINCE), ("limit", "1")],
+    )
+    return body["count"]
 
 
 def journal(netbox, name):
@@ -200,31 +302,34 @@ def orch_states(ret):
 
 def test_preflight_r3_reports_four_problems_and_writes_nothing(master, netbox):
     before = change_count(netbox)
-    ret = run(master, "turnup.preflight", site="lab1", rack="R3", timeout=300)
+    ret = run(master, "turnup.preflight", site=LAB.site, rack="R3", timeout=300)
     assert ret.returncode == 1
     got = {(e["device"], e["check"]): e for e in ret.data["errors"]}
-    assert set(got) == {
-        ("srv-r3-01", "primary_ip"),
-        ("srv-r3-02", "generation"),
-        ("srv-r3-03", "serial_duplicate"),
-        ("srv-r3-04", "cabling"),
-    }
-    assert got[("srv-r3-04", "cabling")]["object"] == "dcim.interfaces srv-r3-04:eno2"
+    assert set(got) == LAB.sub(
+        {
+            ("srv-r3-01", "primary_ip"),
+            ("srv-r3-02", "generation"),
+            ("srv-r3-03", "serial_duplicate"),
+            ("srv-r3-04", "cabling"),
+        }
+    )
+    cabling = got[(LAB.name("srv-r3-04"), "cabling")]
+    assert cabling["object"] == LAB.sub("dcim.interfaces srv-r3-04:eno2")
     assert change_count(netbox) == before
 
 
 def test_bad_input_names_the_argument(master, minions):
     # SaltInvocationError -> a failed job: {error: <message>, retcode: 1}, salt-run exits 1
     for kwargs, words in (
-        ({"site": "lab1", "rack": "R9"}, "rack='R9' not found in site lab1"),
-        ({"site": "lab1", "rack": "R2", "batch": "0"}, "batch=0"),
+        ({"site": LAB.site, "rack": "R9"}, f"rack='R9' not found in site {LAB.site}"),
+        ({"site": LAB.site, "rack": "R2", "batch": "0"}, "batch=0"),
         ({"site": "lab9", "rack": "R2"}, "site='lab9' not found"),
     ):
         ret = run(master, "turnup.plan", timeout=120, **kwargs)
         assert ret.returncode == 1 and words in ret.stdout, ret.stdout
         assert "Traceback" not in ret.stdout
-    ret = run(master, "turnup.status", run="lab1-R2-nope", timeout=120)
-    assert ret.returncode == 1 and "run='lab1-R2-nope' does not exist" in ret.stdout
+    ret = run(master, "turnup.status", run=f"{LAB.site}-R2-nope", timeout=120)
+    assert ret.returncode == 1 and f"run='{LAB.site}-R2-nope' does not exist" in ret.stdout
 
 
 def test_dry_run_predicts_and_writes_nothing(master, minions, netbox):
@@ -232,25 +337,87 @@ def test_dry_run_predicts_and_writes_nothing(master, minions, netbox):
     ret = run(master, "state.orchestrate", "orch.rack_turnup", pillar=PILLAR, test=True)
     states = orch_states(ret)
     assert [k for k, v in states.items() if v["result"] is False] == []
-    assert states["turnup-activate"]["changes"]["srv-r2-01"]["status"]["new"] == "active"
+    assert states["turnup-activate"]["changes"][CANARY]["status"]["new"] == "active"
     stage = states["turnup-stage"]
     assert stage["result"] is None
-    assert stage["changes"]["srv-r2-01"]["status"] == {"old": "planned", "new": "staged"}
+    assert stage["changes"][CANARY]["status"] == {"old": "planned", "new": "staged"}
+    network = states["turnup-network"]["changes"]  # the managed switch's lifecycle, predicted
+    assert network[SWITCH]["status"] == {"old": "planned", "new": "active"}
+    assert not set(UNMANAGED) & set(network)
+    assert (
+        "services.lldpd"
+        in states["turnup-postcheck"]["changes"][SERVICE_DOWN]["predicted_failure"]["new"]
+    )
     validate = states["turnup-validate"]["changes"]
     assert validate[WRONG_PORT]["status"]["new"] == "failed"
     assert validate[WRONG_SERIAL]["status"]["new"] == "failed"
     assert change_count(netbox) == before
     assert set(statuses(netbox).values()) == {"planned"}
-    assert run(master, "turnup.status", site="lab1", rack="R2").returncode == 1  # no run recorded
+    assert statuses(netbox, [SWITCH]) == {SWITCH: "planned"}
+    assert run(master, "turnup.status", site=LAB.site, rack="R2").returncode == 1  # no run recorded
+
+
+class Watch:
+    """``salt-run turnup.watch run=<id>`` in a subprocess; each stdout line with when it came."""
+
+    def __init__(self, master, run_id):
+        argv = master.salt_run_cli(timeout=900).cmdline("turnup.watch", run=run_id, timeout=1800)
+        self.proc = subprocess.Popen(  # noqa: S603
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
+        )
+        self.lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for text in self.proc.stdout:
+            self.lines.append((time.time(), text.rstrip("\n")))
+
+    def wait(self, timeout):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=30)
+        return self.proc.returncode
 
 
 @pytest.fixture(scope="module")
 def first_run(master, minions, netbox):
+    """The turn-up of R2, with ``turnup.watch`` following it from a second process."""
     before = run(master, "test.arg", timeout=60)  # noqa: F841 - the master answers
     start_jid = time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "000000"
     started = time.time()
-    ret = run(master, "state.orchestrate", "orch.rack_turnup", pillar=PILLAR)
-    return {"ret": ret, "after": start_jid, "seconds": time.time() - started}
+    result = {}
+
+    def orchestrate():
+        result["ret"] = run(master, "state.orchestrate", "orch.rack_turnup", pillar=PILLAR)
+        result["ended"] = time.time()
+
+    thread = threading.Thread(target=orchestrate, daemon=True)
+    thread.start()
+    run_id, watch = None, None
+    deadline = time.time() + 600
+    while run_id is None and time.time() < deadline and thread.is_alive():
+        st = run(master, "turnup.status", site=LAB.site, rack="R2", raw=True, timeout=120)
+        if isinstance(st.data, dict) and st.data.get("state") == "running":
+            run_id = st.data["id"]
+            watch = Watch(master, run_id)
+        else:
+            time.sleep(1)
+    thread.join(timeout=1800)
+    assert "ret" in result, "the orchestration did not return"
+    watched = watch.wait(timeout=300) if watch else None
+    return {
+        "ret": result["ret"],
+        "after": start_jid,
+        "seconds": result["ended"] - started,
+        "ended": result["ended"],
+        "run": run_id,
+        "watch": watch,
+        "watch_rc": watched,
+    }
 
 
 def test_turnup_takes_healthy_servers_active_and_isolates_the_faulty(first_run, master, netbox):
@@ -258,13 +425,19 @@ def test_turnup_takes_healthy_servers_active_and_isolates_the_faulty(first_run, 
     print(f"orchestration took {first_run['seconds']:.0f}s")
     assert ret.returncode != 0
     final = statuses(netbox)
-    assert {n: final[n] for n in HEALTHY} == dict.fromkeys(HEALTHY, "active")
-    assert final[WRONG_PORT] == "failed" and final[WRONG_SERIAL] == "failed"
     states = orch_states(ret)
+    said = {k: str(v.get("comment"))[:600] for k, v in states.items()}
+    assert {n: final[n] for n in HEALTHY} == dict.fromkeys(HEALTHY, "active"), said
+    assert final[WRONG_PORT] == "failed" and final[WRONG_SERIAL] == "failed"
+    assert final[SERVICE_DOWN] == "failed"
     finish = states["turnup-finish"]
     assert finish["result"] is False
     assert f"{WRONG_PORT} at validate" in finish["comment"]
     assert f"{WRONG_SERIAL} at validate" in finish["comment"]
+    assert f"{SERVICE_DOWN} at postcheck" in finish["comment"]
+    down = "\n".join(journal(netbox, SERVICE_DOWN))
+    assert "step postcheck failed (minion job 2" in down
+    assert "services.lldpd: required service lldpd is not running" in down
     entries = "\n".join(journal(netbox, WRONG_PORT))
     keep("orchestrate-finish", f"{finish['comment']}\n")
     keep("journal-" + WRONG_PORT, "\n----\n".join(journal(netbox, WRONG_PORT)) + "\n")
@@ -272,12 +445,79 @@ def test_turnup_takes_healthy_servers_active_and_isolates_the_faulty(first_run, 
     assert "Salt job" in entries
     assert "serial" in "\n".join(journal(netbox, WRONG_SERIAL))
     counts = highstate_jobs(master, first_run["after"])
-    assert {n: counts.get(n) for n in HEALTHY} == dict.fromkeys(HEALTHY, 1)
+    assert {n: counts.get(n) for n in HEALTHY + [SERVICE_DOWN]} == dict.fromkeys(
+        HEALTHY + [SERVICE_DOWN], 1
+    )
     assert WRONG_PORT not in counts and WRONG_SERIAL not in counts
-    status = capture("status", master, "turnup.status", site="lab1", rack="R2")
+    status = capture("status", master, "turnup.status", site=LAB.site, rack="R2")
     assert status.returncode == 0 and "activate" in status.stdout
-    capture("plan", master, "turnup.plan", site="lab1", rack="R2", batch=3, table=True)
-    capture("preflight-r3", master, "turnup.preflight", site="lab1", rack="R3")
+    capture("plan", master, "turnup.plan", site=LAB.site, rack="R2", batch=3, table=True)
+    capture("preflight-r3", master, "turnup.preflight", site=LAB.site, rack="R3")
+
+
+def test_managed_switch_configured_in_its_wave_unmanaged_left_alone(
+    first_run, master, netbox, workdir
+):
+    assert statuses(netbox, [SWITCH] + UNMANAGED) == dict.fromkeys([SWITCH] + UNMANAGED, "active")
+    entries = journal(netbox, SWITCH)
+    run_id = first_run["run"]
+    assert any(f"turn-up run {run_id} (R2): stage" in e for e in entries), entries
+    assert any(f"turn-up run {run_id} (R2): activate" in e for e in entries), entries
+    for name in UNMANAGED:  # checked from NetBox, nothing written
+        assert not [e for e in journal(netbox, name) if run_id in e]
+    counts = highstate_jobs(master, first_run["after"])
+    assert counts.get(SWITCH) == 1 and not set(UNMANAGED) & set(counts)
+    # its highstate (the operator's lab.switch SLS) wrote its config under its own root
+    config = workdir / f"{SWITCH}-root" / "etc" / "switch" / "openconfig-interfaces.json"
+    names = list(json.loads(config.read_text())["interfaces"]["interface"])  # keyed by name
+    assert "Ethernet1" in names and "Management1" in names
+    record = run(master, "turnup.status", run=run_id, raw=True).data
+    steps = record["devices"][SWITCH]["steps"]
+    assert {s: steps[s]["result"] for s in steps} == dict.fromkeys(
+        ("stage", "wait_minions", "highstate", "postcheck", "activate"), True
+    )
+    assert "9 of 9 cabled port(s) match NetBox by LLDP" in steps["postcheck"]["comment"]
+    # the whole network wave before any server's minion work
+    first_server = min(record["devices"][n]["steps"]["wait_minions"]["started"] for n in SERVERS)
+    assert steps["activate"]["ended"] <= first_server
+    for name in UNMANAGED:
+        check = record["devices"][name]["steps"]["check"]
+        assert check["result"] is True and "left alone" in check["comment"], check
+
+
+def test_watch_followed_the_run_live_until_done(first_run, master):
+    watch, run_id = first_run["watch"], first_run["run"]
+    assert watch is not None, "no running run seen to watch"
+    assert first_run["watch_rc"] == 0, watch.lines
+    record = run(master, "turnup.status", run=run_id, raw=True).data
+    progress = {}
+    for when, text in watch.lines:
+        found = re.match(r"^(\S+)/(\w+)\s+(ok|FAILED)\s", text)
+        if found:
+            progress.setdefault((found[1], found[2]), []).append((when, text))
+    recorded = {
+        (name, step)
+        for name, dev in record["devices"].items()
+        for step, entry in dev["steps"].items()
+        if entry.get("result") is not None
+    }
+    assert set(progress) == recorded  # every device's every step ...
+    assert [k for k, v in progress.items() if len(v) != 1] == []  # ... printed once
+    # ... as it happened: the servers' later steps came from live events, before the run ended
+    for name in HEALTHY:
+        for step in ("highstate", "postcheck", "activate"):
+            when, text = progress[(name, step)][0]
+            assert "(earlier)" not in text and when < first_run["ended"], text
+    assert "FAILED" in progress[(SERVICE_DOWN, "postcheck")][0][1]
+    lines = [text for _, text in watch.lines]
+    done = [t for t in lines if t.startswith(f"{run_id}: ")]
+    assert len(done) == 1 and done[0].startswith(f"{run_id}: done (failed: "), done
+    table = json.loads(lines[-1])  # salt-run's return: the final table ...
+    status = run(master, "turnup.status", run=run_id)  # ... as turnup.status prints it
+    shown = status.data if isinstance(status.data, str) else status.stdout
+    assert [ln.rstrip() for ln in table.strip().splitlines()] == [
+        ln.rstrip() for ln in shown.strip().splitlines()
+    ]
 
 
 def test_second_run_changes_nothing(first_run, master, netbox):
@@ -288,10 +528,11 @@ def test_second_run_changes_nothing(first_run, master, netbox):
     assert statuses(netbox) == before_status
     assert change_count(netbox) == before_changes
     counts = highstate_jobs(master, first_run["after"])
-    assert {n: counts.get(n) for n in HEALTHY} == dict.fromkeys(HEALTHY, 1)
+    assert {n: counts.get(n) for n in HEALTHY + [SWITCH]} == dict.fromkeys(HEALTHY + [SWITCH], 1)
     # watch on a finished run: the final table at once
-    watched = run(master, "turnup.watch", site="lab1", rack="R2", timeout=120)
-    assert watched.returncode == 0 and "srv-r2-03  batch-1  validate  failed" in watched.stdout
+    watched = run(master, "turnup.watch", site=LAB.site, rack="R2", timeout=120)
+    assert watched.returncode == 0
+    assert re.search(rf"{WRONG_PORT}\s+batch-1\s+validate\s+failed", watched.stdout), watched.stdout
 
 
 def test_master_killed_mid_run_resume_finishes(first_run, master, minions, netbox):
@@ -310,11 +551,11 @@ def test_master_killed_mid_run_resume_finishes(first_run, master, minions, netbo
         deadline = time.time() + 600
         run_id = None
         while time.time() < deadline:
-            st = run(master, "turnup.status", site="lab1", rack="R2", raw=True, timeout=120)
+            st = run(master, "turnup.status", site=LAB.site, rack="R2", raw=True, timeout=120)
             data = st.data if isinstance(st.data, dict) else {}
             if data.get("options", {}).get("devices") and data.get("state") == "running":
                 run_id = data["id"]
-                canary = data["devices"]["srv-r2-01"]["steps"].get("highstate") or {}
+                canary = data["devices"][CANARY]["steps"].get("highstate") or {}
                 if canary.get("result") is True:
                     break
             assert proc.poll() is None, "the orchestration ended before the canary was applied"
@@ -340,6 +581,6 @@ def test_master_killed_mid_run_resume_finishes(first_run, master, minions, netbo
         if final[name] != "active":
             assert final[name] == "failed" and dev["failed_step"] == "highstate", dev
             assert "was in flight when the run was interrupted" in dev["error"], dev
-    assert final["srv-r2-01"] == "active"  # the canary finished before the kill
+    assert final[CANARY] == "active"  # the canary finished before the kill
     again = run(master, "turnup.resume", run=run_id)
     assert again.returncode == 1 and "nothing to resume" in again.stdout
