@@ -7,17 +7,18 @@ every printed command can be pasted into a shell as it is.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 
 import pytest
 import yaml
 
 from tests.support import demo as demo_mod
+from tests.support import demo_daemons
 from tests.support.saltenv import REPO_ROOT
 
 
@@ -51,69 +52,99 @@ def test_a_python_without_salt_stops_at_once_saying_which(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_start_with_keep_stops_everything_and_cleans_up(demo_tmp, monkeypatch):
+def test_failed_start_with_keep_stops_everything_and_cleans_up(demo_tmp, monkeypatch, tmp_path):
     started = []
 
     def no_salt(self):
-        started.extend(self.procs)
-        raise SystemExit("demo: the minion did not answer within 90 s (the real reason)")
+        started.extend(self.procs.procs.values())
+        raise SystemExit("demo: the salt-master did not listen within 240s (the real reason)")
 
     monkeypatch.setattr(demo_mod.Demo, "start_salt", no_salt)
-    with pytest.raises(SystemExit, match="the real reason"):
-        demo_mod.main(["--keep"])
+    with pytest.raises(SystemExit) as failed:
+        demo_mod.main(["--keep", "--out", str(tmp_path / "out")])
+    assert failed.value.code == 1
     assert started, "the NetBox stand-in should have been started"
     for proc in started:
         assert proc.poll() is not None, "a failed demo must stop what it started, --keep or not"
+        assert not demo_daemons.group_alive(proc.pid)
     assert list(demo_tmp.iterdir()) == [], "a failed demo removes its directory"
 
 
-class _Recorder(demo_mod.Demo):
-    """A Demo whose commands are recorded (and printed) instead of run."""
-
-    def __init__(self, root):
-        super().__init__(root)
-        self.url, self.token, self.commands = "http://127.0.0.1:1", "0" * 40, []
-
-    def _fake(self, cmd, check=True, show=True, timeout=120):  # noqa: ARG002
-        self.commands.append([str(c) for c in cmd])
-        if show:
-            print("$ " + demo_mod.shell(cmd))
-        answer = {demo_mod.MINION_ID: {"system": {"serial": "X"}, "text": "validation: PASSED"}}
-        return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(answer), stderr="")
-
-
-def test_config_roots_the_box_and_commands_paste(tmp_path, monkeypatch, capsys):
-    rec = _Recorder(tmp_path)
-    rec.write_configs()
-    minion = yaml.safe_load((tmp_path / "etc" / "minion").read_text())
+def test_configs_root_the_boxes_and_hold_no_token(tmp_path):
+    token = "0123456789abcdef" * 2 + "cafe"
+    setup = demo_daemons.SaltSetup(tmp_path, "http://127.0.0.1:1", token)
+    setup.write_master(tmp_path / "out" / "saltext_turnup.prom")
+    conf = setup.write_minion("srv-r2-01", tmp_path / "spec.json", "LAB1R2S01")
+    master = yaml.safe_load((setup.etc / "master").read_text())
+    minion = yaml.safe_load((conf / "minion").read_text())
     # the simulated box writes under the demo directory, never the host's /etc
-    assert minion["hardware"]["root"] == str(tmp_path / "rootfs")
+    assert minion["hardware"]["root"] == str(tmp_path / "boxes" / "srv-r2-01")
     assert minion["hardware"]["simulate"] and minion["hardware"]["apply_live"] is False
-    assert rec.token not in (tmp_path / "etc" / "minion").read_text()
+    assert minion["autosign_grains"] == ["serialnumber"]
+    # loopback only, as the current user, in the demo's directory
+    assert master["interface"] == "127.0.0.1" and master["rest_cherrypy"]["host"] == "127.0.0.1"
+    for opts in (master, minion):
+        assert opts["root_dir"].startswith(str(tmp_path)) and opts["pki_dir"].startswith(
+            str(tmp_path)
+        )
+    assert master["autosign_grains_dir"].startswith(str(tmp_path))
+    # the token is in a 0600 file of its own, never in a config
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != setup.token_file:
+            assert token not in path.read_text(errors="replace"), path
+    assert setup.token_file.stat().st_mode & 0o077 == 0
+    assert (setup.etc / "master").stat().st_mode & 0o077 == 0
 
-    monkeypatch.setattr(demo_mod, "run", rec._fake)
-    rec.show()
-    out = capsys.readouterr().out
-    pillar_gets = [c for c in rec.commands if "pillar.get" in c]
-    assert pillar_gets and all("unmask=True" in c for c in pillar_gets), pillar_gets
-    # every "$ ..." line is exactly a command it ran, and a shell splits it back into that argv
-    printed = [shlex.split(line[2:]) for line in out.splitlines() if line.startswith("$ ")]
-    assert printed == rec.commands
-    with_pillar = [c for c in rec.commands if any(a.startswith("pillar={") for a in c)]
-    assert with_pillar, "the netbox_examples step passes pillar=..."
-    assert any("'pillar={" in line for line in out.splitlines()), "pillar= must be quoted"
-    # what is not a command's output is labelled
-    assert "# a summary of that command" in out
-    assert "# the report's 'text' field" in out
 
-    # --keep: the commands printed to paste, and a stop script
-    rec.keep = True
-    rec.stop(ok=True)
+def test_keep_prints_commands_that_paste_and_a_stop_script(tmp_path, capsys):
+    demo = demo_mod.Demo(tmp_path / "root", tmp_path / "out", keep=True)
+    demo.salt = demo_daemons.SaltSetup(demo.root, "http://127.0.0.1:1", "0" * 40)
+    demo.run_id = "lab1-R2-20261203T120000"
+    sleeper = demo.procs.start("sleeper", ["sleep", "300"])
+    demo.stop(ok=True)
     out = capsys.readouterr().out
     lines = [ln.strip() for ln in out.splitlines() if ln.startswith("  /")]
     assert lines and all(shlex.split(ln)[0].startswith("/") for ln in lines)
-    assert any("unmask=True" in ln for ln in lines)
-    assert (tmp_path / "stop").exists() and f"sh {tmp_path / 'stop'}" in out
+    assert any("unmask=True" in ln and "pillar.get" in ln for ln in lines)
+    assert any(f"run={demo.run_id}" in ln for ln in lines)
+    stop = demo.root / "stop"
+    assert f"sh {stop}" in out
+    assert sleeper.poll() is None, "--keep leaves everything running"
+    reaper = threading.Thread(target=sleeper.wait)  # a kept daemon's parent is gone: reaped
+    reaper.start()
+    subprocess.run(["sh", str(stop)], check=True, timeout=120, capture_output=True)
+    reaper.join(timeout=30)
+    assert not demo_daemons.group_alive(sleeper.pid) and not demo.root.exists()
+
+
+def test_printed_commands_split_back_into_their_argv():
+    argv = ["/x/salt-run", "state.orchestrate", "orch.rack_turnup", "pillar={site: lab1, rack: R2}"]
+    assert shlex.split(demo_daemons.shell(argv)) == argv
+
+
+def test_progress_rows_mark_each_step():
+    record = {
+        "devices": {
+            "tor1-r2": {"kind": "tor", "wave": "network", "steps": {}},
+            "srv-r2-01": {
+                "kind": "server",
+                "wave": "canary",
+                "steps": {"stage": {"result": True}, "wait_minions": {"result": None}},
+            },
+            "srv-r2-03": {
+                "kind": "server",
+                "wave": "batch-1",
+                "failed_step": "validate",
+                "steps": {"stage": {"result": True}, "validate": {"result": False}},
+            },
+        }
+    }
+    rows = {r[0]: r[1:] for r in demo_mod.progress_rows(record)}
+    assert rows["tor1-r2"][:2] == ["network", "checked"]
+    assert rows["srv-r2-01"][:3] == ["canary", "ok", "..."]
+    steps = [c for c, _ in demo_mod.COLUMNS]
+    assert rows["srv-r2-03"][1 + steps.index("validate")] == "FAILED"
+    assert rows["srv-r2-03"][1 + steps.index("highstate")] == ""
 
 
 def test_docs_show_pillar_commands_with_unmask():

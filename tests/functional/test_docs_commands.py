@@ -56,7 +56,7 @@ FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+-]*)\s*$")
 #: The text may be in the function or in a module-level helper the function calls by name
 #: (``orchestrate(env, pillar)`` -> ``def orchestrate``); the function itself must exist.
 _COVERED_BY = {
-    "make demo": ("tests/functional/test_demo.py", None, "tests.support.demo"),
+    "make demo": ("tests/integration/test_demo.py", None, "tests.support.demo"),
     "make test": (".ci/run", None, "make test"),
     "salt-run state.orchestrate orch.rack_turnup pillar='{site: lab1, rack: R2}'": (
         "tests/integration/test_turnup.py",
