@@ -30,7 +30,6 @@ from tests.support.saltenv import REPO_ROOT, SHARED_FIXTURES, SHARED_MISSING_REA
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.live_capable,
-    pytest.mark.skipif(SHARED_FIXTURES is None, reason=SHARED_MISSING_REASON),
     pytest.mark.timeout(2400),  # the module's fixture runs the whole demo
 ]
 
@@ -38,17 +37,23 @@ pytestmark = [
 DEMO_TIMEOUT = 1800
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+@pytest.fixture(scope="module", params=["with-shared", "without-shared"])
+def demo(request, tmp_path_factory):
+    """The demo run as the README says, beside ../shared and as on a clone without it
+    (``TURNUP_SHARED_FIXTURES=none``: the boxes' dmidecode facts authored, lab_boxes.AUTHORED)."""
+    if request.param == "with-shared" and SHARED_FIXTURES is None:
+        pytest.skip(SHARED_MISSING_REASON)
     if os.environ.get("NETBOX_URL") and not live_writes_allowed():
         pytest.skip(
             "the demo turns up rack R2 of a private copy of lab1: set NETBOX_ALLOW_WRITES=1 if "
             "the NetBox of NETBOX_URL may be written (the copy is removed afterwards)"
         )
-    base = tmp_path_factory.mktemp("demo")
+    base = tmp_path_factory.mktemp(f"demo-{request.param}")
     tmp, out = base / "tmp", base / "out"
     tmp.mkdir()
     env = dict(os.environ, TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
+    if request.param == "without-shared":
+        env["TURNUP_SHARED_FIXTURES"] = "none"
     stdout, stderr = base / "demo.out", base / "demo.err"  # as it goes: readable while it runs
     try:
         with open(stdout, "w", encoding="utf-8") as so, open(stderr, "w", encoding="utf-8") as se:
@@ -69,7 +74,7 @@ def demo(tmp_path_factory):
                 if group_alive(pid):
                     os.killpg(pid, 9)
     proc = subprocess.CompletedProcess([], code, stdout.read_text(), stderr.read_text())
-    return {"proc": proc, "out": out, "tmp": tmp}
+    return {"proc": proc, "out": out, "tmp": tmp, "shared": request.param == "with-shared"}
 
 
 def result(demo):
@@ -80,6 +85,8 @@ def result(demo):
 
 def test_demo_exits_zero_and_leaves_nothing_running(demo):
     proc = demo["proc"]
+    authored = "dmidecode facts (system, BIOS, CPUs, DIMMs) are authored" in proc.stdout
+    assert authored is not demo["shared"], "says where the boxes' hardware facts come from"
     assert proc.returncode == 0, f"{proc.stdout[-4000:]}\n---\n{proc.stderr[-4000:]}"
     assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
     res = result(demo)

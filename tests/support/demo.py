@@ -12,8 +12,9 @@ everything running and prints commands to paste and how to stop and clean up):
 3. Preflight of R2, and the NetBox record it names fixed; NetBox's webhook (signed, through
    salt-api) refreshes the autosign file: the serials NetBox expects to boot.
 4. The servers boot: one provisioning-image salt-minion per server of R2, each simulating its own
-   server (tests/support/lab_boxes.py: the real dmidecode of its model from ../shared, its serial,
-   MACs and LLDP neighbours from NetBox), accepted by serial (``autosign_grains``) and verified by
+   server (tests/support/lab_boxes.py: the real dmidecode of its model from ../shared, or without
+   ../shared facts authored from its generation profile; its serial, MACs and LLDP neighbours
+   from NetBox), accepted by serial (``autosign_grains``) and verified by
    boot verification (``turnup.on_boot``: staged). An impostor with a guessed planned hostname and
    a serial NetBox does not expect stays pending.
 5. The last server staged: the reactor's rack trigger starts ``orch.rack_turnup`` by itself,
@@ -665,9 +666,10 @@ def main(argv=None):
         return remove_copy(args.remove_copy)
     if SHARED_FIXTURES is None:
         print(
-            "demo: ../shared/fixtures is absent: the boxes have no captured dmidecode output "
-            "(see README)",
-            file=sys.stderr,
+            "demo: ../shared/fixtures is absent: the boxes' dmidecode facts (system, BIOS, CPUs, "
+            "DIMMs) are authored from their generation profiles (tests/support/lab_boxes.py "
+            "AUTHORED) instead of a real server's captured output",
+            flush=True,
         )
     root = pathlib.Path(tempfile.mkdtemp(prefix="saltext-turnup-demo."))
     demo = Demo(root, pathlib.Path(args.out).resolve(), keep=args.keep)

@@ -3,6 +3,11 @@ Simulated servers for any lab1 device (``salt_ext/data/snapshots/lab1.json``): t
 ``hardware:simulate`` spec of a box derived from NetBox (its serial, its cable peers as LLDP
 neighbours, MACs of the vendor's range), on top of the R1 box of the same device type
 (``tests/unit/hardware/fixtures/simulated`` + the real dmidecode output in ../shared).
+
+Without ../shared (a clone on its own, or ``TURNUP_SHARED_FIXTURES=none``) the facts dmidecode
+would give (system, BIOS, CPUs, DIMMs, PSUs) come from :data:`AUTHORED` instead: written by this
+project from each model's generation profile (pillar/hwgen), not copied from any capture. The
+other tool outputs are the project's own either way.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 
 from tests.unit.hardware import lab
+from tests.unit.hardware.conftest import SHARED_HW
 
 #: device type slug -> the R1 box of that model whose captured outputs are reused
 TEMPLATE = {
@@ -17,6 +23,85 @@ TEMPLATE = {
     "proliant-bl460c-gen9": "srv-r1-02",
     "ssg-6028r-osd072p": "srv-r1-03",
 }
+
+
+def _dimms(prefix, count, size_gb, speed):
+    return {
+        f"{prefix}{i}": {
+            "locator": f"{prefix}{i}",
+            "size_bytes": size_gb * 1024**3,
+            "type": "DDR4",
+            "module": "RDIMM",
+            "form_factor": "DIMM",
+            "ecc": True,
+            "speed_mts": speed,
+            "configured_speed_mts": speed,
+        }
+        for i in range(1, count + 1)
+    }
+
+
+def _cpu(model, sockets, cores_each, labels):
+    return {
+        "model": model,
+        "vendor": "Intel",
+        "sockets": sockets,
+        "cores": sockets * cores_each,
+        "threads": 2 * sockets * cores_each,
+        "packages": {
+            label: {"model": model, "cores": cores_each, "threads": 2 * cores_each}
+            for label in labels[:sockets]
+        },
+    }
+
+
+#: template box -> what its dmidecode would report, authored from its generation profile (used
+#: only when ../shared is absent)
+AUTHORED = {
+    "srv-r1-01": {  # gen10
+        "system": {
+            "vendor": "Dell Inc.",
+            "product": "PowerEdge M630",
+            "bios_vendor": "Dell Inc.",
+            "bios_version": "1.2.5",
+        },
+        "cpu": _cpu("Intel(R) Xeon(R) CPU E5-2683 v3 @ 2.00GHz", 2, 14, ["CPU1", "CPU2"]),
+        "memory": {"dimms": _dimms("A", 8, 8, 2133)},
+    },
+    "srv-r1-02": {  # gen11
+        "system": {
+            "vendor": "HP",
+            "product": "ProLiant BL460c Gen9",
+            "family": "ProLiant",
+            "bios_vendor": "HP",
+            "bios_version": "I36",
+        },
+        "oem": {"firmware": {"System ROM": "v2.52 (10/25/2017)"}},
+        "cpu": _cpu("Intel(R) Xeon(R) CPU E5-2640 v4 @ 2.40GHz", 2, 10, ["Proc 1", "Proc 2"]),
+        "memory": {"dimms": _dimms("PROC 1 DIMM ", 6, 8, 2133)},
+    },
+    "srv-r1-03": {  # gen12
+        "system": {
+            "vendor": "Supermicro",
+            "product": "SSG-6028R-OSD072P",
+            "bios_vendor": "American Megatrends Inc.",
+            "bios_version": "2.0b",
+        },
+        "cpu": _cpu("Intel(R) Xeon(R) CPU E5-2620 v4 @ 2.10GHz", 1, 8, ["SOCKET 0"]),
+        "memory": {"dimms": _dimms("P1_DIMMA", 4, 16, 2133)},
+        "psus": {
+            f"PSU{i}": {"location": f"System Power Supply #{i}", "present": True} for i in (1, 2)
+        },
+    },
+}
+
+
+def template_spec(box):
+    """The ``hardware:simulate`` mapping of a template box: its real dmidecode from ../shared,
+    or without ../shared its :data:`AUTHORED` facts."""
+    if SHARED_HW is not None:
+        return lab.simulate_spec(box)
+    return {"dir": str(lab.SIMULATED / box), "overrides": AUTHORED[box]}
 
 
 def _mac(template_mac, rack, index, port):
@@ -47,7 +132,7 @@ class LabBoxes:
         index = (
             int(name.rsplit("-", 1)[-1]) if name.rsplit("-", 1)[-1].isdigit() else dev["id"] % 256
         )
-        base = lab.simulate_spec(self.template(name))
+        base = template_spec(self.template(name))
         from salt_ext.utils.hardware import inventory as inv  # noqa: PLC0415
 
         template = inv.simulate(base)
@@ -70,7 +155,7 @@ class LabBoxes:
     def spec(self, name, overrides=None):
         """The ``hardware:simulate`` mapping of device ``name`` (plus fault ``overrides``)."""
         want = self.expected(name)
-        spec = lab.simulate_spec(self.template(name))
+        spec = template_spec(self.template(name))
         base = dict(spec.pop("overrides", None) or {})
         derived = {
             "system": {"serial": want["serial"]},

@@ -17,6 +17,8 @@ LAB1_SNAPSHOT = REPO_ROOT / "salt_ext" / "data" / "snapshots" / "lab1.json"
 
 def _find_shared_fixtures():
     candidates = []
+    if os.environ.get("TURNUP_SHARED_FIXTURES", "").lower() == "none":
+        return None  # as on a clone without ../shared beside it
     if os.environ.get("TURNUP_SHARED_FIXTURES"):
         candidates.append(pathlib.Path(os.environ["TURNUP_SHARED_FIXTURES"]))
     candidates.append(REPO_ROOT.parent / "shared" / "fixtures")
