@@ -60,6 +60,7 @@ from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import normalize_mac, simplify
 from salt_ext.utils.netbox_ops.inventory import clean_serial, serials_equal
 from salt_ext.utils.turnup import autosign
+from salt_ext.utils.turnup import record as record_mod
 
 log = logging.getLogger(__name__)
 
@@ -607,8 +608,20 @@ def auto_turnup(opts, src, site, rack, *, start):
         out["comment"] = f"not started again: started at {seen.get('at')} (jid {seen.get('jid')})"
         out["previous"] = seen
         return out
-    record = {"digest": digest, "servers": servers, "at": time.time(), "master": opts.get("id")}
-    cache.store(RACK_BANK, key, record)
+    record = {
+        "digest": digest,
+        "servers": servers,
+        "at": time.time(),
+        "master": opts.get("id"),
+    }
+    # several masters sharing the cache may get the same event at once: one claim wins
+    won, held = record_mod.claim(cache, RACK_BANK, key, record)
+    if not won:
+        out["comment"] = (
+            f"not started here: master {held.get('master')} claimed it at the same time"
+        )
+        out["previous"] = held
+        return out
     started = start({"site": site, "rack": rack})
     jid = started.get("jid") if isinstance(started, dict) else started
     record["jid"] = jid

@@ -124,13 +124,38 @@ class Store:
                 (current or {}).get("since") if current and current.get("run") == run_id else now()
             ),
         }
-        self.cache.store(LOCKS, lock_key(site, rack), lock)
+        won, held = claim(self.cache, LOCKS, lock_key(site, rack), lock)
+        if not won and held.get("run") != run_id:
+            raise SaltRunnerError(
+                f"rack {rack} of {site} was claimed at the same moment by run {held.get('run')} "
+                f"on master {held.get('master')}: that run goes on, this one stops (watch it with "
+                f"turnup.watch run={held.get('run')})"
+            )
         return lock
 
     def release(self, site, rack, run_id):
         current = self.lock(site, rack)
         if current and current.get("run") == run_id:
             self.cache.flush(LOCKS, lock_key(site, rack))
+
+
+#: seconds a claim of the shared cache is left to settle before it is read back (see claim)
+CLAIM_SETTLE = 1.0
+
+
+def claim(cache, bank, key, data):
+    """
+    Write ``data`` under ``bank``/``key`` as this process's claim and say whether it holds:
+    ``(won, held)``. ``salt.cache`` has no compare-and-set, so several masters sharing the cache
+    (or two runs on one) may each have found the key free and written it: the last write wins
+    and, after :data:`CLAIM_SETTLE` seconds (far longer than a cache write), every writer reads
+    back which one that was. Exactly one of simultaneous claimants wins.
+    """
+    data["claim"] = os.urandom(8).hex()
+    cache.store(bank, key, data)
+    time.sleep(CLAIM_SETTLE)
+    held = cache.fetch(bank, key) or {}
+    return held.get("claim") == data["claim"], held
 
 
 def new_record(opts, plan, options, jid=None):
