@@ -170,6 +170,7 @@ class Demo:  # pylint: disable=too-many-instance-attributes
 
         self.names = LabNames()
         self.events = []
+        self.boot_failures = []
         self._seen = set()
         self.run_id = None
 
@@ -406,6 +407,12 @@ class Demo:  # pylint: disable=too-many-instance-attributes
                 print(f"   {data['id']}: key left PENDING (its serial is not one NetBox expects)")
         elif tag.startswith("salt/minion/") and tag.endswith("/start") and data.get("id") in mine:
             print(f"   {data['id']}: minion started -> reactor -> turnup.on_boot (asks the minion)")
+        elif tag.startswith("salt/run/") and data.get("fun") == "runner.turnup.on_boot":
+            ret = data.get("return") if isinstance(data.get("return"), dict) else {}
+            if ret.get("minion") in self.servers() and ret.get("verdict") not in ("match", None):
+                # a server of the rack that cannot be staged: the rack never turns up, say why now
+                self.boot_failures.append(ret)
+                print(f"   {ret.get('minion')}: boot verification {ret.get('verdict')}: {ret}")
         elif tag == "turnup/device/ready":
             print(f"   {data.get('minion')}: serial and MACs match NetBox: staged (journal entry)")
         elif tag == "turnup/security/mismatch":
@@ -434,6 +441,11 @@ class Demo:  # pylint: disable=too-many-instance-attributes
             found = predicate()
             if found:
                 return found
+            if self.boot_failures:
+                raise SystemExit(
+                    f"demo: boot verification of {len(self.boot_failures)} server(s) failed, the "
+                    f"rack cannot turn up: {self.boot_failures}\n" + self.procs.tail("master")
+                )
             self.procs.check_running()
         raise SystemExit(f"demo: timed out after {timeout}s waiting for {what}")
 

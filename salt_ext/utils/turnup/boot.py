@@ -412,6 +412,17 @@ class Enrolment:
                 "retcode": 1,
             }
         rep = reported(answers, self.conf["grain"])
+        if not rep["sources"]:
+            # it answered, but neither function gave data (errors): nothing to judge it by; its
+            # key stays, NetBox is not written, a restart of the minion (or turnup.on_boot) retries
+            return {
+                "minion": minion,
+                "verdict": "no_evidence",
+                "action": "none",
+                "comment": "the minion answered grains.item and hardware.inventory with errors: "
+                + repr(answers)[:500],
+                "retcode": 1,
+            }
         found = lookup(self.src, minion, rep)
         result = judge(minion, rep, found)
         evidence = {

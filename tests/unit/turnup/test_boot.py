@@ -237,3 +237,38 @@ def test_on_netbox_event_replay_and_rejection(opts, tmp_path):
     assert refreshed == ["lab1"]
     assert run(text, sign(text))["action"] == "none"  # the same delivery again
     assert time.time() > 0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "ERROR: Minion did not return. [Not connected]",
+        {"grains.item": "'grains.item' failed", "hardware.inventory": "not available"},
+    ],
+)
+def test_an_answer_without_evidence_deletes_nothing_and_writes_nothing(tmp_path, answer):
+    """A minion that answers only with errors cannot be judged: no key deleted, no NetBox write,
+    no security event (a slow or broken minion is not an impostor); retcode 1 says so."""
+    done = []
+
+    class Observed(boot.Enrolment):
+        def ask(self, minion, timeout):
+            return answer
+
+        def fingerprint(self, minion):
+            return "ab:cd"
+
+        def delete_key(self, minion):
+            done.append(("delete_key", minion))
+
+        def fire(self, tag, data):
+            done.append(("fire", tag))
+
+        def sync_inventory(self, device, inventory):
+            done.append(("sync_inventory", device))
+
+    opts = {"cache": "localfs", "cachedir": str(tmp_path / "cache"), "id": "m"}
+    result = Observed(opts, src=None).run("srv-r2-01")
+    assert result["verdict"] == "no_evidence" and result["retcode"] == 1, result
+    assert "with errors" in result["comment"]
+    assert done == []
