@@ -648,15 +648,26 @@ class SaltEnrolment(Enrolment):
     """:class:`Enrolment` with the master's real Salt clients (used by ``turnup.on_boot``)."""
 
     def ask(self, minion, timeout):
+        """The minion's answer, or ``None`` when it gave none within ``timeout`` seconds. A minion
+        whose start event just fired may not be subscribed to the master's publisher yet (a
+        loaded master, many boxes booting at once): Salt then says ``Minion did not return. [No
+        response]`` at once, so it is asked again until ``timeout``."""
         client = salt.client.get_local_client(self.opts["conf_file"])
-        ret = client.cmd(
-            minion,
-            ["grains.item", "hardware.inventory"],
-            [[self.conf["grain"], "hwaddr_interfaces"], []],
-            tgt_type="list",
-            timeout=timeout,
-        )
-        return (ret or {}).get(minion)
+        deadline = time.time() + float(timeout)
+        while True:
+            left = deadline - time.time()
+            ret = client.cmd(
+                minion,
+                ["grains.item", "hardware.inventory"],
+                [[self.conf["grain"], "hwaddr_interfaces"], []],
+                tgt_type="list",
+                timeout=max(5, min(30, left)),
+            )
+            answer = (ret or {}).get(minion)
+            if isinstance(answer, dict) or time.time() + 2 >= deadline:
+                return answer if isinstance(answer, dict) else None
+            log.info("turnup.on_boot: %s did not answer yet (%s); asking again", minion, answer)
+            time.sleep(2)
 
     def _wheel(self):
         return salt.wheel.WheelClient(self.opts)
