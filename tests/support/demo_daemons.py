@@ -233,6 +233,9 @@ class SaltSetup:
                 "webhook_url": "/hook",
             },
             turnup_webhook={"secret_file": str(self.secret_file), "max_age": 600},
+            # nine minions booting at once on a busy laptop or CI box can take minutes to answer
+            # their first job (the product's default: 60 s)
+            turnup_boot={"timeout": 300},
             turnup={"metrics_file": str(metrics_file)},
         )
         self._write("master", master)
