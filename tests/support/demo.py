@@ -103,7 +103,6 @@ COLUMNS = (
     ("activate", "activate"),
 )
 WAIT = 600  # generous bounds: a loaded 2-core machine
-MASTER_STARTS = 3
 
 
 def say(text):
@@ -265,23 +264,10 @@ class Demo:  # pylint: disable=too-many-instance-attributes
         explain("reactor: " + ", ".join(next(iter(r)) for r in master["reactor"]))
         explain(f"autosign_grains_dir: {master['autosign_grains_dir']} (keys accepted by serial)")
         explain(f"salt-api: http://127.0.0.1:{self.salt.api_port}/hook (NetBox's webhook)")
-        for attempt in range(1, MASTER_STARTS + 1):
-            self.procs.start("master", [BIN / "salt-master", "-c", self.salt.etc, "-l", "quiet"])
-            self.procs.start("salt-api", [BIN / "salt-api", "-c", self.salt.etc, "-l", "quiet"])
-            self._save_state()
-            try:
-                self.salt.wait_master(self.procs)
-                break
-            except SystemExit as err:
-                # on a loaded machine salt-master may give up at start ("IPC publish server did
-                # not start within 30 seconds", a fixed limit in Salt): start it again
-                if attempt == MASTER_STARTS or self.procs.procs["master"].poll() is None:
-                    raise
-                explain(f"salt-master exited while starting ({str(err.code).splitlines()[0]}):")
-                print(self.procs.tail("master", lines=3), flush=True)
-                explain(f"starting it again ({attempt + 1} of {MASTER_STARTS})")
-                for name in ("salt-api", "master"):
-                    self.procs.stop_one(name)
+        self.procs.start("master", [BIN / "salt-master", "-c", self.salt.etc, "-l", "quiet"])
+        self.procs.start("salt-api", [BIN / "salt-api", "-c", self.salt.etc, "-l", "quiet"])
+        self._save_state()
+        self.salt.wait_master(self.procs)
         self.opts = self.salt.master_opts()
         self.tap = EventTap(self.opts)
         explain("salt-master and salt-api are up")

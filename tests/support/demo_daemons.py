@@ -108,18 +108,6 @@ class Processes:
             if proc.poll() is not None:
                 raise SystemExit(f"demo: {name} exited (code {proc.returncode})\n{self.tail(name)}")
 
-    def stop_one(self, name, timeout=20):
-        """Stop one daemon's process group (TERM, then KILL) and forget it."""
-        proc = self.procs.pop(name)
-        _signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        _signal_group(proc.pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.wait(timeout=20)
-
     def stop(self, timeout=20):
         """TERM every group, KILL what is left after ``timeout`` s; returns the groups killed."""
         for proc in reversed(list(self.procs.values())):
