@@ -7,8 +7,10 @@ every printed command can be pasted into a shell as it is.
 
 from __future__ import annotations
 
+import pathlib
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
@@ -94,6 +96,51 @@ def test_configs_root_the_boxes_and_hold_no_token(tmp_path):
             assert token not in path.read_text(errors="replace"), path
     assert setup.token_file.stat().st_mode & 0o077 == 0
     assert (setup.etc / "master").stat().st_mode & 0o077 == 0
+
+
+def _ipc_paths(opts):
+    """The Unix sockets Salt binds in a daemon's sock_dir, named as Salt names them."""
+    from salt.transport.base import _minion_hash  # noqa: PLC0415
+
+    sock_dir = pathlib.Path(opts["sock_dir"])
+    if opts["__role"] == "master":  # the master (and salt-api, which shares its config)
+        names = ["master_event_pub.ipc", "master_event_pull.ipc", "publish_pull.ipc", "workers.ipc"]
+    else:
+        digest = _minion_hash(hash_type="sha256", minion_id=opts["id"])
+        names = [f"minion_event_{digest}_pub.ipc", f"minion_event_{digest}_pull.ipc"]
+    return [sock_dir / name for name in names]
+
+
+def test_every_daemon_socket_fits_the_unix_path_limit(tmp_path):
+    # a demo directory deeper than the integration test's (<run dir>/t/demo0/tmp/turnup-demo.*,
+    # 53 characters). Salt's sockets under a deeper one once went over 107 bytes: the master never
+    # started, minions never answered (seen in CI only, the run dir being deeper than a shell's)
+    import salt.config  # noqa: PLC0415
+
+    root = tmp_path / ("d" * (65 - len(str(tmp_path))))
+    setup = demo_daemons.SaltSetup(root, "http://127.0.0.1:1", "0" * 40)
+    setup.write_master(tmp_path / "m.prom")
+    configs = [setup.master_opts()]  # as the daemons read them (Salt may rewrite paths)
+    for index in range(1, 12):
+        conf = setup.write_minion(f"srv-r2-{index:02d}", tmp_path / "spec.json", f"S{index}")
+        configs.append(salt.config.minion_config(str(conf / "minion")))
+    assert len({opts["sock_dir"] for opts in configs}) == len(configs), "a sock_dir each"
+    sockets = [path for opts in configs for path in _ipc_paths(opts)]
+    assert all(str(path).startswith(str(root) + "/") for path in sockets), sockets
+    longest = max(sockets, key=lambda path: len(str(path)))
+    assert len(str(longest)) <= demo_daemons.UNIX_PATH_MAX, longest
+    for path in sockets:  # each really binds (not just a length computed here)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(path))
+
+
+def test_a_directory_too_deep_for_unix_sockets_stops_at_once_naming_tmpdir(tmp_path):
+    deep = tmp_path / ("d" * (100 - len(str(tmp_path))))
+    with pytest.raises(SystemExit) as err:
+        demo_daemons.SaltSetup(deep, "http://127.0.0.1:1", "0" * 40)
+    assert "too deep for the daemons' Unix sockets" in str(err.value.code)
+    assert "TMPDIR" in str(err.value.code)
 
 
 def test_keep_prints_commands_that_paste_and_a_stop_script(tmp_path, capsys):

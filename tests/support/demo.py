@@ -683,7 +683,7 @@ def main(argv=None):
             "AUTHORED) instead of a real server's captured output",
             flush=True,
         )
-    root = pathlib.Path(tempfile.mkdtemp(prefix="saltext-turnup-demo."))
+    root = pathlib.Path(tempfile.mkdtemp(prefix="turnup-demo."))
     demo = Demo(root, pathlib.Path(args.out).resolve(), keep=args.keep)
     previous = signal.signal(signal.SIGTERM, _terminated)
     ok, reason = False, None

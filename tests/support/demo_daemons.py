@@ -25,6 +25,16 @@ from tests.support.saltenv import PILLAR_ROOT, STATES_ROOT
 
 BIN = pathlib.Path(sys.executable).parent
 
+#: the longest path a Unix socket may have (``sun_path`` holds 108 bytes with its NUL); Salt binds
+#: its IPC sockets in each daemon's ``sock_dir`` and a longer path fails there, late and obscurely
+#: (the master: "IPC publish server did not start within 30 seconds"; a minion: its event bus is
+#: never up and its jobs do not return)
+UNIX_PATH_MAX = 107
+
+#: the longest IPC socket file name Salt puts in a ``sock_dir``: a minion's event pull socket,
+#: ``minion_event_<10 hex digits of its id's hash>_pull.ipc``
+LONGEST_IPC_NAME = len("minion_event_0123456789_pull.ipc")
+
 #: the master's reactor (docs/security.md): boot verification, NetBox webhook, rack trigger
 REACTOR = [
     {"salt/minion/*/start": ["salt://reactor/boot.sls"]},
@@ -172,17 +182,29 @@ class SaltSetup:
         self.secret_file.chmod(0o600)
         self.netbox = {"url": netbox_url, "token_file": str(self.token_file), "timeout": 60}
         self.user = getpass.getuser()
+        self._socks = 0
+        # every daemon's sockets in a short directory of its own (root/s/<n>), checked up front
+        longest = len(str(self.root / "s" / "99" / "x")) - 1 + LONGEST_IPC_NAME
+        if longest > UNIX_PATH_MAX:
+            raise SystemExit(
+                f"demo: its directory {self.root} is too deep for the daemons' Unix sockets "
+                f"({longest} characters, at most {UNIX_PATH_MAX}): set TMPDIR to a shorter "
+                "directory (TMPDIR=/tmp make demo)"
+            )
 
     def _daemon(self, name):
         base = self.root / name
         label = pathlib.PurePath(name).name
+        self._socks += 1
+        sock_dir = self.root / "s" / str(self._socks)
         return {
-            "root_dir": str(base),
+            # every path below under root_dir, or Salt prepends root_dir to it (prepend_root_dir)
+            "root_dir": str(self.root),
             "user": self.user,
             "pki_dir": str(base / "pki"),
             "cachedir": str(base / "cache"),
-            "sock_dir": str(base / "run"),
-            "pidfile": str(base / "run" / f"{label}.pid"),
+            "sock_dir": str(sock_dir),
+            "pidfile": str(sock_dir / f"{label}.pid"),
             "log_file": str(self.root / "log" / label),
             "log_level_logfile": "info",
         }
