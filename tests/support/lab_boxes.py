@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 
 from tests.unit.hardware import lab
-from tests.unit.hardware.conftest import SHARED_HW
 
 #: device type slug -> the R1 box of that model whose captured outputs are reused
 TEMPLATE = {
@@ -99,9 +98,7 @@ AUTHORED = {
 def template_spec(box):
     """The ``hardware:simulate`` mapping of a template box: its real dmidecode from ../shared,
     or without ../shared its :data:`AUTHORED` facts."""
-    if SHARED_HW is not None:
-        return lab.simulate_spec(box)
-    return {"dir": str(lab.SIMULATED / box), "overrides": AUTHORED[box]}
+    return lab.simulate_spec(box)
 
 
 def _mac(template_mac, rack, index, port):

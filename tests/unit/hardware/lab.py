@@ -25,8 +25,25 @@ def load_profiles():
     return profiles
 
 
+def _merged(base, extra):
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (
+            _merged(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
 def simulate_spec(box, overrides=None):
-    """The ``hardware:simulate`` mapping for a lab box (real dmidecode from ../shared)."""
+    """The ``hardware:simulate`` mapping for a lab box: its real dmidecode from ../shared, or
+    without ../shared the facts authored from its profile (tests.support.lab_boxes.AUTHORED),
+    ``overrides`` on top of them."""
+    if SHARED_HW is None:
+        from tests.support.lab_boxes import AUTHORED  # noqa: PLC0415  (it imports this module)
+
+        return {"dir": str(SIMULATED / box), "overrides": _merged(AUTHORED[box], overrides or {})}
     spec = {
         "dir": str(SIMULATED / box),
         "dmidecode": str(SHARED_HW / "dmidecode" / BOXES[box][0]),

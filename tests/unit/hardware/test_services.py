@@ -52,7 +52,7 @@ def test_simulated_box_reads_its_directory_and_overrides_never_the_host():
     spec = simulate_spec("srv-r1-01")
     seen = services.simulated(spec)
     assert seen["lldpd"] == {"available": True, "running": True, "enabled": True}
-    spec["overrides"] = {"services": {"lldpd": {"running": False}}}
+    spec["overrides"] = {**spec.get("overrides", {}), "services": {"lldpd": {"running": False}}}
     seen = services.simulated(spec)
     assert seen["lldpd"] == {"available": True, "running": False, "enabled": True}
     report = services.add_checks(_report(), PROFILE, spec, salt={})  # no service module used
