@@ -95,12 +95,6 @@ AUTHORED = {
 }
 
 
-def template_spec(box):
-    """The ``hardware:simulate`` mapping of a template box: its real dmidecode from ../shared,
-    or without ../shared its :data:`AUTHORED` facts."""
-    return lab.simulate_spec(box)
-
-
 def _mac(template_mac, rack, index, port):
     """The vendor OUI of the template box, then rack, box and port: ``24:6e:96:02:05:01``."""
     oui = template_mac.split(":")[:3]
@@ -129,7 +123,7 @@ class LabBoxes:
         index = (
             int(name.rsplit("-", 1)[-1]) if name.rsplit("-", 1)[-1].isdigit() else dev["id"] % 256
         )
-        base = template_spec(self.template(name))
+        base = lab.simulate_spec(self.template(name))
         from salt_ext.utils.hardware import inventory as inv  # noqa: PLC0415
 
         template = inv.simulate(base)
@@ -152,7 +146,7 @@ class LabBoxes:
     def spec(self, name, overrides=None):
         """The ``hardware:simulate`` mapping of device ``name`` (plus fault ``overrides``)."""
         want = self.expected(name)
-        spec = template_spec(self.template(name))
+        spec = lab.simulate_spec(self.template(name))
         base = dict(spec.pop("overrides", None) or {})
         derived = {
             "system": {"serial": want["serial"]},

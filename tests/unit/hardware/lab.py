@@ -5,6 +5,7 @@ import pathlib
 
 import yaml
 
+from salt_ext.utils.hardware.inventory import merge
 from tests.unit.hardware.conftest import REPO_ROOT, SHARED_HW
 
 SIMULATED = pathlib.Path(__file__).resolve().parent / "fixtures" / "simulated"
@@ -25,17 +26,6 @@ def load_profiles():
     return profiles
 
 
-def _merged(base, extra):
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = (
-            _merged(out[key], value)
-            if isinstance(value, dict) and isinstance(out.get(key), dict)
-            else value
-        )
-    return out
-
-
 def simulate_spec(box, overrides=None):
     """The ``hardware:simulate`` mapping for a lab box: its real dmidecode from ../shared, or
     without ../shared the facts authored from its profile (tests.support.lab_boxes.AUTHORED),
@@ -43,7 +33,7 @@ def simulate_spec(box, overrides=None):
     if SHARED_HW is None:
         from tests.support.lab_boxes import AUTHORED  # noqa: PLC0415  (it imports this module)
 
-        return {"dir": str(SIMULATED / box), "overrides": _merged(AUTHORED[box], overrides or {})}
+        return {"dir": str(SIMULATED / box), "overrides": merge(AUTHORED[box], overrides or {})}
     spec = {
         "dir": str(SIMULATED / box),
         "dmidecode": str(SHARED_HW / "dmidecode" / BOXES[box][0]),
