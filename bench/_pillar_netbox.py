@@ -157,6 +157,7 @@ class CountingProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else ~40 ms per keep-alive answer (Nagle)
 
             def log_message(self, *args):  # quiet
                 pass

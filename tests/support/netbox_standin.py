@@ -348,6 +348,10 @@ def _replace(pairs, **updates):
 class _Handler(BaseHTTPRequestHandler):
     standin: NetBoxStandin = None
     protocol_version = "HTTP/1.1"
+    # as nginx/gunicorn do on keep-alive connections (tcp_nodelay): without it the headers and
+    # the body go out in two writes and Nagle plus the client's delayed ACK hold every answer
+    # ~40 ms on loopback (measured: 44 ms per GET, 0.7 ms with it)
+    disable_nagle_algorithm = True
     server_version = "nginx"
     sys_version = ""
 
