@@ -164,12 +164,19 @@ def _tu_turnup(kwargs, test=False):
     def lookup_jid(job):
         return __salt__["jobs.lookup_jid"](job, missing=False, display_progress=False) or {}
 
+    def lookup_load(job):  # published: the master's job cache has the job itself
+        if not __opts__.get("job_cache", True):
+            return True  # no job cache to tell: assume it was
+        found = __salt__["jobs.list_job"](job) or {}
+        return found.get("Function") not in (None, "", "unknown-function")
+
     return steps.Turnup(
         _tu_source(),
         record.Store(__opts__),
         events.Bus(__opts__),
         client,
         lookup_jid=lookup_jid,
+        lookup_load=lookup_load,
         jid=jid,
         test=test,
         who=__opts__.get("id"),

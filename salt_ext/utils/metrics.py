@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -32,6 +31,7 @@ from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from salt.exceptions import SaltInvocationError
 
+from salt_ext.utils.files import atomic_write
 from salt_ext.utils.netbox import counter as nb_counter
 
 log = logging.getLogger(__name__)
@@ -156,19 +156,7 @@ def snapshot():
 
 
 def _atomic_json(path, data, mode=0o600):
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, json.dumps(data), mode)
 
 
 def flush():

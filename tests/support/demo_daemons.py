@@ -273,7 +273,6 @@ class SaltSetup:
                 "apply_live": False,
             },
             netbox=self.netbox,
-            cache_jobs=True,
         )
         (self.root / "boxes" / name).mkdir(parents=True, exist_ok=True)
         self._write(conf.relative_to(self.etc) / "minion", minion)

@@ -20,8 +20,6 @@ the ToR switches, each wave finished before the next begins.
   the servers' own LLDP checks prove the links.
 """
 
-import time
-
 from salt_ext.utils.hardware.ifnames import same_host, same_port
 from salt_ext.utils.netbox_ops.diff import simplify
 from salt_ext.utils.turnup import plan as planner
@@ -146,34 +144,20 @@ def _wait(turnup, names):
 
 
 def _recover(turnup, names, judge):
-    """A switch highstate in flight when the master died: its result from the job cache."""
-    left = []
+    """
+    Switch highstates in flight when the run was interrupted: judged from the caches
+    (:mod:`inflight`); returns the devices still to apply (none recorded, or never published).
+    """
+    left, pending = [], {}
     for name in names:
         step = turnup.record["devices"][name]["steps"].get("highstate") or {}
         if turnup.test or not step.get("jid") or step.get("result") is not None:
             left.append(name)
-            continue
-        minion = turnup.record["devices"][name]["minion"]
-        deadline = time.time() + float(turnup.options()["job_timeout"])
-        found = None
-        while found is None:
-            found = (turnup.lookup_jid(step["jid"]) or {}).get(minion)
-            running = turnup.client.cmd(
-                [minion], "saltutil.find_job", arg=[step["jid"]], tgt_type="list", timeout=10
-            )
-            if found is not None or not (running or {}).get(minion) or time.time() > deadline:
-                break
-            time.sleep(2)
-        ret = found
-        if ret is None:
-            ret = (
-                f"highstate job {step['jid']} was in flight when the run was interrupted and "
-                f"its result is not in the job cache: check {name} (salt-run jobs.lookup_jid "
-                f"{step['jid']}), then start a new run"
-            )
-        turnup.judge_returns(
-            "highstate", {minion: name}, step["jid"], {minion: {"ret": ret}}, judge, step["started"]
-        )
+        else:
+            pending.setdefault(step["jid"], []).append(name)
+    for jid, group in pending.items():
+        turnup.recover_job("highstate", jid, group, judge)
+        left += [n for n in group if "highstate" not in turnup.record["devices"][n]["steps"]]
     return left
 
 

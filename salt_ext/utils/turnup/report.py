@@ -13,11 +13,11 @@ autoescape; strings that look like NetBox API tokens are masked before rendering
 import datetime
 import os
 import re
-import tempfile
 
 import jinja2
 from salt.exceptions import SaltInvocationError
 
+from salt_ext.utils.files import atomic_write
 from salt_ext.utils.turnup import record as rec
 from salt_ext.utils.turnup.steps import ORDER
 
@@ -458,22 +458,8 @@ def check_path(path):
 
 def write(path, html):
     """Write ``html`` to ``path`` atomically (a temporary file beside it, renamed), mode 0644."""
-    folder = check_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".turnup-report-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+    check_path(path)
+    return atomic_write(path, html, 0o644, fsync=True)
 
 
 def report(store, run, path, secrets=()):

@@ -13,11 +13,12 @@ returns the changes it would make.
 import logging
 import time
 
+import salt.utils.jid
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import simplify
-from salt_ext.utils.turnup import network
+from salt_ext.utils.turnup import inflight, jobs, network
 from salt_ext.utils.turnup import plan as planner
 from salt_ext.utils.turnup import postcheck
 from salt_ext.utils.turnup import record as rec
@@ -61,18 +62,31 @@ class Turnup:
 
     ``src``: NetBox source; ``store``: :class:`record.Store`; ``bus``: :class:`events.Bus`;
     ``client``: a LocalClient (or anything with ``run_job``/``get_iter_returns``/``cmd``);
-    ``lookup_jid``: ``jid -> {minion: return}`` from the master's job cache; ``jid``: the job
+    ``lookup_jid``: ``jid -> {minion: return}`` from the master's job cache; ``lookup_load``:
+    ``jid -> bool``, the master's job cache has the job (it was published); ``jid``: the job
     running the step (named in journal entries).
     """
 
     def __init__(  # noqa: PLR0913
-        self, src, store, bus, client, *, lookup_jid=None, jid=None, test=False, who=None
+        self,
+        src,
+        store,
+        bus,
+        client,
+        *,
+        lookup_jid=None,
+        lookup_load=None,
+        jid=None,
+        test=False,
+        who=None,
     ):
         self.src = src
         self.store = store
         self.bus = bus
         self.client = client
         self.lookup_jid = lookup_jid or (lambda jid: {})
+        # jid -> whether the master's job cache has the job's load (it was published)
+        self.lookup_load = lookup_load or (lambda jid: True)
         self.jid = jid
         self.test = bool(test)
         self.who = who
@@ -347,19 +361,36 @@ class Turnup:
         if not want:
             self.save()
             return {}
+        # the jid is in the record before the job is published: a run interrupted at any point
+        # knows every job that may have started (turnup.resume looks it up, never re-runs it)
+        jid = "" if self.test else salt.utils.jid.gen_jid(self.store.opts)
+        if not self.test:
+            for name in want.values():
+                self.note(name, step, jid=jid, started=started, result=None)
+            self.save()
         pub = self.client.run_job(
-            list(want), fun, arg=list(arg), tgt_type="list", kwarg=kwarg or {}, timeout=30
+            list(want),
+            fun,
+            arg=list(arg),
+            tgt_type="list",
+            kwarg=kwarg or {},
+            timeout=30,
+            jid=jid,
+            # the minion keeps the highstate's return itself (returner turnup_jobs): known
+            # after a master restart even if it ended while no master listened
+            ret=jobs.RETURNER if fun == "state.highstate" else "",
         )
-        jid = (pub or {}).get("jid")
-        if not jid:
-            for name in names:
+        published = (pub or {}).get("jid")
+        if not published:
+            for name in want.values():
                 self.fail(name, step, f"the master could not publish {fun} (no job id)")
             self.save()
             return {}
-        for name in names:
-            if not self.test:
-                self.note(name, step, jid=jid, started=started, result=None)
-        self.save()
+        if published != jid and not self.test:  # a master that picks its own jid
+            for name in want.values():
+                self.note(name, step, jid=published)
+            self.save()
+        jid = published
         returns = self.collect(jid, list(want), timeout)
         return self.judge_returns(step, want, jid, returns, judge, started)
 
@@ -471,61 +502,37 @@ class Turnup:
             self.check_threshold("highstate", wave)
 
     def recover_inflight(self):
+        """Highstates in flight when the run was interrupted: their end, from the caches."""
         inflight = {}
         for name in self.servers():
             step = self.record["devices"][name]["steps"].get("highstate") or {}
             if step.get("jid") and step.get("result") is None:
                 inflight.setdefault(step["jid"], []).append(name)
         for jid, names in inflight.items():
-            want = self.minions(names)
-            started = (self.record["devices"][names[0]]["steps"]["highstate"] or {}).get("started")
-            deadline = time.time() + float(self.options()["job_timeout"])
-            returns = {}
-            while True:
-                cached = self.lookup_jid(jid) or {}
-                for minion in want:
-                    if minion in cached and minion not in returns:
-                        returns[minion] = {"ret": cached[minion]}
-                left = [m for m in want if m not in returns]
-                if not left or time.time() > deadline:
-                    break
-                running = (
-                    self.client.cmd(
-                        left, "saltutil.find_job", arg=[jid], tgt_type="list", timeout=10
-                    )
-                    or {}
+            self.recover_job("highstate", jid, names, _judge_highstate)
+
+    def recover_job(self, step, jid, names, judge):
+        """
+        Judge the devices ``names`` whose ``step`` job ``jid`` was in flight (see
+        :mod:`inflight`); a job the master never published is forgotten, so it runs now.
+        """
+        want = self.minions(names)
+        started = (self.record["devices"][names[0]]["steps"].get(step) or {}).get("started")
+        found = inflight.find(self, jid, list(want))
+        returns = {}
+        for minion, name in want.items():
+            kind, value = found[minion]
+            if kind == inflight.UNPUBLISHED:
+                self.record["devices"][name]["steps"].pop(step, None)
+                self.record["history"].append(
+                    {"at": rec.now(), "event": f"{name}: {step} {value}", "jid": self.jid}
                 )
-                if not any(isinstance(v, dict) and v.get("jid") for v in running.values()):
-                    cached = self.lookup_jid(jid) or {}
-                    for minion in left:
-                        if minion in cached:
-                            returns[minion] = {"ret": cached[minion]}
-                    # returned while no master listened: the minion's own job cache
-                    # (minion option cache_jobs: True) still has it
-                    left = [m for m in want if m not in returns]
-                    kept = (
-                        self.client.cmd(
-                            left, "saltutil.find_cached_job", arg=[jid], tgt_type="list", timeout=30
-                        )
-                        if left
-                        else {}
-                    ) or {}
-                    for minion, found in kept.items():
-                        if isinstance(found, dict) and isinstance(found.get("return"), dict):
-                            returns[minion] = {"ret": found["return"]}
-                    break
-                time.sleep(2)
-            for minion in want:
-                if minion not in returns:
-                    returns[minion] = {
-                        "ret": f"highstate job {jid} was in flight when the run was interrupted "
-                        "and its result is neither in the master's job cache nor in the minion's "
-                        "(set cache_jobs: True on minions); check the box (salt-run "
-                        f"jobs.lookup_jid {jid}), then start a new run"
-                    }
-            self.judge_returns(
-                "highstate", want, jid, returns, _judge_highstate, started or rec.now()
-            )
+            else:
+                returns[minion] = {"ret": value}
+        self.save()
+        judged = {m: n for m, n in want.items() if m in returns}
+        if judged:
+            self.judge_returns(step, judged, jid, returns, judge, started or rec.now())
 
     def abort_now(self, step):
         self.record["state"] = "aborted"

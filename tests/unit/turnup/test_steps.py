@@ -8,6 +8,7 @@ import pytest
 
 from salt_ext.utils.netbox import SnapshotSource
 from salt_ext.utils.netbox_ops.diff import simplify
+from salt_ext.utils.turnup import inflight
 from salt_ext.utils.turnup import record as rec
 from salt_ext.utils.turnup import steps
 from tests.support.saltenv import LAB1_SNAPSHOT
@@ -24,6 +25,8 @@ class FakeClient:
         self.silent = set(silent)
         self.jobs = []
         self.pending = {}
+        self.returners = {}
+        self.minion_side = {}
 
     def _answer(self, fun, minion):
         if fun in self.answers:
@@ -39,13 +42,21 @@ class FakeClient:
     def cmd(self, tgt, fun, arg=(), tgt_type="list", timeout=None, **kw):
         if fun == "test.ping":
             return {m: True for m in tgt if m not in self.silent}
+        if fun in self.minion_side:  # saltutil.find_job, ret.get_jid, saltutil.find_cached_job
+            return {m: self.minion_side[fun](m, list(arg)) for m in tgt if m not in self.silent}
         if fun == "saltutil.find_job":
-            return {m: {} for m in tgt}
+            return {m: {} for m in tgt if m not in self.silent}
+        if fun in ("ret.get_jid", "saltutil.find_cached_job"):  # the returner kept nothing
+            return {m: {} for m in tgt if m not in self.silent}
         return {}
 
-    def run_job(self, tgt, fun, arg=(), tgt_type="list", kwarg=None, timeout=None):  # noqa: PLR0917
-        jid = str(next(_JIDS))
+    # pylint: disable-next=too-many-arguments
+    def run_job(  # noqa: PLR0913, PLR0917
+        self, tgt, fun, arg=(), tgt_type="list", kwarg=None, timeout=None, jid="", ret=""
+    ):
+        jid = jid or str(next(_JIDS))
         self.jobs.append((fun, list(tgt), dict(kwarg or {}), jid))
+        self.returners[jid] = ret
         self.pending[jid] = (fun, list(tgt))
         return {"jid": jid, "minions": list(tgt)}
 
@@ -85,10 +96,22 @@ def opts(tmp_path):
     return {"cache": "localfs", "cachedir": str(tmp_path / "cache"), "id": "master-a"}
 
 
-def turnup(src, opts, client, test=False, lookup=None):
+def turnup(src, opts, client, test=False, lookup=None, *, published=True):  # noqa: PLR0913
     return steps.Turnup(
-        src, rec.Store(opts), NullBus(), client, lookup_jid=lookup, jid="20261202999", test=test
+        src,
+        rec.Store(opts),
+        NullBus(),
+        client,
+        lookup_jid=lookup,
+        lookup_load=lambda jid: published,
+        jid="20261202999",
+        test=test,
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_poll_wait(monkeypatch):
+    monkeypatch.setattr(inflight, "POLL", 0)
 
 
 def status(src, name):
@@ -173,6 +196,129 @@ def test_resume_looks_up_an_inflight_highstate_instead_of_running_it(src, opts):
     assert client.count("state.highstate", "srv-r2-01") == 0
     assert resumed.record["devices"]["srv-r2-01"]["steps"]["highstate"]["result"] is True
     assert all(client.count("state.highstate", n) == 1 for n in SERVERS[1:])
+
+
+INFLIGHT = "20261202100000000001"
+OK_STATES = {"a": {"result": True, "changes": {"x": 1}, "__id__": "a"}}
+
+
+def interrupted(src, opts, client):
+    """A run whose master died while the canary's highstate (jid INFLIGHT) was in flight."""
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    for name in ("stage", "wait_minions", "sync_all", "validate", "sync_inventory"):
+        getattr(t, name)()
+    t.note("srv-r2-01", "highstate", jid=INFLIGHT, result=None, started=1)
+    t.save()
+    return t.record["id"]
+
+
+@pytest.fixture
+def run_id(src, opts):
+    return interrupted(src, opts, FakeClient())
+
+
+def resume(src, opts, client, run, *, stops=False, minion_timeout=None, **kw):  # noqa: PLR0913
+    """``highstate`` of the interrupted run resumed; ``stops``: the canary fails, the run stops."""
+    t = turnup(src, opts, client, **kw)
+    t.load(run=run)
+    if minion_timeout is not None:
+        t.record["options"]["minion_timeout"] = minion_timeout
+    if stops:
+        with pytest.raises(steps.StopRun, match="the canary srv-r2-01 failed at highstate"):
+            t.highstate()
+    else:
+        t.highstate()
+    return t
+
+
+def test_resume_finds_a_highstate_the_minion_kept_while_no_master_listened(src, opts, run_id):
+    client = FakeClient()
+    client.minion_side["ret.get_jid"] = lambda m, arg: (
+        {m: {"jid": INFLIGHT, "return": OK_STATES, "retcode": 0}}
+        if arg == ["turnup_jobs", INFLIGHT]
+        else {}
+    )
+    t = resume(src, opts, client, run_id)
+    assert client.count("state.highstate", "srv-r2-01") == 0
+    step = t.record["devices"]["srv-r2-01"]["steps"]["highstate"]
+    assert step["result"] is True and step["jid"] == INFLIGHT
+    # every highstate the run publishes asks the minion to keep its return
+    jids = [j for f, _, _, j in client.jobs if f == "state.highstate"]
+    assert jids and all(client.returners[j] == "turnup_jobs" for j in jids)
+
+
+def test_resume_waits_for_a_highstate_still_running(src, opts, run_id):
+    client = FakeClient()
+    looks = []
+
+    def find_job(minion, arg):
+        looks.append(arg)
+        return {"jid": INFLIGHT, "fun": "state.highstate"} if len(looks) < 3 else {}
+
+    client.minion_side["saltutil.find_job"] = find_job
+    t = resume(
+        src,
+        opts,
+        client,
+        run_id,
+        lookup=lambda jid: {"srv-r2-01": OK_STATES} if len(looks) >= 3 else {},
+    )
+    assert len(looks) == 3 and client.count("state.highstate", "srv-r2-01") == 0
+    assert t.record["devices"]["srv-r2-01"]["steps"]["highstate"]["result"] is True
+
+
+def test_resume_never_reapplies_a_published_job_no_cache_knows(src, opts, run_id):
+    client = FakeClient()
+    t = resume(src, opts, client, run_id, published=True, stops=True)
+    dev = t.record["devices"]["srv-r2-01"]
+    assert client.count("state.highstate", "srv-r2-01") == 0
+    assert dev["failed_step"] == "highstate" and INFLIGHT in dev["error"]
+    assert "no cache knows how it ended" in dev["error"] and "not applied again" in dev["error"]
+    assert status(src, "srv-r2-01") == "failed"
+
+
+def test_resume_runs_a_recorded_job_the_master_never_published(src, opts, run_id):
+    client = FakeClient()
+    t = resume(src, opts, client, run_id, published=False)
+    assert client.count("state.highstate", "srv-r2-01") == 1
+    assert t.record["devices"]["srv-r2-01"]["steps"]["highstate"]["result"] is True
+    assert any("never published" in h["event"] for h in t.record["history"])
+
+
+def test_resume_without_the_returner_on_the_minion_never_reapplies(src, opts, run_id):
+    client = FakeClient()
+    client.minion_side["ret.get_jid"] = lambda m, arg: "'turnup_jobs.get_jid' is not available."
+    t = resume(src, opts, client, run_id, published=False, stops=True)
+    assert client.count("state.highstate", "srv-r2-01") == 0
+    assert t.record["devices"]["srv-r2-01"]["failed_step"] == "highstate"
+
+
+def test_a_silent_minion_after_the_restart_fails_without_waiting_for_job_timeout(src, opts, run_id):
+    client = FakeClient(silent={"srv-r2-01"})
+    t = resume(src, opts, client, run_id, stops=True, minion_timeout=0.5)
+    dev = t.record["devices"]["srv-r2-01"]
+    assert dev["failed_step"] == "highstate" and "did not answer within" in dev["error"]
+
+
+def test_the_jid_is_recorded_before_the_job_is_published(src, opts):
+    store = rec.Store(opts)
+    seen = []
+
+    class Watching(FakeClient):
+        def run_job(self, tgt, fun, *args, **kwargs):
+            pub = super().run_job(tgt, fun, *args, **kwargs)
+            if fun == "state.highstate":  # what a master dying right now would leave
+                devices = store.get(t.record["id"])["devices"]
+                names = [n for n, d in devices.items() if d.get("minion") in tgt]
+                steps_ = [devices[n]["steps"].get("highstate") or {} for n in names]
+                seen.append(bool(names) and all(s.get("jid") == pub["jid"] for s in steps_))
+            return pub
+
+    t = turnup(src, opts, Watching())
+    state, failed = run_all(t)
+    assert state == "done" and not failed
+    assert seen and all(seen)
 
 
 def test_test_mode_predicts_and_writes_nothing(src, opts):
