@@ -75,7 +75,7 @@ class LabNames:
         return self.sub(f"{device}.lab1.example.net")
 
     def sub(self, value):
-        """``value`` (str, or list/tuple/dict of them, keys included) with lab1 names rewritten."""
+        """``value`` (str, or list/tuple/set/dict of them, keys included) with lab1 names rewritten."""
         if not self.run:
             return value
         if isinstance(value, str):
@@ -86,6 +86,8 @@ class LabNames:
             return [self.sub(v) for v in value]
         if isinstance(value, tuple):
             return tuple(self.sub(v) for v in value)
+        if isinstance(value, (set, frozenset)):
+            return type(value)(self.sub(v) for v in value)
         return value
 
     def _sub_str(self, text):
