@@ -286,6 +286,42 @@ def salt_factories_config(tmp_path_factory):
     return {"root_dir": tmp_path_factory.getbasetemp() / "sf"}
 
 
+#: a daemon id longer than this gets a short root dir (``d<n>``) instead of ``<sf>/<id>``
+DAEMON_DIR_ID_MAX = 26
+_DAEMON_DIRS = {"n": 0}
+
+
+def _short_daemon_root_dirs():
+    """
+    salt-factories puts a daemon under ``<sf>/<daemon id>``, and Salt keeps its Unix sockets
+    under that root (``sock_dir`` is always inside ``root_dir``): with the run-unique ids of a
+    live lab copy (``srv-r1-01-03156a.lab1-03156a.example.net``) the minion's event sockets
+    passed the 107-byte AF_UNIX limit, its returns never reached the master and the
+    orchestration waited for them until the test timed out. Long ids get ``<sf>/d<n>``.
+    """
+    from saltfactories.manager import FactoriesManager  # noqa: PLC0415
+
+    original = FactoriesManager.get_root_dir_for_daemon
+    if getattr(original, "_turnup_short", False):
+        return
+
+    def get_root_dir_for_daemon(self, daemon_id, defaults=None, factory_class=None):
+        if (defaults and "root_dir" in defaults) or len(daemon_id) <= DAEMON_DIR_ID_MAX:
+            return original(self, daemon_id, defaults=defaults, factory_class=factory_class)
+        while True:
+            _DAEMON_DIRS["n"] += 1
+            root_dir = self.root_dir / f"d{_DAEMON_DIRS['n']}"
+            if not root_dir.exists():
+                root_dir.mkdir(parents=True)
+                return root_dir
+
+    get_root_dir_for_daemon._turnup_short = True
+    FactoriesManager.get_root_dir_for_daemon = get_root_dir_for_daemon
+
+
+_short_daemon_root_dirs()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionstart(session):
     """salt-factories' log server listens on 127.0.0.1, not 0.0.0.0 (loopback only)."""
