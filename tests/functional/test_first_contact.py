@@ -11,6 +11,7 @@ import pytest
 import salt.loader
 from salt.exceptions import SaltInvocationError
 
+from salt_ext.utils.netbox import NetBoxClient, load_config
 from tests.functional.test_hardware import box_settings, loaders
 from tests.functional.test_netbox_mod import minion_opts
 from tests.support.saltenv import STATES_ROOT
@@ -125,37 +126,66 @@ def test_hwgen_sls_of_a_simulated_box_without_root_writes_nothing(tmp_path):
     assert any("would write the host's real /etc" in line for line in ret), ret
 
 
+@pytest.mark.live_capable
 def test_demo_turnup_example_leaves_netbox_consistent(fresh_netbox, tmp_path):
     """The demo applies netbox_examples.turnup on minion srv-r1-01 for ANOTHER device
     (srv-r2-09): that device must not get srv-r1-01's minion_id (srv-r1-01's netbox.device then
     returned srv-r2-09, and netbox.sync_inventory failed with a serial conflict)."""
+    lab = fresh_netbox.lab
+    box, demo = lab.name("srv-r1-01"), lab.name(DEMO)
+    # the example's site, address, uplink and MAC in this lab (lab1's own on the stand-in); the
+    # MAC run-unique on a real NetBox (the state moves a MAC it finds on one other interface)
+    example = {
+        "device": demo,
+        "site": lab.site,
+        "address": lab.ip("10.10.2.21/24"),
+        "uplink": f"{lab.name('tor1-r2')}:Ethernet21",
+        "mac": f"02:{lab.run[0:2]}:{lab.run[2:4]}:{lab.run[4:6]}:02:21" if lab.run else None,
+    }
+    pillar = {"netbox_example": {k: v for k, v in example.items() if v is not None}}
+    client = NetBoxClient(
+        load_config({"netbox": {"url": fresh_netbox.url, "token": fresh_netbox.token}})
+    )
+    tag_existed = client.find("extras.tags", slug=EXAMPLE_TAG) is not None
+    try:
+        _apply_the_demo_example(fresh_netbox, tmp_path, box, demo, pillar)
+    finally:
+        # the tag the example creates: NetBox-wide, outside the lab copy
+        tag = None if tag_existed else client.find("extras.tags", slug=EXAMPLE_TAG)
+        if tag is not None:
+            client.delete("extras.tags", tag["id"])
+
+
+def _apply_the_demo_example(target, tmp_path, box, demo, pillar):
     (tmp_path / "pillar").mkdir()
     opts = minion_opts(
-        fresh_netbox,
+        target,
         tmp_path / "cache",
-        "srv-r1-01",
+        box,
         file_roots={"base": [str(STATES_ROOT)]},
         pillar_roots={"base": [str(tmp_path / "pillar")]},
         state_events=False,
     )
     opts["pillar"] = {}
     mods = _mods(opts)
-    ret = mods["state.sls"]("netbox_examples.turnup", pillar={"netbox_example": {"device": DEMO}})
+    ret = mods["state.sls"]("netbox_examples.turnup", pillar=pillar)
     assert isinstance(ret, dict) and all(s["result"] is True for s in ret.values()), ret
     mods = _mods(opts)
-    assert mods["netbox.device"]()["name"] == "srv-r1-01"
-    declared = mods["netbox.device"](DEMO)
-    assert declared["custom_fields"]["minion_id"] == DEMO
-    owners = mods["netbox.filter"]("dcim.devices", cf_minion_id="srv-r1-01")
-    assert [d["name"] for d in owners] in ([], ["srv-r1-01"])
+    assert mods["netbox.device"]()["name"] == box
+    declared = mods["netbox.device"](demo)
+    assert declared["custom_fields"]["minion_id"] == demo
+    owners = mods["netbox.filter"]("dcim.devices", cf_minion_id=box)
+    assert [d["name"] for d in owners] in ([], [box])
     # the demo applies it twice: the second run changes nothing
     mods = _mods(opts)
-    again = mods["state.sls"]("netbox_examples.turnup", pillar={"netbox_example": {"device": DEMO}})
+    again = mods["state.sls"]("netbox_examples.turnup", pillar=pillar)
     assert all(s["result"] is True for s in again.values()), again
     assert [k for k, s in again.items() if s["changes"]] == [], "second run changes nothing"
 
 
 DEMO = "srv-r2-09"
+#: the tag netbox_examples.turnup creates
+EXAMPLE_TAG = "turnup-example"
 
 
 def _mods(opts):

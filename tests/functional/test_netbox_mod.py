@@ -515,16 +515,27 @@ def test_sync_inventory_assigns_an_unassigned_mac_object_instead_of_duplicating_
     assert again["changes"] == {} and writes(target) == before
 
 
+@pytest.mark.live_capable
 def test_compat_create_functions(nb):
-    L = nb[0].lab.sub
-    _, mods = nb
-    assert mods["netbox.create_manufacturer"]("Quanta")["dcim"]["manufacturers"]["slug"] == "quanta"
-    assert mods["netbox.create_manufacturer"]("Quanta") == {}
-    made = mods["netbox.create_device_type"]("D52B-1U", "Quanta")
-    assert made["dcim"]["device-types"]["slug"] == "d52b-1u"
-    created = mods["netbox.create_device"](
-        L("srv-r2-09"), "edge-server", "D52B-1U", "Quanta", L("lab1")
-    )
+    target, mods = nb
+    lab = target.lab
+    L = lab.sub
+    # a manufacturer and a device type of the test's own (run-unique on a real NetBox: NetBox-wide
+    # objects outside the lab copy), removed below with the device made of them
+    vendor, model = lab.unique("Quanta"), lab.unique("D52B-1U")
+    try:
+        made = mods["netbox.create_manufacturer"](vendor)
+        assert made["dcim"]["manufacturers"]["slug"] == vendor.lower()
+        assert mods["netbox.create_manufacturer"](vendor) == {}
+        made = mods["netbox.create_device_type"](model, vendor)
+        assert made["dcim"]["device-types"]["slug"] == model.lower()
+        _compat_create_device(mods, L, model, vendor)
+    finally:
+        _remove_compat_objects(target, L("srv-r2-09"), model, vendor)
+
+
+def _compat_create_device(mods, L, model, vendor):
+    created = mods["netbox.create_device"](L("srv-r2-09"), "edge-server", model, vendor, L("lab1"))
     assert created["dcim"]["devices"]["name"] == L("srv-r2-09")
     ret = mods["netbox.create_interface"](L("srv-r2-09"), "bond0", lag=True)
     (payload,) = ret["dcim"]["interfaces"].values()
@@ -555,6 +566,24 @@ def test_compat_create_functions(nb):
     assert next(iter(lagged["dcim"]["interfaces"].values()))["type"]["value"] == "lag"
     gone = mods["netbox.delete_interface"](L("srv-r2-09"), "eno1")
     assert list(gone["DELETE"]["dcim"]["interfaces"].values()) == ["eno1"]
+
+
+def _remove_compat_objects(target, device, model, vendor):
+    """The device (in the lab copy) with its components, then the device type and manufacturer it
+    was made of (NetBox keeps a device type in use)."""
+    client = NetBoxClient(load_config({"netbox": {"url": target.url, "token": target.token}}))
+    dev = client.find("dcim.devices", name=device)
+    if dev is not None:
+        for endpoint in ("ipam.ip-addresses", "dcim.mac-addresses", "dcim.interfaces"):
+            for obj in client.list(endpoint, {"device_id": dev["id"]}):
+                client.delete(endpoint, obj["id"])
+        client.delete("dcim.devices", dev["id"])
+    dtype = client.find("dcim.device-types", model=model)
+    if dtype is not None:
+        client.delete("dcim.device-types", dtype["id"])
+    mfr = client.find("dcim.manufacturers", name=vendor)
+    if mfr is not None:
+        client.delete("dcim.manufacturers", mfr["id"])
 
 
 class SchemaCheckingSource:

@@ -186,16 +186,18 @@ def test_delete_during_a_paginated_fetch_does_not_lose_other_objects(tmp_path, f
     assert skipped_obj["name"] in interface_names(pillar)
 
 
+@pytest.mark.live_capable
 @pytest.mark.parametrize("changes", [3, 4])
 def test_more_changes_than_changelog_max_is_a_full_fetch(tmp_path, fresh_netbox, changes):
+    box = fresh_netbox.lab.name("srv-r1-01")
     opts = master_opts(tmp_path, fresh_netbox, changelog_max=3)
-    compile_pillar(opts, "srv-r1-01")
+    compile_pillar(opts, box)
     client = test_pillar.fresh_netbox_client(fresh_netbox)
-    dev = client.find("dcim.devices", name="srv-r1-01")
+    dev = client.find("dcim.devices", name=box)
     for n in range(changes):
         client.update("dcim.devices", dev["id"], {"serial": f"S-{n}"})
     expire_all(opts)
-    pillar = compile_pillar(opts, "srv-r1-01")
+    pillar = compile_pillar(opts, box)
     assert pillar["netbox"]["serial"] == f"S-{changes - 1}"
     (record,) = site_records(opts).values()
     assert record["last_fetch"]["mode"] == ("incremental" if changes <= 3 else "full")
@@ -247,36 +249,48 @@ def _stale_worker(opts, minion_id, queue, refreshing):
     queue.put((minion_id, (pillar.get("_errors"), pillar["netbox"]["_meta"]["stale"])))
 
 
+@pytest.mark.live_capable
 def test_minion_id_matching_two_devices_is_an_error(tmp_path, fresh_netbox):
+    lab = fresh_netbox.lab
+    box = lab.name("srv-r1-01")
+    slug = lab.unique("ams01")  # a site of the test's own, outside the lab copy: removed below
     client = test_pillar.fresh_netbox_client(fresh_netbox)
-    dev = client.find("dcim.devices", name="srv-r1-01")
-    ams = client.create("dcim.sites", {"name": "AMS01", "slug": "ams01", "status": "active"})
-    twin = client.create(
-        "dcim.devices",
-        {
-            "name": "srv-r1-01",
-            "site": ams["id"],
-            "role": dev["role"]["id"],
-            "device_type": dev["device_type"]["id"],
-            "status": "planned",
-        },
-    )
-    pillar = compile_pillar(master_opts(tmp_path, fresh_netbox), "srv-r1-01")
-    assert "netbox" not in pillar
-    (error,) = [e for e in pillar["_errors"] if "srv-r1-01" in e]
-    assert "matches 2 NetBox nodes" in error and str(twin["id"]) in error and "ams01" in error
+    dev = client.find("dcim.devices", name=box)
+    ams = client.create("dcim.sites", {"name": slug.upper(), "slug": slug, "status": "active"})
+    twin = None
+    try:
+        twin = client.create(
+            "dcim.devices",
+            {
+                "name": box,
+                "site": ams["id"],
+                "role": dev["role"]["id"],
+                "device_type": dev["device_type"]["id"],
+                "status": "planned",
+            },
+        )
+        pillar = compile_pillar(master_opts(tmp_path, fresh_netbox), box)
+        assert "netbox" not in pillar
+        (error,) = [e for e in pillar["_errors"] if box in e]
+        assert "matches 2 NetBox nodes" in error and str(twin["id"]) in error and slug in error
+    finally:
+        if twin is not None:
+            client.delete("dcim.devices", twin["id"])
+        client.delete("dcim.sites", ams["id"])
 
 
+@pytest.mark.live_capable
 def test_renamed_device_no_longer_serves_its_old_minion(tmp_path, fresh_netbox):
+    box, renamed = fresh_netbox.lab.name("srv-r2-05"), fresh_netbox.lab.name("srv-r2-05-new")
     opts = master_opts(tmp_path, fresh_netbox, identity=["name"], on_unknown="error")
-    assert compile_pillar(opts, "srv-r2-05")["netbox"]["name"] == "srv-r2-05"
+    assert compile_pillar(opts, box)["netbox"]["name"] == box
     client = test_pillar.fresh_netbox_client(fresh_netbox)
-    dev = client.find("dcim.devices", name="srv-r2-05")
-    client.update("dcim.devices", dev["id"], {"name": "srv-r2-05-new"})
+    dev = client.find("dcim.devices", name=box)
+    client.update("dcim.devices", dev["id"], {"name": renamed})
     expire_all(opts)
-    old = compile_pillar(opts, "srv-r2-05")
+    old = compile_pillar(opts, box)
     assert "netbox" not in old and any("not in NetBox" in e for e in old["_errors"])
-    new = compile_pillar(opts, "srv-r2-05-new")["netbox"]
+    new = compile_pillar(opts, renamed)["netbox"]
     assert new["id"] == dev["id"] and new["_meta"]["stale"] is False
 
 

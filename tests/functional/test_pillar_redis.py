@@ -14,7 +14,7 @@ import redis
 
 from salt_ext.utils.pillar.cache import forget_memory
 from salt_ext.utils.pillar.engine import forget_engines
-from tests.functional.test_pillar import compile_pairs, lab1_names, master_opts, requests_by_path
+from tests.functional.test_pillar import compile_pairs, lab1_names, master_opts
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -81,40 +81,39 @@ def redis_master(tmp_path, target, name, port):
     return opts
 
 
+@pytest.mark.live_capable
 def test_two_masters_share_one_site_fetch(tmp_path, fresh_netbox, lab1_snapshot, redis_port):
     redis.Redis(host="127.0.0.1", port=redis_port).flushall()
     forget_memory()
     forget_engines()
-    standin = fresh_netbox.standin
+    lab = fresh_netbox.lab
     master_a = redis_master(tmp_path, fresh_netbox, "master-a", redis_port)
     master_b = redis_master(tmp_path, fresh_netbox, "master-b", redis_port)
     assert master_a["cachedir"] != master_b["cachedir"]  # nothing shared on disk
-    minions = lab1_names(lab1_snapshot, 12)
+    minions = lab.sub(lab1_names(lab1_snapshot, 12))
 
-    # baseline: what one minion alone costs one master (localfs cache, nothing cached)
+    # baseline: what one minion alone costs one master (localfs cache, nothing cached); requests
+    # per endpoint as the product's RequestCounter counts them in each worker
     solo = master_opts(tmp_path, fresh_netbox, name="solo")
-    standin.reset_requests()
-    assert compile_pairs([(solo, minions[0])]) == {minions[0]: (None, minions[0])}
-    baseline = requests_by_path(standin)
-    assert baseline["/api/dcim/interfaces/"] == -(-456 // 100)
+    baseline = collections.Counter()
+    assert compile_pairs([(solo, minions[0])], baseline) == {minions[0]: (None, minions[0])}
+    assert baseline["dcim.interfaces"] == -(-456 // 100)
 
-    standin.reset_requests()
     pairs = [(master_a if i % 2 else master_b, m) for i, m in enumerate(minions)]
-    results = compile_pairs(pairs)
+    shared = collections.Counter()
+    results = compile_pairs(pairs, shared)
     assert results == {m: (None, m) for m in minions}
-    shared = requests_by_path(standin)
     # two masters, twelve minions: exactly the requests of one minion on one master
     assert shared == baseline
     # one fetch for both masters: every endpoint's pages read once
-    assert shared["/api/dcim/sites/"] == 1
-    assert shared["/api/dcim/interfaces/"] == -(-456 // 100)
-    assert shared["/api/dcim/cables/"] == 1
+    assert shared["dcim.sites"] == 1
+    assert shared["dcim.interfaces"] == -(-456 // 100)
+    assert shared["dcim.cables"] == 1
     assert all(
         n == 1
-        for path, n in shared.items()
-        if path != "/api/dcim/interfaces/"
-        and path
-        not in ("/api/dcim/mac-addresses/", "/api/core/object-changes/", "/api/dcim/devices/")
+        for endpoint, n in shared.items()
+        if endpoint
+        not in ("dcim.interfaces", "dcim.mac-addresses", "core.object-changes", "dcim.devices")
     )
 
     # the records are in Redis (one hash per bank), not in either master's cachedir
@@ -125,8 +124,9 @@ def test_two_masters_share_one_site_fetch(tmp_path, fresh_netbox, lab1_snapshot,
     assert not list((tmp_path / "master-a" / "cache").glob("netbox_pillar/*/*.p"))
 
     # a third master on the same Redis compiles without asking NetBox at all
-    standin.reset_requests()
     master_c = redis_master(tmp_path, fresh_netbox, "master-c", redis_port)
-    results = compile_pairs([(master_c, "srv-r2-01")])
-    assert results == {"srv-r2-01": (None, "srv-r2-01")}
-    assert collections.Counter(requests_by_path(standin)) == collections.Counter()
+    third = collections.Counter()
+    box = lab.name("srv-r2-01")
+    results = compile_pairs([(master_c, box)], third)
+    assert results == {box: (None, box)}
+    assert third == collections.Counter()
