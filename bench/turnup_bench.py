@@ -288,11 +288,11 @@ class Bench:
             (s for s in states.values() if isinstance(s, dict)),
             key=lambda s: s.get("__run_num__", 0),
         )
+        durations = {}
         for state in steps:
-            log(
-                f"  {state.get('__id__', '?'):<24} {float(state.get('duration') or 0) / 1000:7.1f} s"
-            )
-        return elapsed, failed
+            durations[state.get("__id__", "?")] = float(state.get("duration") or 0) / 1000
+            log(f"  {state.get('__id__', '?'):<24} {durations[state.get('__id__', '?')]:7.1f} s")
+        return elapsed, failed, durations
 
     def statuses(self):
         devs = client_of(self.standin).list("dcim.devices", {"site_id": self.site["site_id"]})
@@ -344,13 +344,23 @@ def main(argv=None):
         bare = bench.bare(waves, plan)
         log(f"bare salt -L ... state.apply, wave by wave: {bare:.1f} s")
         bench.reset_roots()
-        orch, failed = bench.orchestrate(args.batch)
+        orch, failed, durations = bench.orchestrate(args.batch)
         statuses = bench.statuses()
         log(f"salt-run state.orchestrate orch.rack_turnup:  {orch:.1f} s  (NetBox: {statuses})")
         if failed or statuses.get("active", 0) != args.minions:
             log(f"turnup_bench: the orchestration did not take every box to active: {failed}")
             return 1
         ratio = orch / bare
+        waves = durations.get("turnup-highstate", 0.0)
+        extra = {k: v for k, v in durations.items() if k != "turnup-highstate" and v >= 0.05}
+        log(
+            f"the orchestration's highstate waves: {waves:.1f} s ({waves / bare:.2f} x bare); "
+            f"its other steps: {sum(extra.values()):.1f} s, of which "
+            + ", ".join(
+                f"{k.removeprefix('turnup-')} {v:.1f} s"
+                for k, v in sorted(extra.items(), key=lambda kv: -kv[1])[:4]
+            )
+        )
         log(f"overhead ratio (orchestration / bare): {ratio:.2f} (target <= 1.10)")
         log(f"turnup_bench: minions={args.minions} overhead_ratio={ratio:.2f}")
         return 0
