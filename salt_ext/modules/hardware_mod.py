@@ -230,7 +230,7 @@ def profile(generation=None):
     return _profile(generation, _netbox)
 
 
-def validate(device=None, generation=None, simulate=None, services=False):
+def validate(device=None, generation=None, simulate=None, services=False, with_inventory=False):
     """
     Check this box against NetBox and its generation profile. Returns
     ``{passed, generation, device, checks: [{name, expected, actual, ok, severity, comment}],
@@ -251,6 +251,10 @@ def validate(device=None, generation=None, simulate=None, services=False):
         Also check that the services the profile requires (``services:``) run and are enabled
         (``services.<name>`` checks; Salt's ``service`` module, or the simulation's services on
         a simulated box). The turn-up post-check passes it, after the highstate.
+    with_inventory
+        Also return the inventory the box was checked with (``inventory``, as
+        :py:func:`inventory` returns it): the turn-up writes it to NetBox from the master
+        instead of collecting it again.
 
     CLI Example:
 
@@ -259,6 +263,7 @@ def validate(device=None, generation=None, simulate=None, services=False):
         salt '*' hardware.validate
         salt-call hardware.validate generation=gen11
         salt '*' hardware.validate services=True
+        salt '*' hardware.validate with_inventory=True
     """
     netbox = _netbox(device)
     prof = _profile(generation, netbox)
@@ -281,6 +286,8 @@ def validate(device=None, generation=None, simulate=None, services=False):
     report["netbox_source"] = netbox["source"]
     _mark_stale_netbox(report, netbox)
     report["text"] = hwvalidate.format_report(report)
+    if with_inventory:
+        report["inventory"] = data
     return report
 
 

@@ -60,7 +60,7 @@ turnup-wait_minions:
     - require:
       - turnup: turnup-network
 
-# saltutil.sync_all on the minions
+# saltutil.sync_all on the minions, of the custom module types the master or the minion holds
 turnup-sync_all:
   turnup.step:
     - name: sync_all
@@ -69,7 +69,8 @@ turnup-sync_all:
     - require:
       - turnup: turnup-wait_minions
 
-# hardware.validate: generation profile and NetBox (serial, MACs, cabling by LLDP)
+# hardware.validate: generation profile and NetBox (serial, MACs, cabling by LLDP); the
+# inventory each box was checked with is kept for sync_inventory
 turnup-validate:
   turnup.step:
     - name: validate
@@ -78,7 +79,7 @@ turnup-validate:
     - require:
       - turnup: turnup-sync_all
 
-# netbox.sync_inventory: serial, MACs, inventory items into NetBox
+# netbox.sync_inventory: serial, MACs, inventory items into NetBox, written from the master
 turnup-sync_inventory:
   turnup.step:
     - name: sync_inventory

@@ -14,6 +14,9 @@ from salt.exceptions import SaltInvocationError, SaltRunnerError
 
 RUNS = "turnup/runs"
 LOCKS = "turnup/locks"
+#: the hardware inventory each server's validate job collected, per run (``<bank>/<run>``, key:
+#: device name): the sync_inventory step writes it to NetBox from the master
+INVENTORY = "turnup/inventory"
 STATES = ("running", "done", "stopped", "aborted")
 FINISHED = ("done", "aborted")
 
@@ -78,6 +81,15 @@ class Store:
 
     def list(self):
         return sorted(self.cache.list(RUNS) or [])
+
+    def keep_inventory(self, run_id, name, inventory):
+        self.cache.store(f"{INVENTORY}/{run_id}", name, inventory)
+
+    def inventory(self, run_id, name):
+        return self.cache.fetch(f"{INVENTORY}/{run_id}", name) or None
+
+    def drop_inventory(self, run_id):
+        self.cache.flush(f"{INVENTORY}/{run_id}")
 
     def runs_of(self, site, rack):
         prefix = f"{site}-{rack}-"

@@ -11,17 +11,21 @@ returns the changes it would make.
 """
 
 import logging
+import os
 import time
 
 import salt.utils.jid
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import SaltException, SaltInvocationError
 
+from salt_ext.utils.netbox import NetBoxError
 from salt_ext.utils.netbox_ops import ops
+from salt_ext.utils.netbox_ops import sync as nbsync
 from salt_ext.utils.netbox_ops.diff import simplify
 from salt_ext.utils.turnup import inflight, jobs, network
 from salt_ext.utils.turnup import plan as planner
 from salt_ext.utils.turnup import postcheck
 from salt_ext.utils.turnup import record as rec
+from salt_ext.utils.turnup import sync as tsync
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,8 @@ class Turnup:
     ``client``: a LocalClient (or anything with ``run_job``/``get_iter_returns``/``cmd``);
     ``lookup_jid``: ``jid -> {minion: return}`` from the master's job cache; ``lookup_load``:
     ``jid -> bool``, the master's job cache has the job (it was published); ``jid``: the job
-    running the step (named in journal entries).
+    running the step (named in journal entries); ``module_forms``: ``() -> [types]``, the custom
+    module types of the master's file server (:func:`sync.master_forms`).
     """
 
     def __init__(  # noqa: PLR0913
@@ -79,6 +84,7 @@ class Turnup:
         jid=None,
         test=False,
         who=None,
+        module_forms=None,
     ):
         self.src = src
         self.store = store
@@ -90,8 +96,10 @@ class Turnup:
         self.jid = jid
         self.test = bool(test)
         self.who = who
+        self.module_forms = module_forms or (lambda: tsync.master_forms(self.store.opts))
         self.record = None
         self.changes = {}
+        self._master = master_incarnation(getattr(store, "opts", None))
 
     # -- record ---------------------------------------------------------------------------------
     def save(self):
@@ -315,6 +323,28 @@ class Turnup:
                 return answered
             time.sleep(2)
 
+    def seen(self, minions):
+        """
+        Note ``minions`` as connected to this master: they answered a ping or returned a job
+        since it started (kept in the record: a later step, or a resume on the same master, need
+        not ask them again).
+        """
+        if self.test or self._master is None or not minions:
+            return
+        reach = self.record.setdefault("reachable", {})
+        if reach.get("master") != self._master:
+            reach.clear()
+            reach.update(master=self._master, minions=[])
+        reach["minions"] = sorted(set(reach["minions"]) | set(minions))
+
+    def unseen(self, minions):
+        """The minions of ``minions`` not seen connected to this master's present run."""
+        reach = (self.record or {}).get("reachable") or {}
+        if self._master is None or reach.get("master") != self._master:
+            return list(minions)
+        known = set(reach.get("minions") or ())
+        return [m for m in minions if m not in known]
+
     def wait_minions(self):
         names = self.todo("wait_minions")
         if not names:
@@ -323,6 +353,7 @@ class Turnup:
         want = self.minions(names)
         started = rec.now()
         answered = self.ping(list(want), 5 if self.test else timeout)
+        self.seen(answered)
         for minion, name in want.items():
             if minion in answered:
                 self._event(name, "wait_minions", True, started, comment="minion answers")
@@ -341,18 +372,28 @@ class Turnup:
         self.save()
         self.check_threshold("wait_minions")
 
-    def run_job(self, step, names, fun, judge, arg=(), kwarg=None, timeout=None):  # noqa: PLR0917
+    # pylint: disable-next=too-many-arguments
+    def run_job(  # noqa: PLR0913, PLR0917
+        self, step, names, fun, judge, arg=(), kwarg=None, timeout=None, keep=None
+    ):
         """
         Run ``fun`` on the minions of ``names`` as one job, record its jid for every device
-        before waiting, judge each return (``judge(ret) -> (ok, comment)``) and fail the others.
+        before waiting, judge each return (``judge(ret) -> (ok, comment)``) and fail the others;
+        ``keep(name, ret)`` is called with each return judged ok.
         """
         if not names:
             return {}
         timeout = timeout or float(self.options()["job_timeout"])
         want = self.minions(names)
         started = rec.now()
-        # after a master restart minions reconnect in their own time: wait (bounded) for them
-        answered = self.ping(list(want), float(self.options()["minion_timeout"]))
+        # after a master restart minions reconnect in their own time: wait (bounded) for them.
+        # Minions that answered this master during the run are not asked again: a ping of a
+        # rack's minions is a job on every one of them (seconds on a loaded master)
+        ask = self.unseen(list(want))
+        answered = set(want) - set(ask)
+        if ask:
+            answered |= self.ping(ask, float(self.options()["minion_timeout"]))
+            self.seen(answered)
         for minion in [m for m in want if m not in answered]:
             name = want.pop(minion)
             self._event(name, step, False, started, comment="minion does not answer")
@@ -392,7 +433,7 @@ class Turnup:
             self.save()
         jid = published
         returns = self.collect(jid, list(want), timeout)
-        return self.judge_returns(step, want, jid, returns, judge, started)
+        return self.judge_returns(step, want, jid, returns, judge, started, keep=keep)
 
     def collect(self, jid, minions, timeout):
         returns = {}
@@ -408,8 +449,12 @@ class Turnup:
                 break
         return returns
 
-    def judge_returns(self, step, want, jid, returns, judge, started):  # noqa: PLR0917
+    # pylint: disable-next=too-many-arguments
+    def judge_returns(  # noqa: PLR0913, PLR0917
+        self, step, want, jid, returns, judge, started, keep=None
+    ):
         results = {}
+        self.seen([m for m in want if m in returns])
         for minion, name in want.items():
             data = returns.get(minion)
             if data is None:
@@ -421,6 +466,8 @@ class Turnup:
                 if ok and retcode not in (0, None) and step != "highstate":
                     ok, comment = False, f"retcode {retcode}: {value}"
             results[name] = ok
+            if ok and keep is not None:
+                keep(name, value)
             if ok:
                 self._event(name, step, True, started, comment=comment, jid=jid)
             else:
@@ -437,14 +484,23 @@ class Turnup:
         return results
 
     def sync_all(self):
+        """``saltutil.sync_all`` of the custom module types there are (:mod:`sync`)."""
         names = self.todo("sync_all")
+        forms = self.module_forms() if names else []
 
         def judge(ret):
-            if isinstance(ret, dict):
-                return True, "modules synced"
-            return False, f"saltutil.sync_all failed: {ret}"
+            if not isinstance(ret, dict) or "synced" not in ret:
+                return False, f"turnup.sync_all failed: {ret}"
+            synced = ", ".join(f"{k}: {', '.join(v)}" for k, v in sorted(ret["synced"].items()))
+            return True, (
+                (f"synced {synced}" if synced else "custom modules up to date")
+                + f" ({len(ret['checked'])} type(s) checked"
+                + (", pillar refreshed)" if ret.get("refreshed") else ")")
+            )
 
-        self.run_job("sync_all", names, "saltutil.sync_all", judge, timeout=300)
+        self.run_job(
+            "sync_all", names, "turnup.sync_all", judge, kwarg={"forms": forms}, timeout=300
+        )
         self.check_threshold("sync_all")
 
     def validate(self):
@@ -457,28 +513,59 @@ class Turnup:
                 return True, ret.get("summary") or "hardware matches NetBox and its profile"
             return False, _failed_checks(ret)
 
-        self.run_job("validate", names, "hardware.validate", judge, timeout=300)
+        def keep(name, ret):  # the inventory the box was checked with: sync_inventory's
+            if not self.test and isinstance(ret.get("inventory"), dict):
+                self.store.keep_inventory(self.record["id"], name, ret["inventory"])
+
+        self.run_job(
+            "validate",
+            names,
+            "hardware.validate",
+            judge,
+            kwarg={} if self.test else {"with_inventory": True},
+            timeout=300,
+            keep=keep,
+        )
         self.check_threshold("validate")
 
     def sync_inventory(self):
+        """
+        The inventory each server's validate job returned, written to NetBox from the master
+        (serial, MACs, inventory items; a journal entry naming this job): no second job on the
+        minions. A server whose inventory is not kept (a prediction, a run validated before
+        the inventory was kept) runs ``netbox.sync_inventory`` on its minion instead.
+        """
         names = self.todo("sync_inventory")
-
-        def judge(ret):
-            if not isinstance(ret, dict) or "conflicts" not in ret:
-                return False, f"netbox.sync_inventory could not run: {ret}"
-            if ret["conflicts"]:
-                return False, "inventory conflicts with NetBox: " + "; ".join(
-                    str(c) for c in ret["conflicts"]
-                )
-            return True, (
-                f"{len(ret.get('changes') or {})} kind(s) of change"
-                if ret.get("changes")
-                else "NetBox already up to date"
-            )
-
-        kwarg = {"test": True} if self.test else {}
-        self.run_job("sync_inventory", names, "netbox.sync_inventory", judge, kwarg=kwarg)
+        kept = {}
+        if not self.test:
+            for name in names:
+                inventory = self.store.inventory(self.record["id"], name)
+                if inventory is not None:
+                    kept[name] = inventory
+        for name, inventory in kept.items():
+            self.sync_kept_inventory(name, inventory)
+        self.minion_sync_inventory([n for n in names if n not in kept])
         self.check_threshold("sync_inventory")
+
+    def sync_kept_inventory(self, name, inventory):
+        started = rec.now()
+        try:
+            dev = self.src.get("dcim.devices", self.record["plan"]["devices"][name]["id"])
+            ret = nbsync.sync_inventory(self.src, dev, inventory, jid=self.jid, who=self.who)
+        except (NetBoxError, SaltException) as err:
+            # NetBox refused or failed for this server: it fails, the others go on
+            ret = f"{type(err).__name__}: {err}"
+        ok, comment = _judge_inventory(ret)
+        self._event(name, "sync_inventory", ok, started, comment=comment, jid=self.jid)
+        if not ok:
+            self.fail(name, "sync_inventory", comment, jid=self.jid)
+        self.save()
+
+    def minion_sync_inventory(self, names):
+        kwarg = {"test": True} if self.test else {}
+        self.run_job(
+            "sync_inventory", names, "netbox.sync_inventory", _judge_inventory, kwarg=kwarg
+        )
 
     def postcheck(self):
         postcheck.run(self)  # cabling by LLDP, the profile's required services (postcheck.py)
@@ -563,6 +650,8 @@ class Turnup:
         if state == "done" and self.record["state"] in ("stopped", "aborted"):
             state = self.record["state"]
         if not self.test:
+            if state in rec.FINISHED:  # a stopped run keeps it for its resume
+                self.store.drop_inventory(self.record["id"])
             self.record["state"] = state
             self.record["finished"] = rec.now()
             self.record["history"].append({"at": rec.now(), "event": f"finished: {state}"})
@@ -570,6 +659,37 @@ class Turnup:
             self.store.release(self.record["site"], self.record["rack"], self.record["id"])
         self.bus.done(self.record["id"], state, failed)
         return state, failed
+
+
+def master_incarnation(opts):
+    """
+    This master's present incarnation: its pidfile's pid and write time (a restarted master
+    rewrites it), or None when unknown (then every minion job is preceded by a ping).
+    """
+    path = (opts or {}).get("pidfile")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            pid = handle.read().strip()
+        return f"{pid}@{os.stat(path).st_mtime_ns}" if pid else None
+    except (OSError, ValueError):
+        return None
+
+
+def _judge_inventory(ret):
+    """``(ok, comment)`` of a ``netbox.sync_inventory`` return."""
+    if not isinstance(ret, dict) or "conflicts" not in ret:
+        return False, f"netbox.sync_inventory could not run: {ret}"
+    if ret["conflicts"]:
+        return False, "inventory conflicts with NetBox: " + "; ".join(
+            str(c) for c in ret["conflicts"]
+        )
+    return True, (
+        f"{len(ret.get('changes') or {})} kind(s) of change"
+        if ret.get("changes")
+        else "NetBox already up to date"
+    )
 
 
 def _failed_checks(report):

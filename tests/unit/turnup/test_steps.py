@@ -6,11 +6,13 @@ import itertools
 
 import pytest
 
+from salt_ext.utils.hardware import inventory as hwinv
 from salt_ext.utils.netbox import SnapshotSource
 from salt_ext.utils.netbox_ops.diff import simplify
 from salt_ext.utils.turnup import inflight
 from salt_ext.utils.turnup import record as rec
 from salt_ext.utils.turnup import steps
+from tests.support.lab_boxes import LabBoxes
 from tests.support.saltenv import LAB1_SNAPSHOT
 
 SERVERS = [f"srv-r2-0{i}" for i in range(1, 9)]
@@ -35,6 +37,8 @@ class FakeClient:
             return {"passed": True, "checks": [{"name": "cabling.eno1", "ok": True}], "failed": []}
         if fun == "netbox.sync_inventory":
             return {"changes": {}, "conflicts": []}
+        if fun == "turnup.sync_all":
+            return {"synced": {}, "checked": [], "skipped": ["modules"], "refreshed": False}
         if fun == "state.highstate":
             return {"file_|-a_|-a_|-managed": {"result": True, "changes": {}, "__id__": "a"}}
         return {}
@@ -106,6 +110,7 @@ def turnup(src, opts, client, test=False, lookup=None, *, published=True):  # no
         lookup_load=lambda jid: published,
         jid="20261202999",
         test=test,
+        module_forms=lambda: [],  # the master's file server holds no custom modules
     )
 
 
@@ -387,3 +392,84 @@ def test_abort_stops_before_the_next_batch_with_journal_entries(src, opts):
         j["comments"] for j in src.list("extras.journal-entries", {"assigned_object_id": dev["id"]})
     ]
     assert any("aborted before highstate; left staged" in n for n in notes)
+
+
+class Pinged(FakeClient):
+    """Counts the minions asked test.ping."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pinged = []
+
+    def cmd(self, tgt, fun, arg=(), tgt_type="list", timeout=None, **kw):
+        if fun == "test.ping":
+            self.pinged.extend(tgt)
+        return super().cmd(tgt, fun, arg, tgt_type, timeout, **kw)
+
+
+def test_minions_seen_by_this_master_are_not_pinged_before_each_job(src, opts, tmp_path):
+    pidfile = tmp_path / "salt-master.pid"
+    pidfile.write_text("4242\n")
+    opts = dict(opts, pidfile=str(pidfile))
+    client = Pinged()
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    for name in steps.ORDER[2:-1]:
+        getattr(t, name)()
+    minions = [t.record["devices"][n]["minion"] for n in SERVERS]
+    # wait_minions asked every server once; the jobs after it (sync_all, validate,
+    # sync_inventory, 4 highstate waves, postcheck) asked none again
+    assert sorted(client.pinged) == sorted(minions)
+    assert client.count("state.highstate") == 4
+    assert t.record["reachable"]["master"].startswith("4242@")
+
+    # the master restarts (its pidfile is written anew): every minion is asked again once
+    pidfile.write_text("4343\n")
+    client.pinged.clear()
+    t2 = turnup(src, opts, client)
+    t2.load(run=t.record["id"])
+    t2.record["devices"]["srv-r2-01"]["steps"].pop("postcheck")
+    t2.postcheck()
+    assert client.pinged == [t.record["devices"]["srv-r2-01"]["minion"]]
+
+
+def test_without_a_pidfile_every_job_asks_its_minions_first(src, opts):
+    client = Pinged()
+    run_all(turnup(src, opts, client))
+    # wait_minions, sync_all, validate, sync_inventory, 4 highstate waves, postcheck
+    assert len(client.pinged) == 8 * 4 + 8 + 8
+
+
+def test_the_validate_jobs_inventory_is_written_to_netbox_from_the_master(src, opts):
+    boxes = LabBoxes()
+    r101_serial = next(iter(src.list("dcim.devices", {"name": "srv-r1-01"})))["serial"]
+
+    def validate(minion):
+        name = minion.split(".")[0]
+        # srv-r2-02 reports srv-r1-01's serial: a conflict, nothing written
+        wrong = {"system": {"serial": r101_serial}} if name == "srv-r2-02" else None
+        box = hwinv.simulate(boxes.spec(name, wrong))
+        return {"passed": True, "checks": [], "failed": [], "inventory": box}
+
+    client = FakeClient({"hardware.validate": validate})
+    t = turnup(src, opts, client)
+    run_all(t)
+    assert client.count("netbox.sync_inventory") == 0  # no second job on the minions
+    validate_jobs = [kw for fun, _, kw, _ in client.jobs if fun == "hardware.validate"]
+    assert validate_jobs == [{"with_inventory": True}, {"services": True}]  # validate, postcheck
+    synced = t.record["devices"]["srv-r2-01"]["steps"]["sync_inventory"]
+    assert synced["result"] is True and synced["jid"] == "20261202999"
+    assert "change" in synced["comment"]
+    dev = t.record["devices"]["srv-r2-02"]
+    assert dev["failed_step"] == "sync_inventory" and r101_serial in dev["error"]
+    assert status(src, "srv-r2-02") == "failed" and status(src, "srv-r2-01") == "active"
+    journal = src.list("extras.journal-entries", {"assigned_object_type": "dcim.device"})
+    r201 = next(iter(src.list("dcim.devices", {"name": "srv-r2-01"})))["id"]
+    assert any(
+        j["assigned_object_id"] == r201
+        and "20261202999" in j["comments"]
+        and "inventory" in j["comments"].lower()
+        for j in journal
+    )
+    # the kept inventories go with the finished run
+    assert t.store.inventory(t.record["id"], "srv-r2-01") is None
