@@ -51,9 +51,9 @@ import time
 
 import salt.cache
 import salt.client
+import salt.key
 import salt.loader
 import salt.utils.event
-import salt.wheel
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox_ops import ops
@@ -669,15 +669,19 @@ class SaltEnrolment(Enrolment):
             log.info("turnup.on_boot: %s did not answer yet (%s); asking again", minion, answer)
             time.sleep(2)
 
-    def _wheel(self):
-        return salt.wheel.WheelClient(self.opts)
-
+    # The master's keys through salt.key, as the wheel's key.finger/key.delete_dict do, not
+    # through a WheelClient: that builds a MasterMinion, which loads the grains, and Salt's
+    # grains reset the platform module's os-release cache, so reactor threads verifying several
+    # boxes at once crashed each other ("'NoneType' object has no attribute 'copy'") and a box
+    # was never staged.
     def fingerprint(self, minion):
-        found = self._wheel().cmd("key.finger", [minion], print_event=False) or {}
+        with salt.key.get_key(self.opts) as keys:
+            found = keys.finger(minion) or {}
         return (found.get("minions") or {}).get(minion)
 
     def delete_key(self, minion):
-        self._wheel().cmd("key.delete_dict", [{"minions": [minion]}], print_event=False)
+        with salt.key.get_key(self.opts) as keys:
+            keys.delete_key(match_dict={"minions": [minion]})
         return not self.fingerprint(minion)
 
     def fire(self, tag, data):

@@ -244,17 +244,27 @@ class Turnup:
 
     # -- NetBox status steps --------------------------------------------------------------------
     def set_status(self, step, names, new, allowed):
+        """
+        ``names`` to status ``new`` in NetBox (from one of ``allowed``), each with a journal
+        entry: their statuses read in one listing, the changes made in bulk
+        (:func:`ops.change_statuses`: three requests for a whole rack).
+        """
         done = []
         if self.test:  # the earlier steps only predicted their status changes
             allowed = tuple(allowed) + planner.TURNUP_STATUSES
-        for name in names:
-            entry = self.record["plan"]["devices"][name]
-            started = rec.now()
-            nb = self.src.get("dcim.devices", entry["id"])
+        started = rec.now()
+        ids = {self.record["plan"]["devices"][n]["id"]: n for n in names}
+        current = {d["id"]: d for d in self.src.list_by("dcim.devices", "id", list(ids))}
+        todo, comments = [], {}
+        for dev_id, name in ids.items():
+            nb = current.get(dev_id)
+            if nb is None:
+                self.fail(name, step, f"device id {dev_id} is no longer in NetBox")
+                self._event(name, step, False, started, comment="not in NetBox")
+                continue
             old = simplify(nb.get("status"))
-            comment = f"status {old}"
             if old == new:
-                comment = f"already {new}"
+                comments[name] = f"already {new}"
             elif old not in allowed:
                 self.fail(
                     name, step, f"NetBox status is {old}, expected one of {', '.join(allowed)}"
@@ -263,18 +273,24 @@ class Turnup:
                 continue
             else:
                 self.change(name, "status", old, new)
-                if not self.test:
-                    text = f"turn-up run {self.record['id']} ({self.record['rack']}): {step}"
-                    after, entry_j = ops.change_status(
-                        self.src, nb, new, text, jid=self.jid, who=self.who
-                    )
-                    if entry_j is None:
-                        self.fail(name, step, f"NetBox did not keep status {new} (has {after})")
-                        self._event(name, step, False, started)
-                        continue
-                comment = f"{old} -> {new}"
-            self.record["devices"][name]["status"] = new if not self.test else old
-            self._event(name, step, True, started, comment=comment)
+                comments[name] = f"{old} -> {new}"
+                todo.append(nb)
+        written = {}
+        if todo and not self.test:
+            text = f"turn-up run {self.record['id']} ({self.record['rack']}): {step}"
+            written = ops.change_statuses(self.src, todo, new, text, jid=self.jid, who=self.who)
+        for dev_id, name in ids.items():
+            if name not in comments:
+                continue
+            after, entry_j = written.get(dev_id, (new, True))
+            if entry_j is None:
+                self.fail(name, step, f"NetBox did not keep status {new} (has {after})")
+                self._event(name, step, False, started)
+                continue
+            self.record["devices"][name]["status"] = (
+                new if not self.test else simplify(current[dev_id].get("status"))
+            )
+            self._event(name, step, True, started, comment=comments[name])
             done.append(name)
         self.save()
         return done

@@ -6,6 +6,7 @@ import pytest
 from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.netbox import SnapshotSource
+from salt_ext.utils.netbox.errors import NetBoxInvalidRequest
 from salt_ext.utils.netbox_ops import ops
 from tests.support.saltenv import LAB1_SNAPSHOT
 
@@ -150,6 +151,33 @@ def test_change_status_writes_journal(src):
     assert after == "staged"
     assert entry["comments"] == "Status planned -> staged: ok\n\n— Salt job 42 (master)"
     assert entry["assigned_object_id"] == dev["id"]
+
+
+def test_change_statuses_of_a_rack_in_four_requests(src):
+    devs = [src.find("dcim.devices", name=f"srv-r2-0{i}") for i in range(1, 9)]
+    before = src.counter.total
+    out = ops.change_statuses(src, devs, "staged", "turn-up", jid="42", who="master")
+    # one bulk PATCH, one listing to read the eight back, one bulk POST of the journal entries
+    assert src.counter.total - before == 3
+    for dev in devs:
+        after, entry = out[dev["id"]]
+        assert after == "staged" and src.get("dcim.devices", dev["id"])["status"]["value"] == after
+        assert entry["assigned_object_id"] == dev["id"]
+        assert entry["comments"].startswith("Status planned -> staged: turn-up")
+        assert "Salt job 42 (master)" in entry["comments"]
+
+
+def test_change_statuses_refused_in_bulk_changes_each_device_on_its_own(src, monkeypatch):
+    devs = [src.find("dcim.devices", name=n) for n in ("srv-r2-01", "srv-r2-02")]
+
+    def refuse(endpoint, items):
+        raise NetBoxInvalidRequest("400 Bad Request: status: not a valid choice")
+
+    monkeypatch.setattr(src, "bulk_update", refuse)
+    out = ops.change_statuses(src, devs, "staged", jid="43")
+    assert {after for after, _ in out.values()} == {"staged"}
+    assert all(entry is not None for _, entry in out.values())
+    assert ops.change_statuses(src, [], "staged") == {}
 
 
 def test_describe():
