@@ -33,6 +33,7 @@ from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops.diff import simplify
 from salt_ext.utils.turnup import autosign
 from salt_ext.utils.turnup import decommission as dcm
+from salt_ext.utils.turnup import stepcall
 
 try:
     from salt_ext.utils.netbox import NetBoxError
@@ -426,16 +427,16 @@ def step(name, *, site=None, rack=None, run=None, **kwargs):
         jid = __orchestration_jid__  # noqa: F821  # pylint: disable=undefined-variable
     except NameError:
         jid = None
-    out = __salt__["saltutil.runner"](
+    kwarg = dict(
+        step=name, site=site, rack=rack, run=run, test=test, orchestration_jid=jid, **extra
+    )
+    out = stepcall.run(
+        __context__,
+        __opts__,
         "turnup.step",
-        step=name,
-        site=site,
-        rack=rack,
-        run=run,
-        test=test,
-        orchestration_jid=jid,
-        full_return=True,
-        **extra,
+        kwarg,
+        fallback=lambda: __salt__["saltutil.runner"]("turnup.step", full_return=True, **kwarg),
+        last=name == "finish",
     )
     value = out.get("return") if isinstance(out, dict) else out
     success = isinstance(out, dict) and out.get("success", True) and isinstance(value, dict)
