@@ -386,7 +386,7 @@ def rollout_planned(name, *, site=None, generation=None, batch="25%", canary=1):
 # --- rack turn-up steps (helper C) -------------------------------------------------------------
 
 
-def step(name, *, site=None, rack=None, run=None, **kwargs):
+def step(name, *, site=None, rack=None, run=None, run_state=None, **kwargs):
     """
     One step of a rack turn-up (``orch.rack_turnup``): runs the runner ``turnup.step`` with
     ``step=<name>`` on the master. Use this rather than ``salt.runner``: in Salt 3008
@@ -402,9 +402,13 @@ def step(name, *, site=None, rack=None, run=None, **kwargs):
         ``sync_inventory``, ``highstate``, ``postcheck``, ``activate``, ``finish``.
     site, rack
         The rack (or ``run`` = a run id).
+    run_state
+        With ``finish``: the state the run is recorded in (``stopped``: the SLS's ``onfail``
+        state, after a step failed), the runner's ``state``. An SLS argument cannot be named
+        ``state``: Salt keeps that key for the state module's name and drops it.
     kwargs
         Passed to the runner (``batch``, ``max_failures``, ``minion_timeout``, ``devices``,
-        ``new``, ``state``).
+        ``new``).
 
     .. code-block:: yaml
 
@@ -423,6 +427,8 @@ def step(name, *, site=None, rack=None, run=None, **kwargs):
     ret = _ret(name)
     test = _test()
     extra = {k: v for k, v in kwargs.items() if not k.startswith("__") and v is not None}
+    if run_state is not None:
+        extra["state"] = run_state
     try:
         jid = __orchestration_jid__  # noqa: F821  # pylint: disable=undefined-variable
     except NameError:
@@ -444,7 +450,11 @@ def step(name, *, site=None, rack=None, run=None, **kwargs):
         ret.update(result=False, comment=f"turnup.step {name} failed: {value}")
         return ret
     failed = value.get("failed") or {}
-    comment = value.get("comment") or f"step {name} of run {value.get('run')}"
+    comment = (
+        value.get("comment")
+        or value.get("error")  # the runner failed: its message (NetBox's, the bad input)
+        or f"step {name} of run {value.get('run')}"
+    )
     if failed and name != "finish":  # finish names them itself
         comment += "; failed so far: " + ", ".join(f"{d} at {s}" for d, s in sorted(failed.items()))
     ret["comment"] = comment

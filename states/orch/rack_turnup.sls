@@ -132,7 +132,7 @@ turnup-stopped:
     - name: finish
     - site: {{ site | json }}
     - rack: {{ rack | json }}
-    - state: stopped
+    - run_state: stopped
     - onfail:
       - turnup: turnup-start
       - turnup: turnup-stage

@@ -37,7 +37,7 @@ from saltfactories.utils import random_string
 from salt_ext.utils.netbox import NetBoxClient, load_config
 from salt_ext.utils.netbox.seed import import_snapshot
 from salt_ext.utils.turnup import record as rec
-from tests.conftest import live_writes_allowed
+from tests.conftest import live_writes_allowed, needs_standin
 from tests.support.lab_boxes import LabBoxes
 from tests.support.live_lab import LabCopy, LabNames
 from tests.support.netbox_standin import NetBoxStandin
@@ -591,3 +591,28 @@ def test_master_killed_mid_run_resume_finishes(first_run, master, minions, netbo
     }
     again = run(master, "turnup.resume", run=run_id)
     assert again.returncode == 1 and "nothing to resume" in again.stdout
+
+
+def test_a_step_that_errors_records_the_run_stopped(first_run, master, netbox):
+    """A step that raises (NetBox refuses the stage step's bulk status change) fails the
+    orchestration, and the SLS's onfail state records the run ``stopped``, not ``done``."""
+    needs_standin(netbox, "makes NetBox fail the stage step's writes")
+    failed = [n for n, status in statuses(netbox).items() if status == "failed"]
+    assert failed, "the first run left no failed server to stage again"
+    netbox.standin.faults.add(
+        "status", status=500, methods=["PATCH"], path_prefix="/api/dcim/devices/"
+    )
+    try:
+        ret = run(master, "state.orchestrate", "orch.rack_turnup", pillar={**PILLAR, "new": True})
+    finally:
+        netbox.standin.faults.clear()
+    assert ret.returncode != 0
+    states = orch_states(ret)
+    assert states["turnup-stage"]["result"] is False
+    assert "500" in states["turnup-stage"]["comment"], states["turnup-stage"]["comment"]
+    # the onfail finish records the run stopped and fails too: the orchestration's result is False
+    assert "stopped" in states["turnup-stopped"]["comment"], states["turnup-stopped"]["comment"]
+    record = rec.Store(salt.config.master_config(master.config_file)).latest(LAB.site, "R2")
+    assert record["id"] != first_run["run"] and record["state"] == "stopped", record["state"]
+    # nothing was written: the failed servers are still failed
+    assert {n: statuses(netbox)[n] for n in failed} == dict.fromkeys(failed, "failed")
