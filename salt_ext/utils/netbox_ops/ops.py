@@ -480,16 +480,21 @@ def object_ref(src, obj, resolver=None):
     return "dcim.device", dev["id"], dev["name"]
 
 
+def journal_entry(object_type, object_id, text, *, kind="info", jid=None, who=None):
+    """The body of a journal entry whose comments end with the line naming the Salt job."""
+    return {
+        "assigned_object_type": object_type,
+        "assigned_object_id": object_id,
+        "kind": jrnl.check_kind(kind),
+        "comments": jrnl.comment_with_job(text, jid, who),
+    }
+
+
 def write_journal(src, object_type, object_id, text, *, kind="info", jid=None, who=None):
     """Create a journal entry whose comments end with the line naming the Salt job."""
     return src.create(
         "extras.journal-entries",
-        {
-            "assigned_object_type": object_type,
-            "assigned_object_id": object_id,
-            "kind": jrnl.check_kind(kind),
-            "comments": jrnl.comment_with_job(text, jid, who),
-        },
+        journal_entry(object_type, object_id, text, kind=kind, jid=jid, who=who),
     )
 
 
@@ -519,17 +524,14 @@ def change_statuses(src, devs, status, comment=None, *, jid=None, who=None):  # 
         src.create(
             "extras.journal-entries",
             [
-                {
-                    "assigned_object_type": "dcim.device",
-                    "assigned_object_id": d["id"],
-                    "kind": "info",
-                    "comments": jrnl.comment_with_job(
-                        f"Status {simplify(d.get('status'))} -> {status}"
-                        + (f": {comment}" if comment else ""),
-                        jid,
-                        who,
-                    ),
-                }
+                journal_entry(
+                    "dcim.device",
+                    d["id"],
+                    f"Status {simplify(d.get('status'))} -> {status}"
+                    + (f": {comment}" if comment else ""),
+                    jid=jid,
+                    who=who,
+                )
                 for d in kept
             ],
         )
