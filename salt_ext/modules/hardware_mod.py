@@ -21,6 +21,7 @@ Configuration (minion config or pillar, key ``hardware``):
       paths: {network_dir: etc/systemd/network}  # relative to root, or absolute
       apply_live: true                         # reload sysctl/udev/networkd, update-grub
       validate: true                           # hwgen files wait for hardware.validated
+      postcheck: false                         # hwgen ends with hardware.postchecked
       device: srv-r1-01                        # NetBox device name (default: by minion id)
 
 The NetBox side comes from the NetBox pillar (``netbox:``) when it carries the device, else from
@@ -330,7 +331,10 @@ def config(root=None, device=None, generation=None):
     wrote that the current profile no longer produces (the SLS removes them); ``reload`` the
     commands (udevadm, sysctl, update-grub, networkctl) that make the running system take up the
     changes, with their ``onchanges`` (empty unless ``hardware:apply_live``); ``validate``
-    whether the files wait for ``hardware.validated`` (``hardware:validate``, default true).
+    whether the files wait for ``hardware.validated`` (``hardware:validate``, default true);
+    ``postcheck`` whether the SLS ends with ``hardware.postchecked`` (links by LLDP, required
+    services up): pillar ``turnup:postcheck`` (a rack turn-up's highstate passes it) or
+    ``hardware:postcheck`` (default false).
 
     root
         Write under this directory instead of ``hardware:root`` (default ``/``).
@@ -381,6 +385,10 @@ def config(root=None, device=None, generation=None):
     rendered["apply_live"] = bool(settings.get("apply_live", root == "/"))
     rendered["reload"] = hwrender.reload_commands(rendered, stale) if rendered["apply_live"] else []
     rendered["validate"] = bool(settings.get("validate", True))
+    turnup = __pillar__.get("turnup") or {}
+    rendered["postcheck"] = bool(
+        settings.get("postcheck") or (isinstance(turnup, dict) and turnup.get("postcheck"))
+    )
     rendered["device"] = netbox["device"].get("name")
     return rendered
 

@@ -7,10 +7,16 @@ States for hardware generations.
       hardware.validated:
         - fail_on_warnings: false
 
+    hardware-in-service:
+      hardware.postchecked:
+        - order: last
+
 :depends: the ``hardware`` execution module (saltext-turnup).
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from salt_ext.utils.hardware import validate as hwvalidate
 
 __virtualname__ = "hardware"
 
@@ -58,4 +64,50 @@ def validated(name, device=None, generation=None, fail_on_warnings=False):
     ok = report["passed"] and not (fail_on_warnings and report["warnings"])
     ret["result"] = bool(ok)
     ret["comment"] = report["text"]
+    return ret
+
+
+def postchecked(name, device=None):
+    """
+    Ensure the configured box is in service: every cabled interface's LLDP neighbour is the
+    NetBox cable peer, and the services its generation profile requires (``services:``) run and
+    are enabled (the ``cabling.*`` and ``services.*`` checks of ``hardware.validate
+    services=True``). Read-only. The ``hwgen`` SLS ends with it (state id ``hwgen-postcheck``,
+    ``order: last``) when pillar ``turnup:postcheck`` (a rack turn-up's highstate) or
+    ``hardware:postcheck`` is true.
+
+    With ``test=True`` a failing check gives ``result: None`` (the states before it have not
+    been applied yet, so it may pass once they are) and says what fails now.
+
+    name
+        A label for the state.
+    device
+        NetBox device name (default: the device of this minion).
+
+    .. code-block:: yaml
+
+        hwgen-postcheck:
+          hardware.postchecked:
+            - order: last
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' state.single hardware.postchecked in-service
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    try:
+        report = __salt__["hardware.validate"](device=device, services=True)
+    except (SaltInvocationError, CommandExecutionError) as err:
+        ret["result"] = False
+        ret["comment"] = f"post-check could not run: {err}"
+        return ret
+    ok, comment = hwvalidate.postcheck_verdict(report)
+    ret["comment"] = comment
+    if not ok and __opts__.get("test"):
+        ret["result"] = None
+        ret["comment"] = f"{comment} (now, before the states above are applied)"
+        return ret
+    ret["result"] = ok
     return ret

@@ -2,7 +2,8 @@
     Everything is computed in Python by hardware.config (profile from pillar, interfaces and
     addresses from NetBox, stale files, reload commands); this file only hands the result to
     Salt's own states. Settings (minion config or pillar `hardware:`): root, paths, apply_live,
-    validate. #}
+    validate, postcheck (also pillar turnup:postcheck, which a rack turn-up's highstate passes:
+    the box's links by LLDP and required services checked after everything else). #}
 {%- set hw = salt['hardware.config']() %}
 
 {%- if hw.validate %}
@@ -42,3 +43,9 @@ hwgen-stale-{{ path }}:
     {%- endif %}
     - onchanges: {{ command.onchanges | json }}
 {%- endfor %}
+
+{%- if hw.postcheck %}
+hwgen-postcheck:
+  hardware.postchecked:
+    - order: last
+{%- endif %}

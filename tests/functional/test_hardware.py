@@ -307,6 +307,39 @@ def test_hwgen_sls_live_reload_states(tmp_path):
     assert files and not any("require" in a for args in files for a in args if isinstance(a, dict))
 
 
+@requires_shared
+def test_hwgen_sls_ends_with_the_postcheck_when_the_turnup_asks(tmp_path):
+    """Pillar turnup:postcheck (a rack turn-up's highstate): hwgen's last state checks the links
+    by LLDP and the profile's services; without it the SLS has no such state."""
+    settings = box_settings(tmp_path, "srv-r1-01")
+    mods, _ = loaders(tmp_path, hardware=settings)
+    assert "hwgen-postcheck" not in mods["state.show_sls"]("hwgen")
+    mods, _ = loaders(tmp_path, hardware=settings)
+    ret = mods["state.sls"]("hwgen", pillar={"turnup": {"postcheck": True}})
+    by_id = {s["__id__"]: s for s in ret.values()}
+    check = by_id["hwgen-postcheck"]
+    assert check["result"] is True, check
+    assert check["__run_num__"] == max(s["__run_num__"] for s in ret.values())  # last
+    assert "link(s) match NetBox by LLDP" in check["comment"]
+    assert "services up: chrony, lldpd, systemd-networkd" in check["comment"]
+    # hardware:postcheck makes it part of every highstate of the box
+    mods, _ = loaders(tmp_path, hardware=dict(settings, postcheck=True))
+    assert "hwgen-postcheck" in mods["state.show_sls"]("hwgen")
+
+
+@requires_shared
+@pytest.mark.parametrize("test", [False, True])
+def test_postchecked_state_names_the_link_or_service_that_is_down(tmp_path, test):
+    down = {"lldp": {"eno2": {"port_id": "Ethernet7"}}, "services": {"lldpd": {"running": False}}}
+    _, states = loaders(tmp_path, hardware=box_settings(tmp_path, "srv-r1-01", down), test=test)
+    ret = states["hardware.postchecked"]("in-service")
+    assert ret["result"] is (None if test else False) and ret["changes"] == {}
+    assert "cabling.eno2: eno2 is cabled to tor2-r1 Ethernet7" in ret["comment"]
+    assert "services.lldpd" in ret["comment"]
+    _, states = loaders(tmp_path, hardware=box_settings(tmp_path, "srv-r1-01"), test=test)
+    assert states["hardware.postchecked"]("in-service")["result"] is True
+
+
 def test_profiles_pillar_files_are_plain_yaml():
     """pillar/hwgen/*.sls stay plain YAML (readable by tools and by the unit tests)."""
     for path in sorted((PILLAR_ROOT / "hwgen").glob("*.sls")):

@@ -437,6 +437,12 @@ def test_turnup_takes_healthy_servers_active_and_isolates_the_faulty(first_run, 
     assert f"{SERVICE_DOWN} at postcheck" in finish["comment"]
     down = "\n".join(journal(netbox, SERVICE_DOWN))
     assert "step postcheck failed (minion job 2" in down
+    # the post-check ran at the end of each server's highstate (hwgen's hwgen-postcheck state):
+    # judged with the highstate's job, no job of its own
+    record = run(master, "turnup.status", run=first_run["run"], raw=True).data
+    for name in HEALTHY + [SERVICE_DOWN]:
+        done = record["devices"][name]["steps"]
+        assert done["postcheck"]["jid"] == done["highstate"]["jid"], (name, done)
     assert "services.lldpd: required service lldpd is not running" in down
     entries = "\n".join(journal(netbox, WRONG_PORT))
     keep("orchestrate-finish", f"{finish['comment']}\n")

@@ -866,6 +866,34 @@ def format_report(report):
     return "\n".join(lines)
 
 
+#: checks of a validation report that say whether a configured box is in service: its links
+#: (LLDP against NetBox's cables) and the services its profile requires
+POSTCHECK_PREFIXES = ("cabling.", "services.")
+
+
+def postcheck_verdict(report):
+    """
+    ``(ok, comment)`` of the post-check of a configured box: the ``cabling.*`` and ``services.*``
+    checks of its :func:`validate` report (with the profile's services checked); the hardware
+    checks are the pre-configuration validation's business. Anything but a report (an error
+    string from a minion) is a failure.
+    """
+    if not isinstance(report, dict) or "checks" not in report:
+        return False, f"hardware.validate could not run: {report}"
+    mine = [c for c in report["checks"] if c["name"].startswith(POSTCHECK_PREFIXES)]
+    bad = [c for c in mine if not c["ok"] and c.get("severity", "error") == "error"]
+    if bad:
+        return False, "post-check failed: " + "; ".join(
+            f"{c['name']}: {c.get('comment') or c.get('actual')}" for c in bad
+        )
+    cabled = [c for c in mine if c["name"].startswith("cabling.")]
+    up = [c["name"].split(".", 1)[1] for c in mine if c["name"].startswith("services.")]
+    return True, (
+        f"{len(cabled)} link(s) match NetBox by LLDP; "
+        + (f"services up: {', '.join(up)}" if up else "no required services in the profile")
+    )
+
+
 def suggest_expected(inventory):
     """An ``expected:`` block describing this inventory exactly: a starting point for a draft."""
     cpu = inventory.get("cpu") or {}

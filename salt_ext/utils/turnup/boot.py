@@ -626,7 +626,9 @@ def auto_turnup(opts, src, site, rack, *, start):
         "master": opts.get("id"),
     }
     # several masters sharing the cache may get the same event at once: one claim wins
-    won, held = record_mod.claim(cache, RACK_BANK, key, record)
+    won, held = record_mod.claim(
+        cache, RACK_BANK, key, record, taken=lambda held: held.get("digest") == digest
+    )
     if not won:
         out["comment"] = (
             f"not started here: master {held.get('master')} claimed it at the same time"

@@ -4,7 +4,9 @@ any master sharing the cache sees it. Bank ``turnup/runs`` (key: run id) and ``t
 (key ``<site>.<rack>``: the running run of a rack, its master and process).
 """
 
+import contextlib
 import datetime
+import fcntl
 import os
 import socket
 import time
@@ -120,14 +122,17 @@ class Store:
         return pid_alive(lock.get("pid"))
 
     def acquire(self, site, rack, run_id, takeover=False):
-        current = self.lock(site, rack)
-        if current and current.get("run") != run_id and self.owner_alive(current) and not takeover:
-            raise SaltRunnerError(
-                f"rack {rack} of {site} already has a running turn-up: run {current['run']} on "
-                f"master {current.get('master')} (since {iso(current.get('since'))}); watch it "
-                f"with turnup.watch run={current['run']} or stop it with turnup.abort "
-                f"run={current['run']}"
+        def refuse(current):
+            return (
+                current
+                and current.get("run") != run_id
+                and self.owner_alive(current)
+                and not takeover
             )
+
+        current = self.lock(site, rack)
+        if refuse(current):
+            raise SaltRunnerError(_held_message(site, rack, current))
         lock = {
             "run": run_id,
             "master": master_id(self.opts),
@@ -136,13 +141,11 @@ class Store:
                 (current or {}).get("since") if current and current.get("run") == run_id else now()
             ),
         }
-        won, held = claim(self.cache, LOCKS, lock_key(site, rack), lock)
+        won, held = claim(self.cache, LOCKS, lock_key(site, rack), lock, taken=refuse)
         if not won and held.get("run") != run_id:
-            raise SaltRunnerError(
-                f"rack {rack} of {site} was claimed at the same moment by run {held.get('run')} "
-                f"on master {held.get('master')}: that run goes on, this one stops (watch it with "
-                f"turnup.watch run={held.get('run')})"
-            )
+            # another claimant got there first (at the same moment, or between the read above
+            # and the claim): that run goes on, this one stops
+            raise SaltRunnerError(_held_message(site, rack, held))
         return lock
 
     def release(self, site, rack, run_id):
@@ -151,19 +154,70 @@ class Store:
             self.cache.flush(LOCKS, lock_key(site, rack))
 
 
-#: seconds a claim of the shared cache is left to settle before it is read back (see claim)
+def _held_message(site, rack, current):
+    return (
+        f"rack {rack} of {site} already has a running turn-up: run {current['run']} on "
+        f"master {current.get('master')} (since {iso(current.get('since'))}); watch it "
+        f"with turnup.watch run={current['run']} or stop it with turnup.abort "
+        f"run={current['run']}"
+    )
+
+
+#: seconds a claim of a shared cache without locks (redis, ...) is left to settle before it is
+#: read back (see :func:`claim`)
 CLAIM_SETTLE = 1.0
+#: directory under a localfs cache's ``cachedir`` holding the claims' lock files (not a bank
+#: anything lists)
+FLOCK_DIR = "turnup-claims"
 
 
-def claim(cache, bank, key, data):
+@contextlib.contextmanager
+def exclusive(cache, bank, key):
+    """
+    Hold an exclusive lock for ``bank``/``key`` while the block runs, when the cache can have
+    one: the ``localfs`` driver (``flock`` on a file beside its banks, exact for every process
+    and every master sharing the directory). Yields whether the lock is held (``False``: a cache
+    such as redis, no lock to take).
+    """
+    if getattr(cache, "driver", None) != "localfs" or not getattr(cache, "cachedir", None):
+        yield False
+        return
+    base = os.path.join(cache.cachedir, FLOCK_DIR)
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    path = os.path.join(base, f"{bank.replace('/', '.')}.{key}.lock")
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def claim(cache, bank, key, data, taken=None):
     """
     Write ``data`` under ``bank``/``key`` as this process's claim and say whether it holds:
-    ``(won, held)``. ``salt.cache`` has no compare-and-set, so several masters sharing the cache
-    (or two runs on one) may each have found the key free and written it: the last write wins
-    and, after :data:`CLAIM_SETTLE` seconds (far longer than a cache write), every writer reads
-    back which one that was. Exactly one of simultaneous claimants wins.
+    ``(won, held)``. ``taken(held) -> bool``: the present value still holds the key, so the
+    claim is lost without writing (default: any present value holds it).
+
+    On a ``localfs`` cache the read and the write happen under an exclusive ``flock``
+    (:func:`exclusive`): exact, no waiting. Other drivers (redis, ...) have no compare-and-set,
+    so several masters sharing the cache (or two runs on one) may each have found the key free
+    and written it: the last write wins and, after :data:`CLAIM_SETTLE` seconds (far longer
+    than a cache write), every writer reads back which one that was. Either way exactly one of
+    simultaneous claimants wins.
     """
     data["claim"] = os.urandom(8).hex()
+    taken = taken or (lambda held: True)
+    with exclusive(cache, bank, key) as exact:
+        if exact:
+            held = cache.fetch(bank, key) or {}
+            if held and taken(held):
+                return False, held
+            cache.store(bank, key, data)
+            return True, data
+    held = cache.fetch(bank, key) or {}
+    if held and taken(held):
+        return False, held
     cache.store(bank, key, data)
     time.sleep(CLAIM_SETTLE)
     held = cache.fetch(bank, key) or {}

@@ -226,7 +226,11 @@ class Turnup:
     def check_threshold(self, step, wave=None):
         failed = {n: s for n, s in rec.failed(self.record).items() if n in rec.servers(self.record)}
         if wave and wave.get("kind") == "canary" and any(n in failed for n in wave["devices"]):
-            self.stop(step, f"the canary {', '.join(wave['devices'])} failed at {step}")
+            self.stop(
+                step,
+                "the canary "
+                + ", ".join(f"{n} failed at {failed[n]}" for n in wave["devices"] if n in failed),
+            )
         if len(failed) > self.tolerated():
             self.stop(
                 step,
@@ -591,7 +595,15 @@ class Turnup:
 
     # -- highstate ------------------------------------------------------------------------------
     def highstate(self):
-        """Wave by wave; a highstate in flight when the master died is looked up, not re-run."""
+        """
+        Wave by wave; a highstate in flight when the master died is looked up, not re-run.
+
+        Each highstate ends with the post-check (pillar ``turnup:postcheck``: the ``hwgen`` SLS
+        adds ``hardware.postchecked`` last): its result is the server's ``postcheck`` step,
+        judged with its wave, so a canary whose links or services are down stops the run
+        before the batches. A highstate without that state (a top file without ``hwgen``)
+        leaves the post-check to the ``postcheck`` step's own job.
+        """
         self.recover_inflight()
         for wave in self.record["plan"]["waves"]:
             if wave["kind"] == "network":
@@ -600,9 +612,19 @@ class Turnup:
             if self.record.get("abort_requested") and not self.test:
                 self.abort_now("highstate")
             if names:
-                kwarg = {"test": True} if self.test else {}
-                self.run_job("highstate", names, "state.highstate", _judge_highstate, kwarg=kwarg)
+                kwarg = {"test": True} if self.test else {"pillar": postcheck.PILLAR}
+                found = {}
+                self.run_job(
+                    "highstate",
+                    names,
+                    "state.highstate",
+                    _judge_highstate,
+                    kwarg=kwarg,
+                    keep=found.__setitem__,
+                )
+                postcheck.from_highstate(self, found)
             self.check_threshold("highstate", wave)
+            self.check_threshold("postcheck", wave)
 
     def recover_inflight(self):
         """Highstates in flight when the run was interrupted: their end, from the caches."""
@@ -612,9 +634,11 @@ class Turnup:
             if step.get("jid") and step.get("result") is None:
                 inflight.setdefault(step["jid"], []).append(name)
         for jid, names in inflight.items():
-            self.recover_job("highstate", jid, names, _judge_highstate)
+            found = {}
+            self.recover_job("highstate", jid, names, _judge_highstate, keep=found.__setitem__)
+            postcheck.from_highstate(self, found)
 
-    def recover_job(self, step, jid, names, judge):
+    def recover_job(self, step, jid, names, judge, keep=None):
         """
         Judge the devices ``names`` whose ``step`` job ``jid`` was in flight (see
         :mod:`inflight`); a job the master never published is forgotten, so it runs now.
@@ -635,7 +659,9 @@ class Turnup:
         self.save()
         judged = {m: n for m, n in want.items() if m in returns}
         if judged:
-            self.judge_returns(step, judged, jid, returns, judge, started or rec.now())
+            self.judge_returns(
+                step, judged, jid, returns, judge, started or rec.now(), keep=keep
+            )
 
     def abort_now(self, step):
         self.record["state"] = "aborted"
@@ -718,11 +744,15 @@ def _failed_checks(report):
 
 
 def _judge_highstate(ret):
+    """``(ok, comment)`` of a highstate return; its post-check state is judged by the post-check
+    (:func:`postcheck.from_highstate`), not here."""
     if isinstance(ret, dict) and ret:
         bad = [
             f"{v.get('__id__', k)}: {v.get('comment')}"
             for k, v in ret.items()
-            if isinstance(v, dict) and v.get("result") is False
+            if isinstance(v, dict)
+            and v.get("result") is False
+            and v.get("__id__") != postcheck.STATE_ID
         ]
         if bad:
             return False, "highstate failed: " + "; ".join(bad)

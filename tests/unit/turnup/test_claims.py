@@ -73,3 +73,48 @@ def test_two_runs_of_one_rack_at_once_one_goes_on(tmp_path, settle):  # noqa: AR
     # a master restarted later (a new process, the same shared cache) finds the rack held
     again = rec.Store(dict(masters(tmp_path)[1]))
     assert again.lock("lab1", "R2")["run"] == winner
+
+
+class Unlocked:
+    """A shared cache without locks (as redis): the localfs driver's data, another driver's name,
+    so that claims take the settle path."""
+
+    driver = "redis"
+
+    def __init__(self, opts):
+        self.inner = salt.cache.factory(opts)
+
+    def fetch(self, bank, key):
+        return self.inner.fetch(bank, key)
+
+    def store(self, bank, key, data):
+        return self.inner.store(bank, key, data)
+
+    def flush(self, bank, key=None):
+        return self.inner.flush(bank, key)
+
+
+def test_a_cache_without_locks_settles_and_still_has_one_winner(tmp_path, settle):  # noqa: ARG001
+    def claimant(opts):
+        cache = Unlocked(opts)
+        return lambda: rec.claim(cache, "turnup/rackready", "lab1.R3.started", {"m": opts["id"]})
+
+    results = race([claimant(o) for o in masters(tmp_path)])
+    won = [held for ok, held in results if ok]
+    assert len(won) == 1, results
+    assert all(held["claim"] == won[0]["claim"] for _, held in results)
+
+
+def test_a_localfs_claim_is_exact_and_does_not_wait(tmp_path, monkeypatch):
+    def no_sleep(seconds):
+        raise AssertionError(f"a localfs claim slept {seconds} s")
+
+    monkeypatch.setattr(rec.time, "sleep", no_sleep)
+    opts = masters(tmp_path)[0]
+    cache = salt.cache.factory(opts)
+    ok, held = rec.claim(cache, "turnup/rackready", "k", {"m": 1}, taken=lambda h: bool(h))
+    assert ok and held["m"] == 1
+    ok, held = rec.claim(cache, "turnup/rackready", "k", {"m": 2}, taken=lambda h: bool(h))
+    assert not ok and held["m"] == 1  # taken: nothing written
+    assert cache.fetch("turnup/rackready", "k")["m"] == 1
+    assert cache.list("turnup/rackready") == ["k"]  # the lock files are not in the bank

@@ -157,3 +157,88 @@ def test_postcheck_judge():
     )
     assert ok and comment == "1 link(s) match NetBox by LLDP; services up: lldpd"
     assert postcheck.judge("'hardware.validate' is not available.")[0] is False
+
+
+def highstate_ending_with_postcheck(down=()):
+    """Highstate returns of the hwgen SLS run with pillar turnup:postcheck (its last state)."""
+
+    def answer(minion):
+        ok = minion not in down
+        return {
+            "file_|-a_|-a_|-managed": {"result": True, "changes": {}, "__id__": "a"},
+            f"hardware_|-{postcheck.STATE_ID}_|-{postcheck.STATE_ID}_|-postchecked": {
+                "result": ok,
+                "changes": {},
+                "__id__": postcheck.STATE_ID,
+                "duration": 12.5,
+                "comment": (
+                    "2 link(s) match NetBox by LLDP; services up: lldpd"
+                    if ok
+                    else "post-check failed: services.lldpd: required service lldpd is not running"
+                ),
+            },
+        }
+
+    return answer
+
+
+def test_postcheck_is_judged_from_the_highstate_without_a_job_of_its_own(src, opts):  # noqa: F811
+    client = FakeClient({"state.highstate": highstate_ending_with_postcheck(down={"srv-r2-06"})})
+    t = turnup(src, opts, client)
+    state, failed = run_all(t)
+    assert failed == {"srv-r2-06": "postcheck"}  # not a highstate failure: its own step
+    # validate's job only: no hardware.validate services=True job after the highstates
+    assert [kw for fun, _, kw, _ in client.jobs if fun == "hardware.validate"] == [
+        {"with_inventory": True}
+    ]
+    highstates = [kw for fun, _, kw, _ in client.jobs if fun == "state.highstate"]
+    assert highstates and all(kw == {"pillar": postcheck.PILLAR} for kw in highstates)
+    steps_done = t.record["devices"]["srv-r2-01"]["steps"]
+    assert steps_done["postcheck"]["result"] is True
+    assert steps_done["postcheck"]["jid"] == steps_done["highstate"]["jid"]
+    assert "services up: lldpd" in steps_done["postcheck"]["comment"]
+    assert status(src, "srv-r2-01") == "active" and status(src, "srv-r2-06") == "failed"
+    down = t.record["devices"]["srv-r2-06"]["steps"]
+    assert down["highstate"]["result"] is True and down["postcheck"]["result"] is False
+    entries = "\n".join(journal(src, "srv-r2-06"))
+    assert f"step postcheck failed (minion job {down['highstate']['jid']})" in entries
+    assert "services.lldpd: required service lldpd is not running" in entries
+
+
+def test_a_canary_failing_its_postcheck_stops_the_run_before_the_batches(src, opts):  # noqa: F811
+    t = turnup(src, opts, FakeClient())
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    canary = next(w for w in t.record["plan"]["waves"] if w["kind"] == "canary")["devices"]
+    client = FakeClient({"state.highstate": highstate_ending_with_postcheck(down=set(canary))})
+    t.client = client
+    for name in steps.ORDER[2:8]:  # stage .. sync_inventory
+        getattr(t, name)()
+    with pytest.raises(steps.StopRun, match=f"the canary {canary[0]} failed at postcheck"):
+        t.highstate()
+    assert client.count("state.highstate") == 1  # the batches never ran
+    assert {status(src, n) for n in SERVERS if n not in canary} == {"staged"}
+    assert status(src, canary[0]) == "failed"
+
+
+def test_a_highstate_without_the_postcheck_state_leaves_it_to_the_postcheck_job(
+    src, opts  # noqa: F811
+):
+    def mixed(minion):  # srv-r2-03's top file does not apply hwgen
+        if minion == "srv-r2-03":
+            return {"file_|-a_|-a_|-managed": {"result": True, "changes": {}, "__id__": "a"}}
+        return highstate_ending_with_postcheck()(minion)
+
+    client = FakeClient({**answers(), "state.highstate": mixed})
+    t = turnup(src, opts, client)
+    state, failed = run_all(t)
+    assert state == "done" and failed == {}
+    jobs = [tgt for fun, tgt, kw, _ in client.jobs if kw.get("services")]
+    assert jobs == [["srv-r2-03"]]
+
+
+def test_a_failing_postcheck_state_is_not_a_failed_highstate():
+    ret = highstate_ending_with_postcheck(down={"m"})("m")
+    ok, comment = steps._judge_highstate(ret)  # pylint: disable=protected-access
+    assert ok and comment == "2 states, 0 changed"
+    assert postcheck.in_highstate(ret)["result"] is False
+    assert postcheck.in_highstate("highstate failed") is None
