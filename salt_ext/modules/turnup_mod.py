@@ -49,3 +49,36 @@ def sync_all(forms=None, saltenv=None, refresh=True):
             f"forms must list custom module types among {', '.join(sorted(known))}, got {forms!r}"
         )
     return tsync.sync(__salt__, __opts__, forms or [], saltenv=saltenv, refresh=bool(refresh))
+
+
+def boot_facts(grain="serialnumber"):
+    """
+    What a box booting the provisioning image tells the master's enrolment (``turnup.on_boot``)
+    in one job: ``{"grains.item": {<grain>: ..., hwaddr_interfaces: ...}, "hardware.inventory":
+    {...}}``. A function of its own rather than a compound job, whose list-valued ``Function`` in
+    the job cache breaks ``salt-run jobs.list_jobs search_function=...``. Either part may be an
+    error string (the other is still returned).
+
+    grain
+        The grain holding the box's serial number (``turnup:boot:grain``, default
+        ``serialnumber``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt srv-r2-04 turnup.boot_facts
+        salt srv-r2-04 turnup.boot_facts grain=serial
+    """
+    if not isinstance(grain, str) or not grain:
+        raise SaltInvocationError(f"grain must name a grain, got {grain!r}")
+    out = {}
+    try:
+        out["grains.item"] = __salt__["grains.item"](grain, "hwaddr_interfaces")
+    except Exception as err:  # pylint: disable=broad-except
+        out["grains.item"] = f"grains.item failed: {type(err).__name__}: {err}"
+    try:
+        out["hardware.inventory"] = __salt__["hardware.inventory"]()
+    except Exception as err:  # pylint: disable=broad-except
+        out["hardware.inventory"] = f"hardware.inventory failed: {type(err).__name__}: {err}"
+    return out

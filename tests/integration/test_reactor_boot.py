@@ -289,6 +289,13 @@ def test_planned_device_is_accepted_verified_and_staged(  # noqa: PLR0917
         assert {"02:00:00:00:22:01", "02:00:00:00:22:02"} <= macs
         # staged now: its serial leaves the autosign file? no: staged still expects to boot
         assert serial in serials(autosign_file)
+        # the box was asked in one function, not a compound job (whose list-valued Function
+        # broke the operators' job search): salt-run jobs.list_jobs search_function= works
+        listed = master.salt_run_cli(timeout=120).run(
+            "jobs.list_jobs", search_function="turnup.boot_facts"
+        )
+        assert listed.returncode == 0 and isinstance(listed.data, dict), listed
+        assert any(j.get("Function") == "turnup.boot_facts" for j in listed.data.values()), listed
 
         # repeated start events (a restart, or forged by any minion) repeat nothing
         count = len(journal(nb, dev))

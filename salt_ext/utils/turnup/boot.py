@@ -3,8 +3,8 @@ Boot verification of a new server's minion (``salt-run turnup.on_boot``, from th
 ``salt/minion/<id>/start``).
 
 A minion accepted by serial (:mod:`.autosign`) is only trusted once what it reports, ASKED OF THE
-MINION over its own accepted key (``grains.item`` and ``hardware.inventory`` through the
-LocalClient, never the event data, which any accepted minion can forge), points at exactly one
+MINION over its own accepted key (its ``grains.item`` and ``hardware.inventory``, in one job of
+``turnup.boot_facts``, through the LocalClient, never the event data, which any accepted minion can forge), points at exactly one
 NetBox device that expects to boot:
 
 - the minion id is that device's name or its custom field ``minion_id`` (exactly);
@@ -658,18 +658,36 @@ class SaltEnrolment(Enrolment):
         deadline = time.time() + float(timeout)
         while True:
             left = deadline - time.time()
+            # one function, not a compound job ("fun": [...]): salt-run jobs.list_jobs
+            # search_function= fails on a job cache holding a list-valued Function
             ret = client.cmd(
                 minion,
-                ["grains.item", "hardware.inventory"],
-                [[self.conf["grain"], "hwaddr_interfaces"], []],
+                "turnup.boot_facts",
+                kwarg={"grain": self.conf["grain"]},
                 tgt_type="list",
                 timeout=max(5, min(30, left)),
             )
             answer = (ret or {}).get(minion)
+            if isinstance(answer, str) and "turnup.boot_facts" in answer:
+                # an image with an older saltext-turnup: ask the two functions one by one
+                return self.ask_each(client, minion, max(5, min(30, left)))
             if isinstance(answer, dict) or time.time() + 2 >= deadline:
                 return answer if isinstance(answer, dict) else None
             log.info("turnup.on_boot: %s did not answer yet (%s); asking again", minion, answer)
             time.sleep(2)
+
+    def ask_each(self, client, minion, timeout):
+        """``turnup.boot_facts``'s answer from ``grains.item`` and ``hardware.inventory`` asked
+        one after the other (a minion without that function); None when it answers neither."""
+        grains = client.cmd(
+            minion, "grains.item", [self.conf["grain"], "hwaddr_interfaces"], timeout=timeout
+        )
+        inventory = client.cmd(minion, "hardware.inventory", timeout=timeout)
+        answer = {
+            "grains.item": (grains or {}).get(minion),
+            "hardware.inventory": (inventory or {}).get(minion),
+        }
+        return answer if any(v not in (None, False) for v in answer.values()) else None
 
     # The master's keys through salt.key, as the wheel's key.finger/key.delete_dict do, not
     # through a WheelClient: that builds a MasterMinion, which loads the grains, and Salt's

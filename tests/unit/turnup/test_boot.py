@@ -286,8 +286,8 @@ def test_ask_again_while_a_just_started_minion_is_not_subscribed_yet(monkeypatch
     calls = []
 
     class Client:
-        def cmd(self, tgt, fun, arg, tgt_type, timeout):
-            calls.append((tgt, tuple(fun), tgt_type, timeout))
+        def cmd(self, tgt, fun, arg=(), tgt_type="glob", *, timeout=None, kwarg=None):
+            calls.append((tgt, fun, tgt_type, timeout, kwarg))
             return answers[min(len(calls), len(answers)) - 1]
 
     monkeypatch.setattr(boot.salt.client, "get_local_client", lambda conf: Client())
@@ -296,13 +296,42 @@ def test_ask_again_while_a_just_started_minion_is_not_subscribed_yet(monkeypatch
     enrol.opts, enrol.conf = {"conf_file": "/nonexistent"}, {"grain": "serialnumber"}
     assert enrol.ask("srv-r2-07", 60)["grains.item"] == {"serialnumber": "LAB1R2S07"}
     assert len(calls) == 3 and all(c[2] == "list" and 5 <= c[3] <= 30 for c in calls)
+    # one function (not a compound job: jobs.list_jobs search_function= fails on those)
+    assert {(c[1], str(c[4])) for c in calls} == {
+        ("turnup.boot_facts", "{'grain': 'serialnumber'}")
+    }
+
+
+def test_a_minion_without_boot_facts_is_asked_each_function(monkeypatch):
+    """An image with an older saltext-turnup: grains.item and hardware.inventory one by one."""
+    calls = []
+    answers = {
+        "turnup.boot_facts": "'turnup.boot_facts' is not available.",
+        "grains.item": {"serial": "LAB1R2S07", "hwaddr_interfaces": {}},
+        "hardware.inventory": {"system": {"serial": "LAB1R2S07"}},
+    }
+
+    class Client:
+        def cmd(self, tgt, fun, arg=(), tgt_type="glob", *, timeout=None, kwarg=None):
+            calls.append((fun, list(arg)))
+            return {tgt: answers[fun]}
+
+    monkeypatch.setattr(boot.salt.client, "get_local_client", lambda conf: Client())
+    enrol = boot.SaltEnrolment.__new__(boot.SaltEnrolment)
+    enrol.opts, enrol.conf = {"conf_file": "/nonexistent"}, {"grain": "serial"}
+    answer = enrol.ask("srv-r2-07", 60)
+    assert answer == {k: v for k, v in answers.items() if k != "turnup.boot_facts"}
+    assert calls[1:] == [
+        ("grains.item", ["serial", "hwaddr_interfaces"]),
+        ("hardware.inventory", []),
+    ]
 
 
 def test_ask_gives_none_when_the_minion_never_answers(monkeypatch):
     clock = [1000.0]
 
     class Client:
-        def cmd(self, tgt, fun, arg, tgt_type, timeout):
+        def cmd(self, tgt, fun, arg=(), tgt_type="glob", *, timeout=None, kwarg=None):
             clock[0] += timeout
             return {tgt: "Minion did not return. [No response]"}
 
