@@ -31,6 +31,7 @@ the NetBox access layer (``netbox:`` configuration, see docs/architecture.md).
 import logging
 import os
 
+import salt.pillar
 import salt.utils.path
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -107,8 +108,8 @@ def inventory(simulate=None):
 # --- NetBox side --------------------------------------------------------------------------------
 
 
-def _netbox_from_pillar(device):
-    data = __pillar__.get("netbox") or {}
+def _netbox_from_pillar(device, pillar=None):
+    data = (__pillar__ if pillar is None else pillar).get("netbox") or {}
     if not isinstance(data, dict) or not data.get("name") or "interfaces" not in data:
         return None
     if device is not None and device != data.get("name"):
@@ -169,9 +170,10 @@ def _netbox_from_source(device, addresses):
     }
 
 
-def _netbox(device=None, addresses=False):
-    """The box's NetBox data: from the NetBox pillar when it has the device, else through the
-    access layer (IP addresses only fetched when ``addresses``: the rendering needs them)."""
+def _netbox(device=None, addresses=False, pillar=None):
+    """The box's NetBox data: from the NetBox pillar (``pillar``, default the minion's) when it
+    has the device, else through the access layer (IP addresses only fetched when
+    ``addresses``: the rendering needs them)."""
     device = device or _settings().get("device")
     if device is not None and (
         isinstance(device, bool) or not isinstance(device, (str, int)) or device == ""
@@ -179,22 +181,23 @@ def _netbox(device=None, addresses=False):
         raise SaltInvocationError(
             f"device (or hardware:device) must be a NetBox device name or id, got {device!r}"
         )
-    return _netbox_from_pillar(device) or _netbox_from_source(device, addresses)
+    return _netbox_from_pillar(device, pillar) or _netbox_from_source(device, addresses)
 
 
-def _profile(generation, netbox):
+def _profile(generation, netbox, pillar=None):
     """
-    The profile from pillar; when the pillar does not know the box's generation, the one of its
-    NetBox device type. ``netbox`` is the box's NetBox data or a function returning it (only
-    called when needed).
+    The profile from pillar (``pillar``, default the minion's); when the pillar does not know the
+    box's generation, the one of its NetBox device type. ``netbox`` is the box's NetBox data or a
+    function returning it (only called when needed).
     """
+    pillar = __pillar__ if pillar is None else pillar
     if generation is not None and (not isinstance(generation, str) or not generation):
         raise SaltInvocationError(
             f"generation must be the name of a hardware generation such as 'gen11', got "
             f"{generation!r}"
         )
     try:
-        return hwprofiles.select_profile(__pillar__, generation)
+        return hwprofiles.select_profile(pillar, generation)
     except hwprofiles.ProfileError:
         raise
     except SaltInvocationError:
@@ -209,7 +212,7 @@ def _profile(generation, netbox):
             f"{netbox['device'].get('name')} has no custom field hw_generation: set it in NetBox "
             "or pass generation=<name>"
         )
-    return hwprofiles.select_profile(__pillar__, generation)
+    return hwprofiles.select_profile(pillar, generation)
 
 
 def profile(generation=None):
@@ -231,7 +234,14 @@ def profile(generation=None):
     return _profile(generation, _netbox)
 
 
-def validate(device=None, generation=None, simulate=None, services=False, with_inventory=False):
+def validate(  # noqa: PLR0913, PLR0917
+    device=None,
+    generation=None,
+    simulate=None,
+    services=False,
+    with_inventory=False,
+    fresh_pillar=False,
+):
     """
     Check this box against NetBox and its generation profile. Returns
     ``{passed, generation, device, checks: [{name, expected, actual, ok, severity, comment}],
@@ -256,6 +266,12 @@ def validate(device=None, generation=None, simulate=None, services=False, with_i
         Also return the inventory the box was checked with (``inventory``, as
         :py:func:`inventory` returns it): the turn-up writes it to NetBox from the master
         instead of collecting it again.
+    fresh_pillar
+        Compare against a pillar compiled now by the master (as ``pillar.items`` does) instead
+        of the minion's in-memory copy, which is as old as the minion's last pillar refresh: a
+        cable or serial fixed in NetBox since then counts. The turn-up's validate passes it.
+        A pillar that fails to compile is an error naming Salt's message, never a comparison
+        against nothing.
 
     CLI Example:
 
@@ -264,10 +280,11 @@ def validate(device=None, generation=None, simulate=None, services=False, with_i
         salt '*' hardware.validate
         salt-call hardware.validate generation=gen11
         salt '*' hardware.validate services=True
-        salt '*' hardware.validate with_inventory=True
+        salt '*' hardware.validate with_inventory=True fresh_pillar=True
     """
-    netbox = _netbox(device)
-    prof = _profile(generation, netbox)
+    pillar = _fresh_pillar() if fresh_pillar else __pillar__
+    netbox = _netbox(device, pillar=pillar)
+    prof = _profile(generation, netbox, pillar=pillar)
     data = inventory(simulate=simulate)
     report = hwvalidate.validate(
         data,
@@ -276,7 +293,7 @@ def validate(device=None, generation=None, simulate=None, services=False, with_i
         netbox["interfaces"],
         netbox["cables"],
         device_type=netbox["device_type"],
-        profiles=__pillar__.get("hwgen_profiles") or None,
+        profiles=pillar.get("hwgen_profiles") or None,
     )
     if services:
         spec = simulate if simulate is not None else _settings().get("simulate")
@@ -290,6 +307,25 @@ def validate(device=None, generation=None, simulate=None, services=False, with_i
     if with_inventory:
         report["inventory"] = data
     return report
+
+
+def _fresh_pillar():
+    """This minion's pillar compiled now by the master (as ``pillar.items`` compiles it, without
+    its output masking); its compile errors (``_errors``: an ext_pillar that failed, a broken
+    SLS) raise."""
+    pillarenv = __opts__.get("pillarenv")
+    if pillarenv is None and __opts__.get("pillarenv_from_saltenv"):
+        pillarenv = __opts__.get("saltenv")
+    pillar = salt.pillar.get_pillar(
+        __opts__, dict(__grains__), __opts__["id"], pillarenv=pillarenv
+    ).compile_pillar()
+    errors = pillar.get("_errors") if isinstance(pillar, dict) else None
+    if not isinstance(pillar, dict) or errors:
+        raise CommandExecutionError(
+            "hardware: the master could not compile this minion's pillar: "
+            + ("; ".join(str(e) for e in errors) if errors else repr(pillar)[:300])
+        )
+    return pillar
 
 
 def _mark_stale_netbox(report, netbox):

@@ -15,7 +15,7 @@ import salt.config
 import salt.loader
 import salt.utils.timed_subprocess
 import yaml
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from tests.support.saltenv import LAB1_SNAPSHOT, PILLAR_ROOT, STATES_ROOT
 from tests.unit.hardware.conftest import requires_shared
@@ -212,6 +212,38 @@ def test_validate_from_netbox_pillar(tmp_path):
     report = mods["hardware.validate"]()
     assert report["netbox_source"] == "pillar"
     assert report["failed"] == ["cabling.eno1"]
+    return pillar, settings
+
+
+@requires_shared
+def test_validate_against_a_fresh_pillar(tmp_path):
+    """The minion's in-memory pillar says eno1 goes to Ethernet9 (NetBox has been fixed since):
+    fresh_pillar has the master compile the pillar now (here: profiles only, so NetBox itself
+    is read) and the box passes; a pillar that does not compile is an error, not a
+    comparison against nothing."""
+    pillar, settings = test_validate_from_netbox_pillar(tmp_path)
+    shutil.copy(LAB1_SNAPSHOT, tmp_path / "lab1.json")
+    compiled = []
+
+    class Master:  # what salt.pillar.get_pillar gives a minion: the master's compile
+        def __init__(self, result):
+            self.result = result
+
+        def compile_pillar(self):
+            compiled.append(self.result)
+            return self.result
+
+    mods, _ = loaders(tmp_path, pillar=pillar, hardware=settings)
+    assert mods["hardware.validate"]()["failed"] == ["cabling.eno1"]
+    fresh = {"hwgen_profiles": load_profiles()}
+    with patch("salt.pillar.get_pillar", lambda *a, **k: Master(fresh)):
+        report = mods["hardware.validate"](fresh_pillar=True)
+    assert compiled == [fresh]
+    assert report["netbox_source"] == "netbox" and report["passed"], report["text"]
+    broken = {"_errors": ["Specified SLS 'nope' in environment 'base' is not available"]}
+    with patch("salt.pillar.get_pillar", lambda *a, **k: Master(broken)):
+        with pytest.raises(CommandExecutionError, match="could not compile .* 'nope'"):
+            mods["hardware.validate"](fresh_pillar=True)
 
 
 def test_profile_errors_are_clear(tmp_path):

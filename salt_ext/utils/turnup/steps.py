@@ -394,12 +394,14 @@ class Turnup:
 
     # pylint: disable-next=too-many-arguments
     def run_job(  # noqa: PLR0913, PLR0917
-        self, step, names, fun, judge, arg=(), kwarg=None, timeout=None, keep=None
+        self, step, names, fun, judge, arg=(), kwarg=None, timeout=None, keep=None, hold=None
     ):
         """
         Run ``fun`` on the minions of ``names`` as one job, record its jid for every device
         before waiting, judge each return (``judge(ret) -> (ok, comment)``) and fail the others;
-        ``keep(name, ret)`` is called with each return judged ok.
+        ``keep(name, ret)`` is called with each return judged ok. A return judged not ok for
+        which ``hold(ret)`` is true is left undecided (``None`` in the result, no event, nothing
+        written): the caller looks again. Returns ``{name: True|False|None}``.
         """
         if not names:
             return {}
@@ -453,7 +455,7 @@ class Turnup:
             self.save()
         jid = published
         returns = self.collect(jid, list(want), timeout)
-        return self.judge_returns(step, want, jid, returns, judge, started, keep=keep)
+        return self.judge_returns(step, want, jid, returns, judge, started, keep=keep, hold=hold)
 
     def collect(self, jid, minions, timeout):
         returns = {}
@@ -471,7 +473,7 @@ class Turnup:
 
     # pylint: disable-next=too-many-arguments
     def judge_returns(  # noqa: PLR0913, PLR0917
-        self, step, want, jid, returns, judge, started, keep=None
+        self, step, want, jid, returns, judge, started, keep=None, hold=None
     ):
         results = {}
         self.seen([m for m in want if m in returns])
@@ -485,6 +487,9 @@ class Turnup:
                 ok, comment = judge(value)
                 if ok and retcode not in (0, None) and step != "highstate":
                     ok, comment = False, f"retcode {retcode}: {value}"
+                if not ok and hold is not None and hold(value):
+                    results[name] = None
+                    continue
             results[name] = ok
             if ok and keep is not None:
                 keep(name, value)
@@ -524,6 +529,14 @@ class Turnup:
         self.check_threshold("sync_all")
 
     def validate(self):
+        """
+        ``hardware.validate`` on the servers: generation profile and NetBox. A server that fails
+        against the pillar its minion holds is checked once more against a pillar compiled now
+        (``fresh_pillar``): the minion's copy is as old as its last pillar refresh, and a cable
+        or serial fixed in NetBox since then must count. Servers that pass are not asked again:
+        what NetBox changed against them is caught by the highstate, whose pillar is compiled
+        for it (``hwgen-validated``) and by the post-check.
+        """
         names = self.todo("validate")
 
         def judge(ret):
@@ -537,12 +550,27 @@ class Turnup:
             if not self.test and isinstance(ret.get("inventory"), dict):
                 self.store.keep_inventory(self.record["id"], name, ret["inventory"])
 
-        self.run_job(
+        def mismatch(ret):  # failed checks (not a function that could not run): look again
+            return isinstance(ret, dict) and ret.get("passed") is False
+
+        kwarg = {} if self.test else {"with_inventory": True}
+        first = self.run_job(
             "validate",
             names,
             "hardware.validate",
             judge,
-            kwarg={} if self.test else {"with_inventory": True},
+            kwarg=kwarg,
+            timeout=300,
+            keep=keep,
+            hold=mismatch,
+        )
+        again = [n for n, ok in first.items() if ok is None]
+        self.run_job(
+            "validate",
+            again,
+            "hardware.validate",
+            judge,
+            kwarg={**kwarg, "fresh_pillar": True},
             timeout=300,
             keep=keep,
         )
@@ -659,9 +687,7 @@ class Turnup:
         self.save()
         judged = {m: n for m, n in want.items() if m in returns}
         if judged:
-            self.judge_returns(
-                step, judged, jid, returns, judge, started or rec.now(), keep=keep
-            )
+            self.judge_returns(step, judged, jid, returns, judge, started or rec.now(), keep=keep)
 
     def abort_now(self, step):
         self.record["state"] = "aborted"

@@ -112,9 +112,9 @@ def test_a_localfs_claim_is_exact_and_does_not_wait(tmp_path, monkeypatch):
     monkeypatch.setattr(rec.time, "sleep", no_sleep)
     opts = masters(tmp_path)[0]
     cache = salt.cache.factory(opts)
-    ok, held = rec.claim(cache, "turnup/rackready", "k", {"m": 1}, taken=lambda h: bool(h))
+    ok, held = rec.claim(cache, "turnup/rackready", "k", {"m": 1}, taken=bool)
     assert ok and held["m"] == 1
-    ok, held = rec.claim(cache, "turnup/rackready", "k", {"m": 2}, taken=lambda h: bool(h))
+    ok, held = rec.claim(cache, "turnup/rackready", "k", {"m": 2}, taken=bool)
     assert not ok and held["m"] == 1  # taken: nothing written
     assert cache.fetch("turnup/rackready", "k")["m"] == 1
     assert cache.list("turnup/rackready") == ["k"]  # the lock files are not in the bank

@@ -2,6 +2,7 @@
 NetBox and salt.cache (localfs) as the run record: failure isolation, threshold, the canary,
 resume of an in-flight highstate from the job cache, test mode, a finished run re-run."""
 
+import inspect
 import itertools
 
 import pytest
@@ -30,9 +31,12 @@ class FakeClient:
         self.returners = {}
         self.minion_side = {}
 
-    def _answer(self, fun, minion):
+    def _answer(self, fun, minion, kwarg=None):
         if fun in self.answers:
-            return self.answers[fun](minion)
+            answer = self.answers[fun]
+            if len(inspect.signature(answer).parameters) == 2:  # answer(minion, kwarg)
+                return answer(minion, kwarg or {})
+            return answer(minion)
         if fun == "hardware.validate":
             return {"passed": True, "checks": [{"name": "cabling.eno1", "ok": True}], "failed": []}
         if fun == "netbox.sync_inventory":
@@ -61,14 +65,14 @@ class FakeClient:
         jid = jid or str(next(_JIDS))
         self.jobs.append((fun, list(tgt), dict(kwarg or {}), jid))
         self.returners[jid] = ret
-        self.pending[jid] = (fun, list(tgt))
+        self.pending[jid] = (fun, list(tgt), dict(kwarg or {}))
         return {"jid": jid, "minions": list(tgt)}
 
     def get_iter_returns(self, jid, minions, timeout=None, **kw):
-        fun, tgt = self.pending.pop(jid)
+        fun, tgt, kwarg = self.pending.pop(jid)
         for minion in tgt:
             if minion not in self.silent:
-                yield {minion: {"ret": self._answer(fun, minion), "retcode": 0}}
+                yield {minion: {"ret": self._answer(fun, minion, kwarg), "retcode": 0}}
 
     def count(self, fun, minion=None):
         return sum(1 for f, t, _, _ in self.jobs if f == fun and (minion is None or minion in t))
@@ -456,7 +460,10 @@ def test_the_validate_jobs_inventory_is_written_to_netbox_from_the_master(src, o
     run_all(t)
     assert client.count("netbox.sync_inventory") == 0  # no second job on the minions
     validate_jobs = [kw for fun, _, kw, _ in client.jobs if fun == "hardware.validate"]
-    assert validate_jobs == [{"with_inventory": True}, {"services": True}]  # validate, postcheck
+    assert validate_jobs == [
+        {"with_inventory": True},
+        {"services": True, "fresh_pillar": True},
+    ]  # validate, postcheck
     synced = t.record["devices"]["srv-r2-01"]["steps"]["sync_inventory"]
     assert synced["result"] is True and synced["jid"] == "20261202999"
     assert "change" in synced["comment"]
@@ -473,3 +480,47 @@ def test_the_validate_jobs_inventory_is_written_to_netbox_from_the_master(src, o
     )
     # the kept inventories go with the finished run
     assert t.store.inventory(t.record["id"], "srv-r2-01") is None
+
+
+def test_a_failed_validation_is_checked_again_against_a_fresh_pillar(src, opts):
+    """The minion's in-memory pillar is as old as its last refresh: srv-r2-02's cable was fixed
+    in NetBox since (it passes against a pillar compiled now), srv-r2-03 is really miscabled."""
+
+    def validate(minion, kwarg):
+        stale = not kwarg.get("fresh_pillar")
+        if minion == "srv-r2-03" or (minion == "srv-r2-02" and stale):
+            return bad_validate({minion})(minion)
+        return {"passed": True, "checks": [], "failed": []}
+
+    client = FakeClient({"hardware.validate": validate})
+    t = turnup(src, opts, client)
+    state, failed = run_all(t)
+    assert failed == {"srv-r2-03": "validate"}
+    assert status(src, "srv-r2-02") == "active" and status(src, "srv-r2-03") == "failed"
+    jobs = [(tgt, kw) for fun, tgt, kw, _ in client.jobs if fun == "hardware.validate"]
+    assert jobs[0] == (SERVERS, {"with_inventory": True})
+    # only the two that failed are asked again, against a pillar compiled for the job
+    assert jobs[1] == (["srv-r2-02", "srv-r2-03"], {"with_inventory": True, "fresh_pillar": True})
+    second = client.jobs[[f for f, *_ in client.jobs].index("hardware.validate") + 1][3]
+    assert t.record["devices"]["srv-r2-03"]["steps"]["validate"]["jid"] == second
+    assert t.record["devices"]["srv-r2-02"]["steps"]["validate"]["jid"] == second
+    assert t.record["devices"]["srv-r2-01"]["steps"]["validate"]["jid"] != second
+    # one journal entry for the failure (the first look wrote nothing)
+    dev = next(iter(src.list("dcim.devices", {"name": "srv-r2-03"})))
+    entries = src.list(
+        "extras.journal-entries",
+        {"assigned_object_type": "dcim.device", "assigned_object_id": dev["id"]},
+    )
+    assert len([e for e in entries if "step validate failed" in e["comments"]]) == 1
+
+
+def test_a_validation_that_could_not_run_is_not_asked_again(src, opts):
+    client = FakeClient(
+        {"hardware.validate": lambda m: "ERROR: 'hardware.validate' is not available."}
+    )
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3, "max_failures": "100%"}, accepted=set())
+    for name in steps.ORDER[2:7]:  # stage .. validate
+        getattr(t, name)()
+    assert client.count("hardware.validate") == 1
+    assert set(rec.failed(t.record)) == set(SERVERS)
