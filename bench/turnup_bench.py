@@ -17,16 +17,17 @@ same master, minions and NetBox.
   preflight, run record, planned -> staged, wait for minions, sync_all, validate, sync_inventory,
   highstate in the same waves, post-checks, staged -> active with journal entries.
 
-The two alternate ``--repeat`` times (default 3): before each pair the boxes' roots are emptied
-and the servers set back to ``planned``, and each orchestration is a new run (``new: true``; from
-the second pair on, NetBox already holds the inventory the first one synced). On a shared 2-core
-machine a single pair's ratio swings by a third from run to run; the reported ratio is the median
-of the pairs' ratios (each pair's two runs are minutes apart, under the same load). Every pair,
+The two alternate ``--repeat`` times (default 5), in turns bare first and orchestration first:
+before each run the boxes' roots are emptied, before each pair the servers are set back to
+``planned``, and each orchestration is a new run (``new: true``; from the second pair on, NetBox
+already holds the inventory the first one synced). On a shared 2-core machine a single pair's
+ratio swings by a third from run to run; the reported ratio is the median of the pairs' ratios
+(each pair's two runs are a minute apart, under the same load). Every pair,
 the medians and the ratio are printed; the last line is machine-readable::
 
     turnup_bench: minions=N overhead_ratio=X
 
-Usage: ``python bench/turnup_bench.py [--minions 24] [--batch 25%] [--repeat 3] [--keep]``.
+Usage: ``python bench/turnup_bench.py [--minions 24] [--batch 25%] [--repeat 5] [--keep]``.
 """
 
 from __future__ import annotations
@@ -343,7 +344,7 @@ def main(argv=None):
     parser.add_argument("--minions", type=int, default=24, help="servers in the rack (default 24)")
     parser.add_argument("--batch", default="25%", help="batch after the canary (default 25%%)")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="bare/orchestrated pairs, alternated (default 3)"
+        "--repeat", type=int, default=5, help="bare/orchestrated pairs, alternated (default 5)"
     )
     parser.add_argument("--keep", action="store_true", help="leave the daemons running")
     parser.add_argument("--root", help="work directory (default: a new temporary directory)")
@@ -367,13 +368,19 @@ def main(argv=None):
         for index in range(args.repeat):
             if index:
                 bench.replan()
-            bench.reset_roots()
-            bare = bench.bare(waves, plan)
-            log(
-                f"[{index + 1}/{args.repeat}] bare salt -L ... state.apply, wave by wave: {bare:.1f} s"
-            )
-            bench.reset_roots()
-            orch, failed, durations = bench.orchestrate(args.batch, new=index > 0)
+            # the order alternates (bare first, then orchestration first): neither run always
+            # gets the other's warm caches or the machine right after it
+            order = ("bare", "orch") if index % 2 == 0 else ("orch", "bare")
+            for which in order:
+                bench.reset_roots()
+                if which == "bare":
+                    bare = bench.bare(waves, plan)
+                    log(
+                        f"[{index + 1}/{args.repeat}] bare salt -L ... state.apply, wave by wave: "
+                        f"{bare:.1f} s"
+                    )
+                else:
+                    orch, failed, durations = bench.orchestrate(args.batch, new=index > 0)
             statuses = bench.statuses()
             log(
                 f"[{index + 1}/{args.repeat}] salt-run state.orchestrate orch.rack_turnup: "

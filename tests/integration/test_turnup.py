@@ -622,3 +622,39 @@ def test_a_step_that_errors_records_the_run_stopped(first_run, master, netbox):
     assert record["id"] != first_run["run"] and record["state"] == "stopped", record["state"]
     # nothing was written: the failed servers are still failed
     assert {n: statuses(netbox)[n] for n in failed} == dict.fromkeys(failed, "failed")
+
+
+def test_a_serial_fixed_in_netbox_counts_on_the_next_run(first_run, master, minions, netbox):
+    """The operator finds the box right and NetBox wrong, and fixes the serial in NetBox. The
+    minion's in-memory pillar, compiled before, still has the old serial: the re-run's validate
+    fails against it, checks the box once more against a pillar compiled now, and the box goes
+    active."""
+    client = nb(netbox)
+    dev = next(iter(client.list("dcim.devices", {"name": WRONG_SERIAL})))
+    assert statuses(netbox, [WRONG_SERIAL]) == {WRONG_SERIAL: "failed"}
+    old, reported = dev["serial"], LAB.sub("LAB1R2S99")
+    client.update("dcim.devices", dev["id"], {"serial": reported})
+    after = time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "000000"
+    ret = run(
+        master,
+        "state.orchestrate",
+        "orch.rack_turnup",
+        pillar={**PILLAR, "devices": [WRONG_SERIAL], "new": True},
+    )
+    assert ret.returncode == 0, ret.stdout
+    assert statuses(netbox, [WRONG_SERIAL]) == {WRONG_SERIAL: "active"}
+    # the minion still holds the pillar it had: the first look compared against that
+    held = master.salt_cli(timeout=120).run(
+        "pillar.get", "netbox:serial", unmask=True, minion_tgt=WRONG_SERIAL
+    )
+    assert held.data == old, held
+    record = rec.Store(salt.config.master_config(master.config_file)).latest(LAB.site, "R2")
+    validate = record["devices"][WRONG_SERIAL]["steps"]["validate"]
+    assert validate["result"] is True, validate
+    listed = run(master, "jobs.list_jobs", search_function="hardware.validate", timeout=120).data
+    looks = {jid: j for jid, j in listed.items() if jid > after}
+    # two looks at the box: against the minion's pillar, then against a fresh one (recorded)
+    assert len(looks) == 2, looks
+    assert validate["jid"] == max(looks)
+    assert "fresh_pillar" in str(looks[max(looks)]["Arguments"])
+    assert "fresh_pillar" not in str(looks[min(looks)]["Arguments"])
