@@ -51,7 +51,8 @@ turnup-network:
     - require:
       - turnup: turnup-stage
 
-# every server's minion answers (bounded by minion_timeout)
+# every server's minion answers (bounded by minion_timeout); it is asked with the sync_all
+# job (turnup.sync_all), whose returns the next step judges (test=True: test.ping)
 turnup-wait_minions:
   turnup.step:
     - name: wait_minions
@@ -61,6 +62,7 @@ turnup-wait_minions:
       - turnup: turnup-network
 
 # saltutil.sync_all on the minions, of the custom module types the master or the minion holds
+# (the returns of the job wait_minions asked with; a job of its own for servers without one)
 turnup-sync_all:
   turnup.step:
     - name: sync_all
@@ -97,7 +99,8 @@ turnup-highstate:
     - require:
       - turnup: turnup-sync_inventory
 
-# cabling by LLDP once more and the profile's required services up, after the highstate
+# cabling by LLDP once more and the profile's required services up, after the highstate (the
+# hwgen-postcheck state each highstate ended with; a job of its own for servers without one)
 turnup-postcheck:
   turnup.step:
     - name: postcheck

@@ -366,13 +366,23 @@ class Turnup:
         return [m for m in minions if m not in known]
 
     def wait_minions(self):
+        """
+        Every server's minion answers, bounded by ``minion_timeout``. The question asked is the
+        next step's job (``turnup.sync_all``, :meth:`probe`): a minion that returns it has
+        answered, and the ``sync_all`` step judges the returns kept in the record instead of
+        running a second rack-wide job. Predictions (``test``) ask ``test.ping``: nothing is
+        synced.
+        """
         names = self.todo("wait_minions")
         if not names:
             return
         timeout = float(self.options()["minion_timeout"])
         want = self.minions(names)
         started = rec.now()
-        answered = self.ping(list(want), 5 if self.test else timeout)
+        if self.test:
+            answered = self.ping(list(want), 5)
+        else:
+            answered = set(self.probe(want, timeout))
         self.seen(answered)
         for minion, name in want.items():
             if minion in answered:
@@ -391,6 +401,44 @@ class Turnup:
                 self._event(name, "wait_minions", False, started, comment="no answer")
         self.save()
         self.check_threshold("wait_minions")
+
+    def probe(self, want, timeout):
+        """
+        Publish the ``sync_all`` step's job (``turnup.sync_all``) to the minions of ``want``
+        (``{minion: name}``) until each has returned it or ``timeout`` seconds have passed (a
+        minion not connected yet is asked again every few seconds, like a ping). The returns
+        are kept in the record (``probed``: ``{name: {jid, started, ret, retcode}}``) for the
+        ``sync_all`` step; returns the minions that answered.
+        """
+        forms = self.module_forms()
+        deadline = time.time() + timeout
+        probed = self.record.setdefault("probed", {})
+        answered = set()
+        while True:
+            left = [m for m in want if m not in answered]
+            started = rec.now()
+            pub = self.client.run_job(
+                left,
+                "turnup.sync_all",
+                arg=[],
+                tgt_type="list",
+                kwarg={"forms": forms},
+                timeout=30,
+            )
+            jid = (pub or {}).get("jid")
+            if jid:
+                for minion, data in self.collect(jid, left, 5).items():
+                    answered.add(minion)
+                    probed[want[minion]] = {
+                        "jid": jid,
+                        "started": started,
+                        "ret": data.get("ret", data.get("return")),
+                        "retcode": data.get("retcode", 0),
+                    }
+                self.save()
+            if len(answered) == len(want) or time.time() >= deadline:
+                return answered
+            time.sleep(2)
 
     # pylint: disable-next=too-many-arguments
     def run_job(  # noqa: PLR0913, PLR0917
@@ -509,9 +557,12 @@ class Turnup:
         return results
 
     def sync_all(self):
-        """``saltutil.sync_all`` of the custom module types there are (:mod:`sync`)."""
+        """
+        ``saltutil.sync_all`` of the custom module types there are (:mod:`sync`): judged from
+        the returns of the job ``wait_minions`` asked with (:meth:`probe`); servers without such
+        a return (a prediction, a run resumed on a restarted master) get the job now.
+        """
         names = self.todo("sync_all")
-        forms = self.module_forms() if names else []
 
         def judge(ret):
             if not isinstance(ret, dict) or "synced" not in ret:
@@ -523,9 +574,28 @@ class Turnup:
                 + (", pillar refreshed)" if ret.get("refreshed") else ")")
             )
 
+        probed = self.record.get("probed") or {}
+        by_job = {}
+        for name in names:
+            if name in probed:
+                by_job.setdefault(probed[name]["jid"], []).append(name)
+        for jid, done in by_job.items():
+            want = self.minions(done)
+            returns = {
+                self.record["devices"][n]["minion"]: {
+                    "ret": probed[n]["ret"],
+                    "retcode": probed[n]["retcode"],
+                }
+                for n in done
+            }
+            self.judge_returns("sync_all", want, jid, returns, judge, probed[done[0]]["started"])
+        rest = [n for n in names if n not in probed]
+        forms = self.module_forms() if rest else []
         self.run_job(
-            "sync_all", names, "turnup.sync_all", judge, kwarg={"forms": forms}, timeout=300
+            "sync_all", rest, "turnup.sync_all", judge, kwarg={"forms": forms}, timeout=300
         )
+        if not self.test and self.record.pop("probed", None) is not None:
+            self.save()
         self.check_threshold("sync_all")
 
     def validate(self):

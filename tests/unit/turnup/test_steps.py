@@ -420,11 +420,10 @@ def test_minions_seen_by_this_master_are_not_pinged_before_each_job(src, opts, t
     t.start("lab1", "R2", options={"batch": 3}, accepted=set())
     for name in steps.ORDER[2:-1]:
         getattr(t, name)()
-    minions = [t.record["devices"][n]["minion"] for n in SERVERS]
-    # wait_minions asked every server once; the jobs after it (sync_all, validate,
-    # sync_inventory, 4 highstate waves, postcheck) asked none again
-    assert sorted(client.pinged) == sorted(minions)
-    assert client.count("state.highstate") == 4
+    # wait_minions asked every server with the sync_all job (no ping), which sync_all judged;
+    # the jobs after it (validate, 4 highstate waves, postcheck) pinged none
+    assert client.pinged == []
+    assert client.count("turnup.sync_all") == 1 and client.count("state.highstate") == 4
     assert t.record["reachable"]["master"].startswith("4242@")
 
     # the master restarts (its pidfile is written anew): every minion is asked again once
@@ -440,8 +439,10 @@ def test_minions_seen_by_this_master_are_not_pinged_before_each_job(src, opts, t
 def test_without_a_pidfile_every_job_asks_its_minions_first(src, opts):
     client = Pinged()
     run_all(turnup(src, opts, client))
-    # wait_minions, sync_all, validate, sync_inventory, 4 highstate waves, postcheck
-    assert len(client.pinged) == 8 * 4 + 8 + 8
+    # validate, sync_inventory (this fake's validate keeps no inventory: a minion job), 4
+    # highstate waves, postcheck; wait_minions asks with the sync_all job, which the sync_all
+    # step judges: neither pings
+    assert len(client.pinged) == 8 * 4
 
 
 def test_the_validate_jobs_inventory_is_written_to_netbox_from_the_master(src, opts):
@@ -524,3 +525,70 @@ def test_a_validation_that_could_not_run_is_not_asked_again(src, opts):
         getattr(t, name)()
     assert client.count("hardware.validate") == 1
     assert set(rec.failed(t.record)) == set(SERVERS)
+
+
+def test_wait_minions_asks_with_the_sync_job_until_every_minion_answered(src, opts, monkeypatch):
+    """A minion not connected yet (srv-r2-02: silent for the first two rounds) is asked again;
+    the others get one sync job; the sync_all step runs none of its own."""
+    monkeypatch.setattr(steps.time, "sleep", lambda s: None)
+    rounds = []
+
+    class Late(FakeClient):
+        def run_job(self, tgt, fun, *args, **kwargs):
+            if fun == "turnup.sync_all":
+                rounds.append(list(tgt))
+                self.silent = {"srv-r2-02"} if len(rounds) < 3 else set()
+            return super().run_job(tgt, fun, *args, **kwargs)
+
+    client = Late()
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    t.stage()
+    t.wait_minions()
+    assert rounds == [SERVERS, ["srv-r2-02"], ["srv-r2-02"]]
+    assert client.count("test.ping") == 0
+    t.sync_all()
+    assert client.count("turnup.sync_all") == 3  # no job of the sync_all step's own
+    steps_of = t.record["devices"]
+    assert all(steps_of[n]["steps"]["sync_all"]["result"] is True for n in SERVERS)
+    first, late = client.jobs[0][3], client.jobs[2][3]
+    assert steps_of["srv-r2-01"]["steps"]["sync_all"]["jid"] == first
+    assert steps_of["srv-r2-02"]["steps"]["sync_all"]["jid"] == late
+    assert "probed" not in t.record  # consumed
+
+
+def test_wait_minions_fails_a_minion_that_never_answers(src, opts, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(
+        steps,
+        "time",
+        type(
+            "T",
+            (),
+            {
+                "time": staticmethod(lambda: clock[0]),
+                "sleep": staticmethod(lambda s: clock.__setitem__(0, clock[0] + s)),
+            },
+        ),
+    )
+    client = FakeClient(silent={"srv-r2-04"})
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3, "minion_timeout": 10}, accepted=set())
+    t.stage()
+    t.wait_minions()
+    dev = t.record["devices"]["srv-r2-04"]
+    assert dev["failed_step"] == "wait_minions" and "did not answer within 10 s" in dev["error"]
+    assert status(src, "srv-r2-04") == "failed"
+    published = len(client.jobs)
+    t.sync_all()
+    assert len(client.jobs) == published  # the others judged from the probe, srv-r2-04 out
+    assert "sync_all" not in dev["steps"]
+
+
+def test_a_prediction_pings_and_syncs_nothing(src, opts):
+    client = FakeClient()
+    t = turnup(src, opts, client, test=True)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    t.stage()
+    t.wait_minions()
+    assert client.count("turnup.sync_all") == 0
