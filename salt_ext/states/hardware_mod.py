@@ -27,6 +27,17 @@ def __virtual__():
     return (False, "the hardware execution module is not available")
 
 
+def _report(ret, what, **kwargs):
+    """``hardware.validate(**kwargs)``'s report, or None with ``ret`` failed saying why ``what``
+    could not run."""
+    try:
+        return __salt__["hardware.validate"](**kwargs)
+    except (SaltInvocationError, CommandExecutionError) as err:
+        ret["result"] = False
+        ret["comment"] = f"{what} could not run: {err}"
+        return None
+
+
 def validated(name, device=None, generation=None, fail_on_warnings=False):
     """
     Ensure the box matches NetBox and its hardware generation profile (``hardware.validate``).
@@ -55,11 +66,8 @@ def validated(name, device=None, generation=None, fail_on_warnings=False):
         salt '*' state.single hardware.validated hardware-matches-netbox
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
-    try:
-        report = __salt__["hardware.validate"](device=device, generation=generation)
-    except (SaltInvocationError, CommandExecutionError) as err:
-        ret["result"] = False
-        ret["comment"] = f"hardware validation could not run: {err}"
+    report = _report(ret, "hardware validation", device=device, generation=generation)
+    if report is None:
         return ret
     ok = report["passed"] and not (fail_on_warnings and report["warnings"])
     ret["result"] = bool(ok)
@@ -97,11 +105,8 @@ def postchecked(name, device=None):
         salt '*' state.single hardware.postchecked in-service
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
-    try:
-        report = __salt__["hardware.validate"](device=device, services=True)
-    except (SaltInvocationError, CommandExecutionError) as err:
-        ret["result"] = False
-        ret["comment"] = f"post-check could not run: {err}"
+    report = _report(ret, "post-check", device=device, services=True)
+    if report is None:
         return ret
     ok, comment = hwvalidate.postcheck_verdict(report)
     ret["comment"] = comment

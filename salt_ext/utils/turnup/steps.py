@@ -47,6 +47,9 @@ ORDER = (
 #: steps that run jobs on the minions
 MINION_STEPS = ("wait_minions", "sync_all", "validate", "sync_inventory", "highstate", "postcheck")
 
+#: seconds between two rounds of asking minions that have not answered yet
+RETRY_INTERVAL = 2
+
 DEFAULTS = {"batch": "25%", "max_failures": None, "minion_timeout": 300, "job_timeout": 900}
 
 
@@ -329,19 +332,31 @@ class Turnup:
     def minions(self, names):
         return {self.record["devices"][n]["minion"]: n for n in names}
 
-    def ping(self, minions, timeout):
-        """The minions of ``minions`` answering ``test.ping`` within ``timeout`` seconds."""
+    def until_answered(self, minions, timeout, ask):
+        """
+        Ask the minions of ``minions`` (``ask(left) -> minions that answered``) until all have
+        answered or ``timeout`` seconds have passed, waiting :data:`RETRY_INTERVAL` seconds
+        between rounds (a minion not connected yet); returns the minions that answered.
+        """
         deadline = time.time() + timeout
         answered = set()
         while True:
             left = [m for m in minions if m not in answered]
             if not left:
                 return answered
-            ret = self.client.cmd(left, "test.ping", tgt_type="list", timeout=5) or {}
-            answered |= {m for m, v in ret.items() if v is True}
+            answered |= set(ask(left))
             if len(answered) == len(minions) or time.time() >= deadline:
                 return answered
-            time.sleep(2)
+            time.sleep(RETRY_INTERVAL)
+
+    def ping(self, minions, timeout):
+        """The minions of ``minions`` answering ``test.ping`` within ``timeout`` seconds."""
+
+        def ask(left):
+            ret = self.client.cmd(left, "test.ping", tgt_type="list", timeout=5) or {}
+            return [m for m, v in ret.items() if v is True]
+
+        return self.until_answered(list(minions), timeout, ask)
 
     def seen(self, minions):
         """
@@ -411,34 +426,26 @@ class Turnup:
         ``sync_all`` step; returns the minions that answered.
         """
         forms = self.module_forms()
-        deadline = time.time() + timeout
         probed = self.record.setdefault("probed", {})
-        answered = set()
-        while True:
-            left = [m for m in want if m not in answered]
+
+        def ask(left):
             started = rec.now()
             pub = self.client.run_job(
-                left,
-                "turnup.sync_all",
-                arg=[],
-                tgt_type="list",
-                kwarg={"forms": forms},
-                timeout=30,
+                left, "turnup.sync_all", arg=[], tgt_type="list", kwarg={"forms": forms}, timeout=30
             )
             jid = (pub or {}).get("jid")
-            if jid:
-                for minion, data in self.collect(jid, left, 5).items():
-                    answered.add(minion)
-                    probed[want[minion]] = {
-                        "jid": jid,
-                        "started": started,
-                        "ret": data.get("ret", data.get("return")),
-                        "retcode": data.get("retcode", 0),
-                    }
-                self.save()
-            if len(answered) == len(want) or time.time() >= deadline:
-                return answered
-            time.sleep(2)
+            returns = self.collect(jid, left, 5) if jid else {}
+            for minion, data in returns.items():
+                probed[want[minion]] = {
+                    "jid": jid,
+                    "started": started,
+                    "ret": data.get("ret", data.get("return")),
+                    "retcode": data.get("retcode", 0),
+                }
+            self.save()
+            return list(returns)
+
+        return self.until_answered(list(want), timeout, ask)
 
     # pylint: disable-next=too-many-arguments
     def run_job(  # noqa: PLR0913, PLR0917
