@@ -203,8 +203,9 @@ def claim(cache, bank, key, data, taken=None):
     (:func:`exclusive`): exact, no waiting. Other drivers (redis, ...) have no compare-and-set,
     so several masters sharing the cache (or two runs on one) may each have found the key free
     and written it: the last write wins and, after :data:`CLAIM_SETTLE` seconds (far longer
-    than a cache write), every writer reads back which one that was. Either way exactly one of
-    simultaneous claimants wins.
+    than a cache write), every writer reads back which one that was; a claimant that found the
+    key taken waits as long before it names the holder. Either way exactly one of simultaneous
+    claimants wins, and every one of them names the same holder.
     """
     data["claim"] = os.urandom(8).hex()
     taken = taken or (lambda held: True)
@@ -217,7 +218,11 @@ def claim(cache, bank, key, data, taken=None):
             return True, data
     held = cache.fetch(bank, key) or {}
     if held and taken(held):
-        return False, held
+        # that claim may be one of several written at this moment, not the one that stays:
+        # name the one that holds once they have settled
+        time.sleep(CLAIM_SETTLE)
+        later = cache.fetch(bank, key) or {}
+        return False, (later if later and taken(later) else held)
     cache.store(bank, key, data)
     time.sleep(CLAIM_SETTLE)
     held = cache.fetch(bank, key) or {}
