@@ -51,6 +51,51 @@ def sync_all(forms=None, saltenv=None, refresh=True):
     return tsync.sync(__salt__, __opts__, forms or [], saltenv=saltenv, refresh=bool(refresh))
 
 
+def prepare(forms=None, saltenv=None, validate=True):
+    """
+    The turn-up's first question to a server, in one job: :py:func:`sync_all`, then (unless
+    that synced a module) ``hardware.validate with_inventory=True``, the next two steps'
+    work. A box that synced something is not validated here, since its new modules load with the
+    next job: the turn-up's ``validate`` step asks it with a job of its own. Returns
+    ``{sync_all: <sync_all's return>, validate: <hardware.validate's return> | None}``; a part
+    that raised is its error (``"<exception>: <message>"``; an error of the sync leaves
+    ``validate`` None).
+
+    forms
+        As :py:func:`sync_all`.
+    saltenv
+        As :py:func:`sync_all`.
+    validate
+        Also validate the box (default True); False: only the sync.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt srv-r2-04 turnup.prepare forms=modules
+        salt srv-r2-04 turnup.prepare validate=False
+    """
+    out = {"sync_all": None, "validate": None}
+    try:
+        out["sync_all"] = sync_all(forms=forms, saltenv=saltenv)
+    except SaltInvocationError:
+        raise
+    except Exception as err:  # pylint: disable=broad-except
+        out["sync_all"] = f"{type(err).__name__}: {err}"
+        return out
+    if not validate or out["sync_all"]["synced"]:
+        return out
+    fun = __salt__.get("hardware.validate")
+    if fun is None:
+        out["validate"] = "'hardware.validate' is not available."
+        return out
+    try:
+        out["validate"] = fun(with_inventory=True)
+    except Exception as err:  # pylint: disable=broad-except
+        out["validate"] = f"{type(err).__name__}: {err}"
+    return out
+
+
 def boot_facts(grain="serialnumber"):
     """
     What a box booting the provisioning image tells the master's enrolment (``turnup.on_boot``)

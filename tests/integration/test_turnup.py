@@ -651,10 +651,14 @@ def test_a_serial_fixed_in_netbox_counts_on_the_next_run(first_run, master, mini
     record = rec.Store(salt.config.master_config(master.config_file)).latest(LAB.site, "R2")
     validate = record["devices"][WRONG_SERIAL]["steps"]["validate"]
     assert validate["result"] is True, validate
-    listed = run(master, "jobs.list_jobs", search_function="hardware.validate", timeout=120).data
-    looks = {jid: j for jid, j in listed.items() if jid > after}
-    # two looks at the box: against the minion's pillar, then against a fresh one (recorded)
-    assert len(looks) == 2, looks
-    assert validate["jid"] == max(looks)
-    assert "fresh_pillar" in str(looks[max(looks)]["Arguments"])
-    assert "fresh_pillar" not in str(looks[min(looks)]["Arguments"])
+
+    def jobs_of(fun):
+        listed = run(master, "jobs.list_jobs", search_function=fun, timeout=120).data
+        return {jid: j for jid, j in listed.items() if jid > after and j["Function"] == fun}
+
+    # two looks at the box: against the minion's pillar, in the job wait_minions asked with
+    # (turnup.prepare: sync, then validate), then against a fresh one, which is recorded
+    first, again = jobs_of("turnup.prepare"), jobs_of("hardware.validate")
+    assert len(first) == 1 and len(again) == 1, (first, again)
+    assert validate["jid"] in again and validate["jid"] > min(first)
+    assert "fresh_pillar" in str(again[validate["jid"]]["Arguments"])

@@ -49,6 +49,9 @@ MINION_STEPS = ("wait_minions", "sync_all", "validate", "sync_inventory", "highs
 
 #: seconds between two rounds of asking minions that have not answered yet
 RETRY_INTERVAL = 2
+#: seconds a round of ``wait_minions``' question waits for returns (a minion still running the
+#: job when they pass is waited for: Salt asks it with ``saltutil.find_job``)
+PROBE_WAIT = 10
 
 DEFAULTS = {"batch": "25%", "max_failures": None, "minion_timeout": 300, "job_timeout": 900}
 
@@ -383,10 +386,10 @@ class Turnup:
     def wait_minions(self):
         """
         Every server's minion answers, bounded by ``minion_timeout``. The question asked is the
-        next step's job (``turnup.sync_all``, :meth:`probe`): a minion that returns it has
-        answered, and the ``sync_all`` step judges the returns kept in the record instead of
-        running a second rack-wide job. Predictions (``test``) ask ``test.ping``: nothing is
-        synced.
+        next two steps' job (``turnup.prepare``: sync, then validate, :meth:`probe`): a minion
+        that returns it has answered, and the ``sync_all`` and ``validate`` steps judge the
+        returns kept in the record instead of running two more rack-wide jobs. Predictions
+        (``test``) ask ``test.ping``: nothing is synced.
         """
         names = self.todo("wait_minions")
         if not names:
@@ -419,11 +422,12 @@ class Turnup:
 
     def probe(self, want, timeout):
         """
-        Publish the ``sync_all`` step's job (``turnup.sync_all``) to the minions of ``want``
-        (``{minion: name}``) until each has returned it or ``timeout`` seconds have passed (a
-        minion not connected yet is asked again every few seconds, like a ping). The returns
-        are kept in the record (``probed``: ``{name: {jid, started, ret, retcode}}``) for the
-        ``sync_all`` step; returns the minions that answered.
+        Publish the ``sync_all`` and ``validate`` steps' job (``turnup.prepare``) to the minions
+        of ``want`` (``{minion: name}``) until each has returned it or ``timeout`` seconds have
+        passed (a minion not connected yet is asked again every few seconds, like a ping). The
+        returns are kept in the record (``probed``: ``{name: {jid, started, ret, retcode}}``)
+        for those two steps, each box's inventory in the run's inventory bank (for
+        ``sync_inventory``, not in the record); returns the minions that answered.
         """
         forms = self.module_forms()
         probed = self.record.setdefault("probed", {})
@@ -431,21 +435,50 @@ class Turnup:
         def ask(left):
             started = rec.now()
             pub = self.client.run_job(
-                left, "turnup.sync_all", arg=[], tgt_type="list", kwarg={"forms": forms}, timeout=30
+                left, "turnup.prepare", arg=[], tgt_type="list", kwarg={"forms": forms}, timeout=30
             )
             jid = (pub or {}).get("jid")
-            returns = self.collect(jid, left, 5) if jid else {}
+            returns = self.collect(jid, left, PROBE_WAIT) if jid else {}
             for minion, data in returns.items():
+                ret = data.get("ret", data.get("return"))
+                checked = ret.get("validate") if isinstance(ret, dict) else None
+                if isinstance(checked, dict) and isinstance(checked.get("inventory"), dict):
+                    ret = {**ret, "validate": dict(checked)}
+                    inventory = ret["validate"].pop("inventory")
+                    self.store.keep_inventory(self.record["id"], want[minion], inventory)
                 probed[want[minion]] = {
                     "jid": jid,
                     "started": started,
-                    "ret": data.get("ret", data.get("return")),
+                    "ret": ret,
                     "retcode": data.get("retcode", 0),
                 }
             self.save()
             return list(returns)
 
         return self.until_answered(list(want), timeout, ask)
+
+    def probed(self, step, names):
+        """
+        ``{jid: (names, {minion: return}, started)}``: the part ``step`` (``sync_all`` or
+        ``validate``) of the :meth:`probe` returns of ``names``, grouped by job. A server without
+        that part (not probed, a minion without ``turnup.prepare``, a box that synced a module
+        and was not validated) is left out: the step asks it with a job of its own.
+        """
+        probed = self.record.get("probed") or {}
+        by_job = {}
+        for name in names:
+            ret = (probed.get(name) or {}).get("ret")
+            if not isinstance(ret, dict) or "sync_all" not in ret or ret.get(step) is None:
+                continue
+            done, returns, _ = by_job.setdefault(
+                probed[name]["jid"], ([], {}, probed[name]["started"])
+            )
+            done.append(name)
+            returns[self.record["devices"][name]["minion"]] = {
+                "ret": ret[step],
+                "retcode": probed[name]["retcode"],
+            }
+        return by_job
 
     # pylint: disable-next=too-many-arguments
     def run_job(  # noqa: PLR0913, PLR0917
@@ -567,7 +600,8 @@ class Turnup:
         """
         ``saltutil.sync_all`` of the custom module types there are (:mod:`sync`): judged from
         the returns of the job ``wait_minions`` asked with (:meth:`probe`); servers without such
-        a return (a prediction, a run resumed on a restarted master) get the job now.
+        a return (a prediction, a run resumed on a restarted master, a minion without
+        ``turnup.prepare``) get ``turnup.sync_all`` now.
         """
         names = self.todo("sync_all")
 
@@ -581,33 +615,22 @@ class Turnup:
                 + (", pillar refreshed)" if ret.get("refreshed") else ")")
             )
 
-        probed = self.record.get("probed") or {}
-        by_job = {}
-        for name in names:
-            if name in probed:
-                by_job.setdefault(probed[name]["jid"], []).append(name)
-        for jid, done in by_job.items():
-            want = self.minions(done)
-            returns = {
-                self.record["devices"][n]["minion"]: {
-                    "ret": probed[n]["ret"],
-                    "retcode": probed[n]["retcode"],
-                }
-                for n in done
-            }
-            self.judge_returns("sync_all", want, jid, returns, judge, probed[done[0]]["started"])
-        rest = [n for n in names if n not in probed]
+        rest = list(names)
+        for jid, (done, returns, started) in self.probed("sync_all", names).items():
+            self.judge_returns("sync_all", self.minions(done), jid, returns, judge, started)
+            rest = [n for n in rest if n not in done]
         forms = self.module_forms() if rest else []
         self.run_job(
             "sync_all", rest, "turnup.sync_all", judge, kwarg={"forms": forms}, timeout=300
         )
-        if not self.test and self.record.pop("probed", None) is not None:
-            self.save()
         self.check_threshold("sync_all")
 
     def validate(self):
         """
-        ``hardware.validate`` on the servers: generation profile and NetBox. A server that fails
+        ``hardware.validate`` on the servers: generation profile and NetBox. The first look is
+        the one in the job ``wait_minions`` asked with (:meth:`probe`, right after the sync);
+        servers without it (a prediction, a box that synced a module, a run resumed on a
+        restarted master) get the job now. A server that fails
         against the pillar its minion holds is checked once more against a pillar compiled now
         (``fresh_pillar``): the minion's copy is as old as its last pillar refresh, and a cable
         or serial fixed in NetBox since then must count. Servers that pass are not asked again:
@@ -630,16 +653,25 @@ class Turnup:
         def mismatch(ret):  # failed checks (not a function that could not run): look again
             return isinstance(ret, dict) and ret.get("passed") is False
 
+        first = {}
+        for jid, (done, returns, started) in self.probed("validate", names).items():
+            first.update(
+                self.judge_returns(
+                    "validate", self.minions(done), jid, returns, judge, started, hold=mismatch
+                )
+            )
         kwarg = {} if self.test else {"with_inventory": True}
-        first = self.run_job(
-            "validate",
-            names,
-            "hardware.validate",
-            judge,
-            kwarg=kwarg,
-            timeout=300,
-            keep=keep,
-            hold=mismatch,
+        first.update(
+            self.run_job(
+                "validate",
+                [n for n in names if n not in first],
+                "hardware.validate",
+                judge,
+                kwarg=kwarg,
+                timeout=300,
+                keep=keep,
+                hold=mismatch,
+            )
         )
         again = [n for n, ok in first.items() if ok is None]
         self.run_job(
@@ -651,6 +683,8 @@ class Turnup:
             timeout=300,
             keep=keep,
         )
+        if not self.test and self.record.pop("probed", None) is not None:
+            self.save()
         self.check_threshold("validate")
 
     def sync_inventory(self):

@@ -43,9 +43,21 @@ class FakeClient:
             return {"changes": {}, "conflicts": []}
         if fun == "turnup.sync_all":
             return {"synced": {}, "checked": [], "skipped": ["modules"], "refreshed": False}
+        if fun == "turnup.prepare":
+            return self.prepare_answer(minion, kwarg)
         if fun == "state.highstate":
             return {"file_|-a_|-a_|-managed": {"result": True, "changes": {}, "__id__": "a"}}
         return {}
+
+    def prepare_answer(self, minion, kwarg):
+        """The minion's turnup.prepare: the sync, then (nothing synced) the validation."""
+        sync = self._answer("turnup.sync_all", minion, kwarg)
+        if not isinstance(sync, dict) or sync.get("synced"):
+            return {"sync_all": sync, "validate": None}
+        return {
+            "sync_all": sync,
+            "validate": self._answer("hardware.validate", minion, {"with_inventory": True}),
+        }
 
     def cmd(self, tgt, fun, arg=(), tgt_type="list", timeout=None, **kw):
         if fun == "test.ping":
@@ -420,10 +432,14 @@ def test_minions_seen_by_this_master_are_not_pinged_before_each_job(src, opts, t
     t.start("lab1", "R2", options={"batch": 3}, accepted=set())
     for name in steps.ORDER[2:-1]:
         getattr(t, name)()
-    # wait_minions asked every server with the sync_all job (no ping), which sync_all judged;
-    # the jobs after it (validate, 4 highstate waves, postcheck) pinged none
+    # wait_minions asked every server with the turnup.prepare job (no ping), which sync_all
+    # and validate judged; the jobs after it (4 highstate waves, postcheck) pinged none
     assert client.pinged == []
-    assert client.count("turnup.sync_all") == 1 and client.count("state.highstate") == 4
+    assert client.count("turnup.prepare") == 1 and client.count("state.highstate") == 4
+    assert client.count("turnup.sync_all") == 0
+    assert [kw for f, _, kw, _ in client.jobs if f == "hardware.validate"] == [
+        {"services": True, "fresh_pillar": True}
+    ]  # the postcheck's (this fake's highstate has no hwgen-postcheck state)
     assert t.record["reachable"]["master"].startswith("4242@")
 
     # the master restarts (its pidfile is written anew): every minion is asked again once
@@ -439,10 +455,10 @@ def test_minions_seen_by_this_master_are_not_pinged_before_each_job(src, opts, t
 def test_without_a_pidfile_every_job_asks_its_minions_first(src, opts):
     client = Pinged()
     run_all(turnup(src, opts, client))
-    # validate, sync_inventory (this fake's validate keeps no inventory: a minion job), 4
-    # highstate waves, postcheck; wait_minions asks with the sync_all job, which the sync_all
-    # step judges: neither pings
-    assert len(client.pinged) == 8 * 4
+    # sync_inventory (this fake's validate keeps no inventory: a minion job), 4 highstate
+    # waves, postcheck; wait_minions asks with the turnup.prepare job, which the sync_all and
+    # validate steps judge: none of the three pings
+    assert len(client.pinged) == 8 * 3
 
 
 def test_the_validate_jobs_inventory_is_written_to_netbox_from_the_master(src, opts):
@@ -460,11 +476,10 @@ def test_the_validate_jobs_inventory_is_written_to_netbox_from_the_master(src, o
     t = turnup(src, opts, client)
     run_all(t)
     assert client.count("netbox.sync_inventory") == 0  # no second job on the minions
+    # validated in wait_minions' turnup.prepare job; the postcheck's own job
+    assert client.count("turnup.prepare") == 1
     validate_jobs = [kw for fun, _, kw, _ in client.jobs if fun == "hardware.validate"]
-    assert validate_jobs == [
-        {"with_inventory": True},
-        {"services": True, "fresh_pillar": True},
-    ]  # validate, postcheck
+    assert validate_jobs == [{"services": True, "fresh_pillar": True}]
     synced = t.record["devices"]["srv-r2-01"]["steps"]["sync_inventory"]
     assert synced["result"] is True and synced["jid"] == "20261202999"
     assert "change" in synced["comment"]
@@ -498,14 +513,17 @@ def test_a_failed_validation_is_checked_again_against_a_fresh_pillar(src, opts):
     state, failed = run_all(t)
     assert failed == {"srv-r2-03": "validate"}
     assert status(src, "srv-r2-02") == "active" and status(src, "srv-r2-03") == "failed"
-    jobs = [(tgt, kw) for fun, tgt, kw, _ in client.jobs if fun == "hardware.validate"]
-    assert jobs[0] == (SERVERS, {"with_inventory": True})
+    # the first look was wait_minions' turnup.prepare job (against the minion's pillar)
+    prepare = next(j for f, _, _, j in client.jobs if f == "turnup.prepare")
+    jobs = [(tgt, kw, jid) for fun, tgt, kw, jid in client.jobs if fun == "hardware.validate"]
     # only the two that failed are asked again, against a pillar compiled for the job
-    assert jobs[1] == (["srv-r2-02", "srv-r2-03"], {"with_inventory": True, "fresh_pillar": True})
-    second = client.jobs[[f for f, *_ in client.jobs].index("hardware.validate") + 1][3]
+    assert [j[:2] for j in jobs[:1]] == [
+        (["srv-r2-02", "srv-r2-03"], {"with_inventory": True, "fresh_pillar": True})
+    ]
+    second = jobs[0][2]
     assert t.record["devices"]["srv-r2-03"]["steps"]["validate"]["jid"] == second
     assert t.record["devices"]["srv-r2-02"]["steps"]["validate"]["jid"] == second
-    assert t.record["devices"]["srv-r2-01"]["steps"]["validate"]["jid"] != second
+    assert t.record["devices"]["srv-r2-01"]["steps"]["validate"]["jid"] == prepare
     # one journal entry for the failure (the first look wrote nothing)
     dev = next(iter(src.list("dcim.devices", {"name": "srv-r2-03"})))
     entries = src.list(
@@ -523,8 +541,12 @@ def test_a_validation_that_could_not_run_is_not_asked_again(src, opts):
     t.start("lab1", "R2", options={"batch": 3, "max_failures": "100%"}, accepted=set())
     for name in steps.ORDER[2:7]:  # stage .. validate
         getattr(t, name)()
-    assert client.count("hardware.validate") == 1
+    # judged from wait_minions' turnup.prepare job, not asked again with a job of its own
+    assert client.count("turnup.prepare") == 1 and client.count("hardware.validate") == 0
     assert set(rec.failed(t.record)) == set(SERVERS)
+    assert all(
+        "could not run" in t.record["devices"][n]["steps"]["validate"]["comment"] for n in SERVERS
+    )
 
 
 def test_wait_minions_asks_with_the_sync_job_until_every_minion_answered(src, opts, monkeypatch):
@@ -535,7 +557,7 @@ def test_wait_minions_asks_with_the_sync_job_until_every_minion_answered(src, op
 
     class Late(FakeClient):
         def run_job(self, tgt, fun, *args, **kwargs):
-            if fun == "turnup.sync_all":
+            if fun == "turnup.prepare":
                 rounds.append(list(tgt))
                 self.silent = {"srv-r2-02"} if len(rounds) < 3 else set()
             return super().run_job(tgt, fun, *args, **kwargs)
@@ -548,13 +570,68 @@ def test_wait_minions_asks_with_the_sync_job_until_every_minion_answered(src, op
     assert rounds == [SERVERS, ["srv-r2-02"], ["srv-r2-02"]]
     assert client.count("test.ping") == 0
     t.sync_all()
-    assert client.count("turnup.sync_all") == 3  # no job of the sync_all step's own
+    assert client.count("turnup.prepare") == 3
+    assert client.count("turnup.sync_all") == 0  # no job of the sync_all step's own
     steps_of = t.record["devices"]
     assert all(steps_of[n]["steps"]["sync_all"]["result"] is True for n in SERVERS)
     first, late = client.jobs[0][3], client.jobs[2][3]
     assert steps_of["srv-r2-01"]["steps"]["sync_all"]["jid"] == first
     assert steps_of["srv-r2-02"]["steps"]["sync_all"]["jid"] == late
+    t.validate()
+    assert client.count("hardware.validate") == 0  # the same job validated
+    assert steps_of["srv-r2-02"]["steps"]["validate"]["jid"] == late
     assert "probed" not in t.record  # consumed
+
+
+def test_the_probe_leaves_to_its_steps_what_it_could_not_do(src, opts):
+    """wait_minions' turnup.prepare job: srv-r2-02 synced a module (its new code loads with the
+    next job: not validated in that job), srv-r2-03's minion has no turnup.prepare (a package
+    older than the master's), srv-r2-04's sync failed. Only those get jobs of the steps' own;
+    the inventories the others were validated with are not in the run record."""
+    boxes = LabBoxes()
+
+    def sync(minion):
+        changed = {"modules": ["modules.site_tools"]} if minion == "srv-r2-02" else {}
+        return {"synced": changed, "checked": ["modules"], "skipped": [], "refreshed": False}
+
+    def prepare(minion, kwarg):
+        if minion == "srv-r2-03":
+            return "'turnup.prepare' is not available."
+        if minion == "srv-r2-04":
+            return {"sync_all": "OSError: No space left on device", "validate": None}
+        return FakeClient.prepare_answer(client, minion, kwarg)
+
+    def validate(minion):
+        box = hwinv.simulate(boxes.spec(minion))
+        return {"passed": True, "checks": [], "failed": [], "inventory": box}
+
+    client = FakeClient(
+        {"turnup.sync_all": sync, "hardware.validate": validate, "turnup.prepare": prepare}
+    )
+    t = turnup(src, opts, client)
+    t.start("lab1", "R2", options={"batch": 3, "max_failures": "50%"}, accepted=set())
+    for name in steps.ORDER[2:6]:  # stage .. wait_minions
+        getattr(t, name)()
+    assert "inventory" not in str(t.record["probed"])  # in the run's inventory bank instead
+    assert t.store.inventory(t.record["id"], "srv-r2-01")["system"]
+    t.sync_all()
+    assert [tgt for f, tgt, *_ in client.jobs if f == "turnup.sync_all"] == [["srv-r2-03"]]
+    dev = t.record["devices"]["srv-r2-04"]
+    assert dev["failed_step"] == "sync_all"
+    assert dev["error"] == "turnup.sync_all failed: OSError: No space left on device"
+    t.validate()
+    assert [tgt for f, tgt, *_ in client.jobs if f == "hardware.validate"] == [
+        ["srv-r2-02", "srv-r2-03"]
+    ]
+    prepare_jid = client.jobs[0][3]
+    done = t.record["devices"]
+    assert done["srv-r2-01"]["steps"]["validate"]["jid"] == prepare_jid
+    assert done["srv-r2-02"]["steps"]["validate"]["jid"] != prepare_jid
+    assert all(done[n]["steps"]["validate"]["result"] is True for n in SERVERS if n != "srv-r2-04")
+    assert "probed" not in t.record
+    t.sync_inventory()
+    assert client.count("netbox.sync_inventory") == 0  # every inventory was kept
+    assert done["srv-r2-01"]["steps"]["sync_inventory"]["result"] is True
 
 
 def test_wait_minions_fails_a_minion_that_never_answers(src, opts, monkeypatch):

@@ -3,7 +3,7 @@ the minion's synced copies) and Salt's own saltutil.sync_<type> called for those
 
 import pytest
 import salt.config
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from salt_ext.modules import turnup_mod
 from salt_ext.utils.turnup import sync as tsync
@@ -111,3 +111,76 @@ def test_a_masterless_minion_runs_saltutil_sync_all(tmp_path):
 def test_the_execution_module_names_bad_forms(forms):
     with pytest.raises(SaltInvocationError, match="forms must list custom module types"):
         turnup_mod.sync_all(forms=forms)
+
+
+def prepared(monkeypatch, tmp_path, minion, validate):
+    """``turnup.prepare`` on ``minion`` (saltutil's functions) with ``hardware.validate``."""
+    funcs = dict(minion.funcs)
+    if validate is not None:
+        funcs["hardware.validate"] = validate
+    opts = {"extension_modules": str(tmp_path / "extmods"), "file_client": "remote"}
+    monkeypatch.setattr(turnup_mod, "__salt__", funcs, raising=False)
+    monkeypatch.setattr(turnup_mod, "__opts__", opts, raising=False)
+    return turnup_mod
+
+
+def test_prepare_syncs_then_validates_with_the_inventory(monkeypatch, tmp_path):
+    calls = []
+
+    def validate(**kwargs):
+        calls.append(kwargs)
+        return {"passed": True, "failed": [], "inventory": {"system": {"serial": "S1"}}}
+
+    mod = prepared(monkeypatch, tmp_path, Minion(), validate)
+    ret = mod.prepare(forms="modules")
+    assert ret["sync_all"]["checked"] == ["modules"] and ret["sync_all"]["synced"] == {}
+    assert ret["validate"]["passed"] is True and ret["validate"]["inventory"]
+    assert calls == [{"with_inventory": True}]
+    assert mod.prepare(forms="modules", validate=False)["validate"] is None
+    assert len(calls) == 1
+
+
+def test_prepare_leaves_a_box_that_synced_a_module_to_the_validate_step(monkeypatch, tmp_path):
+    """Its new modules load with the next job: validating now would run the old code."""
+    calls = []
+    minion = Minion(changed={"modules": ["modules.hardware"]})
+    mod = prepared(monkeypatch, tmp_path, minion, lambda **kw: calls.append(kw))
+    ret = mod.prepare(forms=["modules"])
+    assert ret == {
+        "sync_all": {
+            "synced": {"modules": ["modules.hardware"]},
+            "checked": ["modules"],
+            "skipped": [k for k in tsync.FORMS if k != "modules"],
+            "refreshed": True,
+        },
+        "validate": None,
+    }
+    assert calls == [] and minion.calls[-1] == ("refresh", {"wait": True})
+
+
+def test_prepare_reports_a_part_that_could_not_run(monkeypatch, tmp_path):
+    mod = prepared(monkeypatch, tmp_path, Minion(), None)
+    assert mod.prepare()["validate"] == "'hardware.validate' is not available."
+
+    def broken(**kwargs):
+        raise CommandExecutionError("hardware: NetBox lookup failed: 503")
+
+    mod = prepared(monkeypatch, tmp_path, Minion(), broken)
+    ret = mod.prepare()
+    assert ret["validate"] == ("CommandExecutionError: hardware: NetBox lookup failed: 503")
+    assert ret["sync_all"]["checked"] == []
+
+    minion = Minion()
+
+    def sync_fails(**kwargs):
+        raise OSError("No space left on device")
+
+    minion.funcs["saltutil.sync_modules"] = sync_fails
+    mod = prepared(monkeypatch, tmp_path, minion, lambda **kw: {"passed": True})
+    ret = mod.prepare(forms="modules")
+    assert ret == {
+        "sync_all": "OSError: No space left on device",
+        "validate": None,
+    }
+    with pytest.raises(SaltInvocationError, match="forms must list"):
+        mod.prepare(forms="bogus")
