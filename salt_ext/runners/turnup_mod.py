@@ -475,7 +475,7 @@ def resume(run=None, **kwargs):
                     continue  # the run passed it when it started
                 turnup.load(run=run)
                 if name == "start":
-                    turnup.store.acquire(data["site"], data["rack"], run)
+                    turnup.store.acquire(data["site"], data["rack"], run, jid=turnup.jid)
                     turnup.record["state"] = "running"
                     turnup.record["history"].append(
                         {"at": record.now(), "event": "resumed", "jid": turnup.jid}

@@ -111,24 +111,33 @@ class Store:
     def lock(self, site, rack):
         return self.cache.fetch(LOCKS, lock_key(site, rack)) or None
 
-    def owner_alive(self, lock):
-        """The process holding ``lock`` still runs (only knowable for this master)."""
+    def owner_alive(self, lock, jid=None):
+        """
+        Another orchestration holds ``lock`` and still runs: one on another master (assumed
+        alive: not knowable from here), one in another live process of this master, or one of
+        another job in this process (the reactor runs the orchestrations it starts in threads of
+        its one process). ``jid``: the asking orchestration's job id; without it, a lock of
+        this process is taken for the caller's own.
+        """
         if not lock:
             return False
         if lock.get("master") != master_id(self.opts):
             return True  # another master's run: assume it is alive
         if lock.get("pid") == os.getpid():
-            return False  # this process: the same orchestration going on
+            # this process: the same orchestration going on, unless another job took the lock
+            return jid is not None and lock.get("jid") not in (None, jid)
         return pid_alive(lock.get("pid"))
 
-    def acquire(self, site, rack, run_id, takeover=False):
+    def acquire(self, site, rack, run_id, takeover=False, jid=None):
+        """
+        Take the rack's lock for run ``run_id`` of the orchestration (job) ``jid``: refused,
+        naming the holder, while another orchestration that still runs holds it, whichever run
+        it holds it for (a second start of a running rack would otherwise go on with the same
+        run beside the first). ``takeover``: take it regardless.
+        """
+
         def refuse(current):
-            return (
-                current
-                and current.get("run") != run_id
-                and self.owner_alive(current)
-                and not takeover
-            )
+            return bool(current) and self.owner_alive(current, jid) and not takeover
 
         current = self.lock(site, rack)
         if refuse(current):
@@ -137,14 +146,15 @@ class Store:
             "run": run_id,
             "master": master_id(self.opts),
             "pid": os.getpid(),
+            "jid": jid,
             "since": (
                 (current or {}).get("since") if current and current.get("run") == run_id else now()
             ),
         }
         won, held = claim(self.cache, LOCKS, lock_key(site, rack), lock, taken=refuse)
-        if not won and held.get("run") != run_id:
+        if not won:
             # another claimant got there first (at the same moment, or between the read above
-            # and the claim): that run goes on, this one stops
+            # and the claim): that orchestration goes on, this one stops
             raise SaltRunnerError(_held_message(site, rack, held))
         return lock
 

@@ -142,7 +142,7 @@ class Turnup:
         """Create the run of the rack, or reuse the running/stopped one (resume)."""
         current = self.store.latest(site, rack)
         if current and current["state"] in ("running", "stopped") and not new:
-            self.store.acquire(site, rack, current["id"]) if not self.test else None
+            self.store.acquire(site, rack, current["id"], jid=self.jid) if not self.test else None
             self.record = current
             if not self.test:
                 current["state"] = "running"
@@ -184,7 +184,7 @@ class Turnup:
                 for done in ORDER[2:-1]:
                     self.note(name, done, result=True, comment="already active", duration=0)
         if not self.test:
-            self.store.acquire(site, rack, self.record["id"])
+            self.store.acquire(site, rack, self.record["id"], jid=self.jid)
             self.save()
         return {"run": self.record["id"], "action": "created", "state": "running"}
 

@@ -46,6 +46,28 @@ def test_second_start_names_the_running_run_and_master(opts, plan):
     assert "lab1-R2-1" in str(err.value) and "master-b" in str(err.value)
 
 
+def test_a_rack_held_by_another_running_orchestration_is_refused_whichever_run(opts):
+    """Re-running the orchestration of a rack whose run is running would resume that same run
+    beside it: refused too, while its holder runs."""
+    store = rec.Store(opts)
+    store.acquire("lab1", "R2", "lab1-R2-1", jid="20261207080000000001")
+    # another orchestration in this process (the reactor starts its runs in threads of one)
+    with pytest.raises(SaltRunnerError, match="lab1-R2-1"):
+        store.acquire("lab1", "R2", "lab1-R2-1", jid="20261207080000000002")
+    with pytest.raises(SaltRunnerError, match="lab1-R2-1"):
+        store.acquire("lab1", "R2", "lab1-R2-2", jid="20261207080000000002")
+    # the holder itself goes on
+    again = store.acquire("lab1", "R2", "lab1-R2-1", jid="20261207080000000001")
+    assert again["run"] == "lab1-R2-1"
+    # another live process of this master (a second salt-run), the same run
+    lock = store.lock("lab1", "R2")
+    store.cache.store(rec.LOCKS, "lab1.R2", dict(lock, pid=os.getppid()))
+    with pytest.raises(SaltRunnerError, match="already has a running turn-up: run lab1-R2-1"):
+        store.acquire("lab1", "R2", "lab1-R2-1", jid="20261207080000000003")
+    assert store.lock("lab1", "R2")["pid"] == os.getppid()  # nothing written
+    assert store.acquire("lab1", "R2", "lab1-R2-1", takeover=True)["pid"] == os.getpid()
+
+
 def test_stale_lock_of_this_master_is_taken_over(opts):
     store = rec.Store(opts)
     pid = os.fork()

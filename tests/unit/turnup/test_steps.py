@@ -389,6 +389,10 @@ def test_second_start_while_running_names_the_run(src, opts):
     other = turnup(src, opts, FakeClient())
     with pytest.raises(Exception, match=t.record["id"]):
         other.start("lab1", "R2", options={}, accepted=set(), new=True)
+    # without new: the running run is not resumed beside the orchestration running it
+    with pytest.raises(Exception, match=f"already has a running turn-up: run {t.record['id']}"):
+        other.start("lab1", "R2", options={}, accepted=set())
+    assert "resumed" not in str(rec.Store(opts).get(t.record["id"])["history"])
 
 
 def test_abort_stops_before_the_next_batch_with_journal_entries(src, opts):
