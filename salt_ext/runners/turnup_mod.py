@@ -275,6 +275,7 @@ def _tu_summary(turnup, step, extra=None):
 
 def _tu_run_step(turnup, step, site, rack, options, *, new=False, state=None):  # noqa: PLR0917
     """Run one step; returns the summary. StopRun -> retcode 1."""
+    from salt_ext.utils.turnup import record  # noqa: PLC0415  # pylint: disable=C0415
     from salt_ext.utils.turnup import steps  # noqa: PLC0415  # pylint: disable=C0415
 
     extra = {}
@@ -298,6 +299,20 @@ def _tu_run_step(turnup, step, site, rack, options, *, new=False, state=None):  
     if turnup.record is None:
         raise SaltInvocationError(
             f"no turn-up run for rack {rack} of {site}: the orchestration starts one (step=start)"
+        )
+    held = turnup.held_elsewhere()
+    if held:
+        # another orchestration drives this rack's run (this one's start was refused): its
+        # steps, the onfail finish too, must not write to that run nor release its lock
+        __context__["retcode"] = 1
+        return _tu_summary(
+            turnup,
+            step,
+            {
+                "comment": record.held_message(turnup.record["site"], turnup.record["rack"], held)
+                + f"; this orchestration (job {turnup.jid}) leaves that run alone",
+                "failed": {},
+            },
         )
     if turnup.record["state"] in ("done", "aborted"):
         return _tu_summary(

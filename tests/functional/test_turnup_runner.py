@@ -4,9 +4,10 @@ plan, preflight, status and the step runner's bad input and test mode."""
 import pytest
 import salt.config
 import salt.loader
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import SaltInvocationError, SaltRunnerError
 
 from salt_ext.utils.netbox import NetBoxClient, load_config
+from salt_ext.utils.turnup import record as rec
 from tests.support.saltenv import NETBOX_TEST_TIMEOUT, PILLAR_ROOT, STATES_ROOT
 
 
@@ -95,3 +96,30 @@ def test_step_start_in_test_mode_records_nothing(runner, netbox_target):
     with pytest.raises(SaltInvocationError, match="no turn-up run for rack R2"):
         runner["turnup.status"](site="lab1", rack="R2")
     assert changes(netbox_target) == before
+
+
+def test_a_second_orchestration_of_a_running_rack_leaves_its_run_alone(runner):
+    """Two orchestrations of R2 in one process (as the reactor runs the turn-ups it starts):
+    the second's start is refused naming the run, and its steps, the onfail finish that records
+    a failed orchestration's run as stopped among them, leave the first's run and lock alone."""
+    first, second = "20261207090000000001", "20261207090000000002"
+    other = salt.loader.runner(runner.opts)  # the second orchestration's own RunnerClient
+    out = runner["turnup.step"](step="start", site="lab1", rack="R2", orchestration_jid=first)
+    assert out["action"] == "created" and out["retcode"] == 0
+    run_id = out["run"]
+    for new in (False, True):
+        with pytest.raises(SaltRunnerError, match=f"already has a running turn-up: run {run_id}"):
+            other["turnup.step"](
+                step="start", site="lab1", rack="R2", new=new, orchestration_jid=second
+            )
+    stopped = other["turnup.step"](
+        step="finish", site="lab1", rack="R2", state="stopped", orchestration_jid=second
+    )
+    assert stopped["retcode"] == 1 and "leaves that run alone" in stopped["comment"]
+    assert run_id in stopped["comment"] and second in stopped["comment"]
+    store = rec.Store(runner.opts)
+    assert store.get(run_id)["state"] == "running"
+    assert store.lock("lab1", "R2")["jid"] == first
+    # the first orchestration goes on with its run
+    again = runner["turnup.step"](step="start", site="lab1", rack="R2", orchestration_jid=first)
+    assert again["action"] == "resumed" and again["run"] == run_id and again["retcode"] == 0

@@ -30,6 +30,7 @@ import subprocess
 import threading
 import time
 
+import psutil
 import pytest
 import salt.config
 from saltfactories.utils import random_string
@@ -662,3 +663,59 @@ def test_a_serial_fixed_in_netbox_counts_on_the_next_run(first_run, master, mini
     assert len(first) == 1 and len(again) == 1, (first, again)
     assert validate["jid"] in again and validate["jid"] > min(first)
     assert "fresh_pillar" in str(again[validate["jid"]]["Arguments"])
+
+
+def test_a_second_orchestration_while_the_rack_runs_leaves_the_run_alone(
+    first_run, master, minions, netbox
+):
+    """One turn-up per rack: while a run goes on (its one server's minion is paused, so the run
+    waits for it), a second orchestration of the rack is refused naming that run, and its onfail
+    step leaves that run alone; turnup.resume of it is refused too. The first run finishes once
+    the minion answers."""
+    box = HEALTHY[0]
+    client = nb(netbox)
+    for dev in client.list("dcim.devices", {"name": box}):
+        client.update("dcim.devices", dev["id"], {"status": "planned"})
+    store = rec.Store(salt.config.master_config(master.config_file))
+    before = (store.latest(LAB.site, "R2") or {}).get("id")
+    parent = psutil.Process(minions[box].pid)
+    paused = [parent, *parent.children(recursive=True)]
+    for proc in paused:
+        proc.suspend()
+    result = {}
+
+    def orchestrate():
+        pillar = {**PILLAR, "devices": [box], "new": True}
+        result["ret"] = run(master, "state.orchestrate", "orch.rack_turnup", pillar=pillar)
+
+    thread = threading.Thread(target=orchestrate, daemon=True)
+    thread.start()
+    try:
+        deadline, data = time.time() + 300, {}
+        while time.time() < deadline and thread.is_alive():
+            data = store.latest(LAB.site, "R2") or {}
+            if data.get("id") != before and data.get("state") == "running":
+                break
+            time.sleep(0.2)
+        run_id = data.get("id")
+        assert run_id != before and data.get("state") == "running", data.get("state")
+        holder = store.lock(LAB.site, "R2")
+        for pillar in ({**PILLAR, "devices": [box]}, {**PILLAR, "devices": [box], "new": True}):
+            second = run(master, "state.orchestrate", "orch.rack_turnup", pillar=pillar)
+            assert second.returncode != 0, second.stdout
+            states = orch_states(second)
+            held = f"already has a running turn-up: run {run_id}"
+            assert held in states["turnup-start"]["comment"], states["turnup-start"]
+            assert "leaves that run alone" in states["turnup-stopped"]["comment"], states
+        resumed = run(master, "turnup.resume", run=run_id)
+        assert resumed.returncode == 1 and held in resumed.stdout, resumed.stdout
+        assert store.get(run_id)["state"] == "running"
+        assert store.lock(LAB.site, "R2") == holder
+        assert thread.is_alive(), "the run did not wait for the paused minion"
+    finally:
+        for proc in paused:
+            proc.resume()
+    thread.join(timeout=900)
+    assert result["ret"].returncode == 0, result["ret"].stdout
+    assert store.get(run_id)["state"] == "done"
+    assert statuses(netbox, [box]) == {box: "active"}

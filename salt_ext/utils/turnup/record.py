@@ -141,7 +141,7 @@ class Store:
 
         current = self.lock(site, rack)
         if refuse(current):
-            raise SaltRunnerError(_held_message(site, rack, current))
+            raise SaltRunnerError(held_message(site, rack, current))
         lock = {
             "run": run_id,
             "master": master_id(self.opts),
@@ -155,7 +155,7 @@ class Store:
         if not won:
             # another claimant got there first (at the same moment, or between the read above
             # and the claim): that orchestration goes on, this one stops
-            raise SaltRunnerError(_held_message(site, rack, held))
+            raise SaltRunnerError(held_message(site, rack, held))
         return lock
 
     def release(self, site, rack, run_id):
@@ -164,7 +164,8 @@ class Store:
             self.cache.flush(LOCKS, lock_key(site, rack))
 
 
-def _held_message(site, rack, current):
+def held_message(site, rack, current):
+    """What a start refused because ``current`` (the rack's lock) holds the rack says."""
     return (
         f"rack {rack} of {site} already has a running turn-up: run {current['run']} on "
         f"master {current.get('master')} (since {iso(current.get('since'))}); watch it "

@@ -122,6 +122,17 @@ class Turnup:
     def options(self):
         return {**DEFAULTS, **(self.record.get("options") or {})}
 
+    def held_elsewhere(self):
+        """
+        The lock of the loaded run's rack when another orchestration that still runs holds it
+        (a second start of the rack was refused, and its steps, its ``onfail`` finish among
+        them, must leave that run alone), else None. Predictions write nothing: never held.
+        """
+        if self.test or not self.record:
+            return None
+        lock = self.store.lock(self.record["site"], self.record["rack"])
+        return lock if lock and self.store.owner_alive(lock, self.jid) else None
+
     def note(self, name, step, **fields):
         entry = self.record["devices"][name]["steps"].setdefault(step, {})
         entry.update(fields)
