@@ -80,7 +80,7 @@ def _read(path):
         return handle.read()
 
 
-def inventory(simulate=None):
+def inventory(simulate=None, only=None):
     """
     Inventory this server: system, board, chassis, CPUs, memory and DIMMs, disks, NICs, LLDP
     neighbours, BMC, PSUs, firmware, placeholder serials and warnings for unavailable sources.
@@ -88,6 +88,11 @@ def inventory(simulate=None):
     simulate
         Read captured data instead of running the tools (overrides ``hardware:simulate``):
         a path to a captured inventory, a directory of raw outputs or a spec file.
+    only
+        Read only these sources (a list or a comma-separated string of ``dmidecode``,
+        ``lscpu``, ``lsblk``, ``nvme``, ``ip``, ``lldp``, ``ipmitool_lan``, ``ipmitool_mc``,
+        ``meminfo``, ``ethtool``); the others are listed as ``skipped`` in ``sources``. A
+        simulated box returns its whole inventory.
 
     CLI Example:
 
@@ -95,14 +100,23 @@ def inventory(simulate=None):
 
         salt '*' hardware.inventory
         salt-call hardware.inventory simulate=/srv/hw/srv-r1-01
+        salt '*' hardware.inventory only=ip,lldp
     """
+    if isinstance(only, str):
+        only = [o.strip() for o in only.split(",") if o.strip()]
+    if only is not None and (
+        not isinstance(only, (list, tuple)) or not set(only) <= set(inv.SOURCES)
+    ):
+        raise SaltInvocationError(
+            f"only must list inventory sources among {', '.join(inv.SOURCES)}, got {only!r}"
+        )
     spec = simulate if simulate is not None else _settings().get("simulate")
     if spec:
         try:
             return inv.simulate(spec)
         except inv.SimulationError as err:
             raise SaltInvocationError(str(err)) from err
-    return inv.collect(_run, salt.utils.path.which, _read)
+    return inv.collect(_run, salt.utils.path.which, _read, only=only)
 
 
 # --- NetBox side --------------------------------------------------------------------------------
@@ -241,6 +255,7 @@ def validate(  # noqa: PLR0913, PLR0917
     services=False,
     with_inventory=False,
     fresh_pillar=False,
+    postcheck=False,
 ):
     """
     Check this box against NetBox and its generation profile. Returns
@@ -272,6 +287,12 @@ def validate(  # noqa: PLR0913, PLR0917
         cable or serial fixed in NetBox since then counts. The turn-up's validate passes it.
         A pillar that fails to compile is an error naming Salt's message, never a comparison
         against nothing.
+    postcheck
+        Only the post-check of a configured box (implies ``services``): the ``cabling.*``
+        checks (LLDP against NetBox's cables) and the ``services.*`` checks, on an inventory of
+        the NICs and their LLDP neighbours alone (``ip``, ``lldpctl``: no dmidecode, ipmitool
+        or ethtool, which take seconds on some boxes). The hardware checks are the validation's
+        before the box is configured. ``hardware.postchecked`` and the turn-up pass it.
 
     CLI Example:
 
@@ -281,11 +302,12 @@ def validate(  # noqa: PLR0913, PLR0917
         salt-call hardware.validate generation=gen11
         salt '*' hardware.validate services=True
         salt '*' hardware.validate with_inventory=True fresh_pillar=True
+        salt '*' hardware.validate postcheck=True
     """
     pillar = _fresh_pillar() if fresh_pillar else __pillar__
     netbox = _netbox(device, pillar=pillar)
     prof = _profile(generation, netbox, pillar=pillar)
-    data = inventory(simulate=simulate)
+    data = inventory(simulate=simulate, only=hwvalidate.POSTCHECK_SOURCES if postcheck else None)
     report = hwvalidate.validate(
         data,
         prof,
@@ -295,12 +317,14 @@ def validate(  # noqa: PLR0913, PLR0917
         device_type=netbox["device_type"],
         profiles=pillar.get("hwgen_profiles") or None,
     )
-    if services:
+    if services or postcheck:
         spec = simulate if simulate is not None else _settings().get("simulate")
         try:
             hwservices.add_checks(report, prof, spec, __salt__)
         except inv.SimulationError as err:
             raise SaltInvocationError(str(err)) from err
+    if postcheck:
+        hwvalidate.restrict(report, hwvalidate.POSTCHECK_PREFIXES)
     report["netbox_source"] = netbox["source"]
     _mark_stale_netbox(report, netbox)
     report["text"] = hwvalidate.format_report(report)

@@ -79,8 +79,8 @@ def postchecked(name, device=None):
     """
     Ensure the configured box is in service: every cabled interface's LLDP neighbour is the
     NetBox cable peer, and the services its generation profile requires (``services:``) run and
-    are enabled (the ``cabling.*`` and ``services.*`` checks of ``hardware.validate
-    services=True``). Read-only. The ``hwgen`` SLS ends with it (state id ``hwgen-postcheck``,
+    are enabled (``hardware.validate postcheck=True``: its ``cabling.*`` and ``services.*``
+    checks, on an inventory of the NICs and LLDP alone). Read-only. The ``hwgen`` SLS ends with it (state id ``hwgen-postcheck``,
     ``order: last``) when pillar ``turnup:postcheck`` (a rack turn-up's highstate) or
     ``hardware:postcheck`` is true.
 
@@ -105,7 +105,7 @@ def postchecked(name, device=None):
         salt '*' state.single hardware.postchecked in-service
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
-    report = _report(ret, "post-check", device=device, services=True)
+    report = _report(ret, "post-check", device=device, postcheck=True)
     if report is None:
         return ret
     ok, comment = hwvalidate.postcheck_verdict(report)

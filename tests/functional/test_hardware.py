@@ -372,6 +372,23 @@ def test_postchecked_state_names_the_link_or_service_that_is_down(tmp_path, test
     assert states["hardware.postchecked"]("in-service")["result"] is True
 
 
+@requires_shared
+def test_validate_postcheck_is_the_links_and_services_only(tmp_path):
+    down = {"lldp": {"eno2": {"port_id": "Ethernet7"}}, "system": {"serial": "WRONG1"}}
+    mods, _ = loaders(tmp_path, hardware=box_settings(tmp_path, "srv-r1-01", down))
+    full = mods["hardware.validate"](services=True)
+    assert {"serial", "cabling.eno2"} <= set(full["failed"]), full["failed"]
+    report = mods["hardware.validate"](postcheck=True)
+    names = [c["name"] for c in report["checks"]]
+    assert names and all(n.startswith(("cabling.", "services.")) for n in names), names
+    assert "services.lldpd" in names
+    # the wrong serial is the validation's business, not the post-check's
+    assert report["failed"] == ["cabling.eno2"] and report["passed"] is False
+    assert report["summary"].startswith(f"{len(names) - 1} of {len(names)} checks ok")
+    with pytest.raises(SaltInvocationError, match="only must list inventory sources"):
+        mods["hardware.inventory"](only="ip,smartctl")
+
+
 def test_profiles_pillar_files_are_plain_yaml():
     """pillar/hwgen/*.sls stay plain YAML (readable by tools and by the unit tests)."""
     for path in sorted((PILLAR_ROOT / "hwgen").glob("*.sls")):

@@ -573,20 +573,47 @@ def merge(base, override, parent=None):
 # --- live collection --------------------------------------------------------------------------
 
 
-def collect(run, which, read_file):
+#: the sources :func:`collect` reads (``only=`` picks among them)
+SOURCES = (
+    "dmidecode",
+    "lscpu",
+    "lsblk",
+    "nvme",
+    "ip",
+    "lldp",
+    "ipmitool_lan",
+    "ipmitool_mc",
+    "meminfo",
+    "ethtool",
+)
+
+
+def collect(run, which, read_file, only=None):
     """
     Run the tools on this machine and assemble the inventory.
 
     :param run: ``run(argv) -> (returncode, stdout, stderr)``; must not raise.
     :param which: ``which(name) -> path or None``.
     :param read_file: ``read_file(path) -> str``; may raise ``OSError``.
+    :param only: the :data:`SOURCES` to read (None: all). The others are not run and are
+        reported as ``skipped`` in ``sources``, without a warning: a post-check that compares
+        links needs ``ip`` and ``lldp``, not ``ipmitool`` (seconds on some BMCs).
     """
     warnings = []
     sources = {}
     raw = {}
+    if only is not None:
+        unknown = sorted(set(only) - set(SOURCES))
+        if unknown:
+            raise ValueError(f"unknown inventory sources {unknown}: known are {', '.join(SOURCES)}")
+        for key in SOURCES:
+            if key not in only:
+                sources[key] = "skipped"
 
     def tool(name, argv, key=None):
         key = key or name
+        if sources.get(key) == "skipped":
+            return None
         if not which(argv[0]):
             warnings.append(f"{key}: {argv[0]} is not installed")
             sources[key] = "missing"
@@ -623,11 +650,11 @@ def collect(run, which, read_file):
     raw["ipmitool_lan"] = tool("ipmitool_lan", ["ipmitool", "lan", "print"])
     raw["ipmitool_mc"] = tool("ipmitool_mc", ["ipmitool", "mc", "info"])
     try:
-        raw["meminfo"] = read_file("/proc/meminfo")
+        raw["meminfo"] = None if sources.get("meminfo") else read_file("/proc/meminfo")
     except OSError as err:
         warnings.append(f"meminfo: {err}")
         sources["meminfo"] = "failed"
-    if raw["ip"] is not None:
+    if raw["ip"] is not None and sources.get("ethtool") != "skipped":
         try:
             links = tools.parse_ip(raw["ip"])
         except ValueError:

@@ -832,23 +832,8 @@ def validate(
     checks.extend(interface_checks(inventory, interfaces))
     checks.extend(bond_checks(profile, interfaces))
     checks.extend(_inventory_quality(inventory))
-    failed = [c["name"] for c in checks if not c["ok"] and c["severity"] == "error"]
-    warned = [c["name"] for c in checks if not c["ok"] and c["severity"] != "error"]
-    passed = not failed
-    summary = (
-        f"{len(checks) - len(failed) - len(warned)} of {len(checks)} checks ok"
-        + (f"; failed: {', '.join(failed)}" if failed else "")
-        + (f"; warnings: {', '.join(warned)}" if warned else "")
-    )
-    return {
-        "passed": passed,
-        "generation": profile.get("name"),
-        "device": device.get("name"),
-        "checks": checks,
-        "failed": failed,
-        "warnings": warned,
-        "summary": summary,
-    }
+    report = {"generation": profile.get("name"), "device": device.get("name"), "checks": checks}
+    return restrict(report, ("",))
 
 
 def format_report(report):
@@ -869,6 +854,32 @@ def format_report(report):
 #: checks of a validation report that say whether a configured box is in service: its links
 #: (LLDP against NetBox's cables) and the services its profile requires
 POSTCHECK_PREFIXES = ("cabling.", "services.")
+
+
+#: the inventory sources the post-check's checks read (NICs and their LLDP neighbours)
+POSTCHECK_SOURCES = ("ip", "lldp")
+
+
+def restrict(report, prefixes):
+    """
+    ``report`` with only the checks whose names start with one of ``prefixes``; ``failed``,
+    ``warnings``, ``passed`` and ``summary`` are those of the checks kept (in place, returned).
+    """
+    checks = [c for c in report["checks"] if c["name"].startswith(tuple(prefixes))]
+    failed = [c["name"] for c in checks if not c["ok"] and c["severity"] == "error"]
+    warned = [c["name"] for c in checks if not c["ok"] and c["severity"] != "error"]
+    report.update(
+        checks=checks,
+        failed=failed,
+        warnings=warned,
+        passed=not failed,
+        summary=(
+            f"{len(checks) - len(failed) - len(warned)} of {len(checks)} checks ok"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+            + (f"; warnings: {', '.join(warned)}" if warned else "")
+        ),
+    )
+    return report
 
 
 def postcheck_verdict(report):

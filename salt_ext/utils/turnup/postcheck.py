@@ -1,7 +1,7 @@
 """
 Post-checks of a rack turn-up, after the highstate: cabling by LLDP once more and the services the
 box's generation profile requires (``services:``) running and enabled (the ``cabling.*`` and
-``services.*`` checks of ``hardware.validate services=True``; the hardware checks were judged by
+``services.*`` checks of ``hardware.validate postcheck=True``; the hardware checks were judged by
 the validate step). A failing server is set ``failed`` with a journal entry naming the link or the
 service that is down, and the job.
 
@@ -10,7 +10,7 @@ Where it runs: at the end of each server's highstate. The turn-up passes pillar
 ``hwgen-postcheck`` (``hardware.postchecked``, ``order: last``), whose result is judged with its
 wave (:func:`from_highstate`): no rack-wide job of its own, and a canary that fails it stops the
 run before the batches. Servers whose highstate had no such state (a top file without ``hwgen``)
-and predictions (``test=True``) get one ``hardware.validate services=True`` job in the
+and predictions (``test=True``) get one ``hardware.validate postcheck=True`` job in the
 ``postcheck`` step (:func:`run`).
 """
 
@@ -26,7 +26,7 @@ STATE_ID = "hwgen-postcheck"
 
 
 def judge(ret):
-    """``(ok, comment)`` of a server's ``hardware.validate services=True`` return."""
+    """``(ok, comment)`` of a server's ``hardware.validate postcheck=True`` return."""
     return hwvalidate.postcheck_verdict(ret)
 
 
@@ -83,7 +83,7 @@ def run(turnup):
         "hardware.validate",
         judge,
         # against NetBox as it is now (the minion's own pillar may predate the last fix)
-        kwarg={"services": True, "fresh_pillar": True},
+        kwarg={"postcheck": True, "fresh_pillar": True},
         timeout=300,
     )
     turnup.check_threshold("postcheck")

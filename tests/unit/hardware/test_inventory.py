@@ -83,6 +83,25 @@ def test_collect_with_tools_missing(captured):
     assert result["nics"][0]["name"] == "eth0" and result["nics"][0]["driver"] is None
 
 
+def test_collect_only_some_sources_runs_no_other_tool(captured):
+    """The post-check's inventory: the NICs and their LLDP neighbours, no dmidecode, ipmitool
+    (seconds on some BMCs) or ethtool; what was not read is ``skipped``, not a warning."""
+    run, which, read, calls = fake_machine(captured)
+
+    def no_meminfo(path):
+        raise AssertionError(f"read {path}")
+
+    result = inv.collect(run, which, no_meminfo, only=("ip", "lldp"))
+    assert calls == [("ip", "-j", "-d", "addr", "show"), ("lldpctl", "-f", "json")]
+    assert [n["name"] for n in result["nics"]] == ["eth0"]
+    assert sorted(result["lldp"]) == ["eno1", "eno2"]
+    skipped = sorted(k for k, v in result["sources"].items() if v == "skipped")
+    assert skipped == sorted(set(inv.SOURCES) - {"ip", "lldp"})
+    assert not any(w.split(":")[0] in skipped for w in result["warnings"]), result["warnings"]
+    with pytest.raises(ValueError, match="unknown inventory sources \\['smartctl'\\]"):
+        inv.collect(run, which, read, only=("ip", "smartctl"))
+
+
 def test_garbage_output_is_a_warning():
     result = inv.assemble({"lscpu": "this is not json", "lsblk": "{}", "lldp": "{broken"})
     assert result["sources"]["lscpu"] == "unparsable"

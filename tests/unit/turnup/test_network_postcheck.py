@@ -140,7 +140,7 @@ def test_postcheck_fails_a_server_whose_required_service_is_down(src, opts):  # 
     assert "services.lldpd: required service lldpd is not running" in "\n".join(
         journal(src, "srv-r2-06")
     )
-    job = next(j for j in client.jobs if j[0] == "hardware.validate" and j[2].get("services"))
+    job = next(j for j in client.jobs if j[0] == "hardware.validate" and j[2].get("postcheck"))
     assert "srv-r2-01" in job[1]
     assert rec.step_done(t.record, "srv-r2-01", "postcheck")
 
@@ -187,7 +187,7 @@ def test_postcheck_is_judged_from_the_highstate_without_a_job_of_its_own(src, op
     t = turnup(src, opts, client)
     state, failed = run_all(t)
     assert failed == {"srv-r2-06": "postcheck"}  # not a highstate failure: its own step
-    # no hardware.validate services=True job after the highstates (validate's first look is
+    # no hardware.validate postcheck=True job after the highstates (validate's first look is
     # part of wait_minions' turnup.prepare job; everything passed it)
     assert [kw for fun, _, kw, _ in client.jobs if fun == "hardware.validate"] == []
     assert client.count("turnup.prepare") == 1
@@ -232,7 +232,7 @@ def test_a_highstate_without_the_postcheck_state_leaves_it_to_the_postcheck_job(
     t = turnup(src, opts, client)
     state, failed = run_all(t)
     assert state == "done" and failed == {}
-    jobs = [tgt for fun, tgt, kw, _ in client.jobs if kw.get("services")]
+    jobs = [tgt for fun, tgt, kw, _ in client.jobs if kw.get("postcheck")]
     assert jobs == [["srv-r2-03"]]
 
 

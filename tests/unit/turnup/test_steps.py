@@ -442,7 +442,7 @@ def test_minions_seen_by_this_master_are_not_pinged_before_each_job(src, opts, t
     assert client.count("turnup.prepare") == 1 and client.count("state.highstate") == 4
     assert client.count("turnup.sync_all") == 0
     assert [kw for f, _, kw, _ in client.jobs if f == "hardware.validate"] == [
-        {"services": True, "fresh_pillar": True}
+        {"postcheck": True, "fresh_pillar": True}
     ]  # the postcheck's (this fake's highstate has no hwgen-postcheck state)
     assert t.record["reachable"]["master"].startswith("4242@")
 
@@ -483,7 +483,7 @@ def test_the_validate_jobs_inventory_is_written_to_netbox_from_the_master(src, o
     # validated in wait_minions' turnup.prepare job; the postcheck's own job
     assert client.count("turnup.prepare") == 1
     validate_jobs = [kw for fun, _, kw, _ in client.jobs if fun == "hardware.validate"]
-    assert validate_jobs == [{"services": True, "fresh_pillar": True}]
+    assert validate_jobs == [{"postcheck": True, "fresh_pillar": True}]
     synced = t.record["devices"]["srv-r2-01"]["steps"]["sync_inventory"]
     assert synced["result"] is True and synced["jid"] == "20261202999"
     assert "change" in synced["comment"]
