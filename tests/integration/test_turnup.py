@@ -182,6 +182,8 @@ def master(salt_factories, netbox, workdir):
         file_roots={"base": [str(workdir / "states"), str(STATES_ROOT)]},
         ext_pillar=[{"netbox": {"ttl": 0}}],
         worker_threads=3,
+        # a minion job's first "still running it?" check after 10 s instead of 60 s
+        turnup_alive_check=10,
     )
     factory = salt_factories.salt_master_daemon(random_string("tu-m-"), overrides=overrides)
     with factory.started(start_timeout=180):
@@ -719,3 +721,52 @@ def test_a_second_orchestration_while_the_rack_runs_leaves_the_run_alone(
     assert result["ret"].returncode == 0, result["ret"].stdout
     assert store.get(run_id)["state"] == "done"
     assert statuses(netbox, [box]) == {box: "active"}
+
+
+def test_a_server_that_goes_down_mid_turnup_is_failed_when_it_stops_answering(
+    first_run, master, minions, netbox
+):
+    """A server's minion stops (paused) while the canary's highstate runs: its own highstate
+    never returns, saltutil.find_job finds it running nothing and it answers no ping, so the run
+    fails it then, naming that (not after job_timeout, 900 s), and the canary goes active."""
+    canary, down = HEALTHY[1], HEALTHY[2]
+    client = nb(netbox)
+    for dev in client.list("dcim.devices", {"name": [canary, down]}):
+        client.update("dcim.devices", dev["id"], {"status": "planned"})
+    store = rec.Store(salt.config.master_config(master.config_file))
+    before = (store.latest(LAB.site, "R2") or {}).get("id")
+    result = {}
+
+    def orchestrate():
+        pillar = {**PILLAR, "devices": [canary, down], "batch": 1, "new": True}
+        result["ret"] = run(master, "state.orchestrate", "orch.rack_turnup", pillar=pillar)
+
+    thread = threading.Thread(target=orchestrate, daemon=True)
+    thread.start()
+    parent = psutil.Process(minions[down].pid)
+    paused = []
+    try:
+        deadline, data = time.time() + 600, {}
+        while time.time() < deadline and thread.is_alive():
+            data = store.latest(LAB.site, "R2") or {}
+            steps_of = (data.get("devices") or {}).get(canary, {}).get("steps", {})
+            if data.get("id") != before and (steps_of.get("highstate") or {}).get("jid"):
+                break
+            time.sleep(0.1)
+        assert data.get("id") != before, "the run did not reach the canary's highstate"
+        paused = [parent, *parent.children(recursive=True)]
+        for proc in paused:
+            proc.suspend()
+        thread.join(timeout=900)
+    finally:
+        for proc in paused:
+            proc.resume()
+    ret = result["ret"]
+    assert ret.returncode != 0, ret.stdout
+    record = store.get(data["id"])
+    gone = record["devices"][down]
+    assert gone["failed_step"] == "highstate", gone
+    assert "stopped answering during job" in gone["error"], gone["error"]
+    assert gone["steps"]["highstate"]["jid"] in gone["error"]
+    assert statuses(netbox, [canary, down]) == {canary: "active", down: "failed"}
+    assert f"{down} at highstate" in orch_states(ret)["turnup-finish"]["comment"]

@@ -49,6 +49,11 @@ MINION_STEPS = ("wait_minions", "sync_all", "validate", "sync_inventory", "highs
 
 #: seconds between two rounds of asking minions that have not answered yet
 RETRY_INTERVAL = 2
+#: seconds a minion job may run before the minions that have not returned it are asked whether
+#: they still run it (Salt's ``saltutil.find_job``, then every ``gather_job_timeout``): one that
+#: neither runs it nor answers a ping is given up then, not after ``job_timeout`` (master option
+#: ``turnup_alive_check``); one that runs it is waited for as long as it does
+ALIVE_CHECK = 60
 #: seconds a round of ``wait_minions``' question waits for returns (a minion still running the
 #: job when they pass is waited for: Salt asks it with ``saltutil.find_job``)
 PROBE_WAIT = 10
@@ -105,6 +110,8 @@ class Turnup:
         self.module_forms = module_forms or (lambda: tsync.master_forms(self.store.opts))
         self.record = None
         self.changes = {}
+        #: ``(minion, jid)``: the minion stopped answering during that job (:meth:`collect`)
+        self.gone = set()
         self._master = master_incarnation(getattr(store, "opts", None))
 
     # -- record ---------------------------------------------------------------------------------
@@ -449,7 +456,7 @@ class Turnup:
                 left, "turnup.prepare", arg=[], tgt_type="list", kwarg={"forms": forms}, timeout=30
             )
             jid = (pub or {}).get("jid")
-            returns = self.collect(jid, left, PROBE_WAIT) if jid else {}
+            returns = self.collect(jid, left, PROBE_WAIT, alive_check=False) if jid else {}
             for minion, data in returns.items():
                 ret = data.get("ret", data.get("return"))
                 checked = ret.get("validate") if isinstance(ret, dict) else None
@@ -556,19 +563,42 @@ class Turnup:
         returns = self.collect(jid, list(want), timeout)
         return self.judge_returns(step, want, jid, returns, judge, started, keep=keep, hold=hold)
 
-    def collect(self, jid, minions, timeout):
+    def collect(self, jid, minions, timeout, alive_check=True):
+        """
+        The returns of job ``jid`` from ``minions`` (``{minion: data}``). Salt waits for them
+        (``timeout`` seconds, then as long as ``saltutil.find_job`` finds minions still running
+        the job, asked every ``gather_job_timeout``). With ``alive_check``, Salt asks after
+        :data:`ALIVE_CHECK` seconds already, and when none of the minions left runs the job,
+        those that do not answer a ping either are gone (a box that died or fell off the network
+        mid-job): given up at once and noted in :attr:`gone`, not after ``timeout``. Those that
+        answer are waited for again until ``timeout``.
+        """
+        deadline = time.time() + timeout
+        check = float((getattr(self.store, "opts", None) or {}).get("turnup_alive_check") or 0)
+        check = (check or ALIVE_CHECK) if alive_check else timeout
         returns = {}
-        for item in self.client.get_iter_returns(
-            jid, set(minions), timeout=timeout, tgt=minions, tgt_type="list"
-        ):
-            if not item:
-                continue
-            for minion, data in item.items():
-                if minion in minions and isinstance(data, dict):
-                    returns[minion] = data
-            if len(returns) == len(minions):
-                break
-        return returns
+        while True:
+            left = [m for m in minions if m not in returns]
+            wait = min(deadline - time.time(), check)
+            if not left or wait <= 0:
+                return returns
+            for item in self.client.get_iter_returns(
+                jid, set(left), timeout=wait, tgt=left, tgt_type="list"
+            ):
+                for minion, data in (item or {}).items():
+                    if minion in left and isinstance(data, dict):
+                        returns[minion] = data
+                if all(m in returns for m in left):
+                    break
+            left = [m for m in minions if m not in returns]
+            if not left or not alive_check or time.time() >= deadline:
+                return returns
+            # none of them runs the job any more, as far as saltutil.find_job can tell
+            alive = self.ping(left, 5)
+            self.gone.update((m, jid) for m in left if m not in alive)
+            if not alive:
+                return returns
+            minions = [m for m in minions if m in returns or m in alive]
 
     # pylint: disable-next=too-many-arguments
     def judge_returns(  # noqa: PLR0913, PLR0917
@@ -578,7 +608,12 @@ class Turnup:
         self.seen([m for m in want if m in returns])
         for minion, name in want.items():
             data = returns.get(minion)
-            if data is None:
+            if data is None and (minion, jid) in self.gone:
+                ok, comment = False, (
+                    f"{minion} stopped answering during job {jid} (neither saltutil.find_job "
+                    "nor test.ping): is the box down or off the network?"
+                )
+            elif data is None:
                 ok, comment = False, f"no return from {minion} for job {jid}"
             else:
                 value = data.get("ret", data.get("return"))

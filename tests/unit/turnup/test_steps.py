@@ -638,6 +638,49 @@ def test_the_probe_leaves_to_its_steps_what_it_could_not_do(src, opts):
     assert done["srv-r2-01"]["steps"]["sync_inventory"]["result"] is True
 
 
+def test_a_box_that_dies_mid_job_is_given_up_when_it_stops_answering(src, opts, tmp_path):
+    """srv-r2-05 goes down after the validation: its highstate never returns, Salt's find_job
+    finds it running nothing and it answers no ping: failed then, naming that, without waiting
+    for job_timeout. srv-r2-03's highstate returns only after a first look (still running): it
+    answers the ping and is waited for."""
+    waits = []
+
+    class Flaky(FakeClient):
+        def get_iter_returns(self, jid, minions, timeout=None, **kw):
+            waits.append(timeout)
+            fun, tgt, kwarg = self.pending.pop(jid)
+            slow = fun == "state.highstate" and "srv-r2-03" in tgt and "late" not in kwarg
+            for minion in tgt:
+                if minion in self.silent or (slow and minion == "srv-r2-03"):
+                    continue
+                yield {minion: {"ret": self._answer(fun, minion, kwarg), "retcode": 0}}
+            if slow:  # its return comes on the next look
+                self.pending[jid] = (fun, ["srv-r2-03"], {**kwarg, "late": True})
+
+    client = Flaky()
+    pidfile = tmp_path / "salt-master.pid"  # a master whose minions answered are not pinged
+    pidfile.write_text("4242\n")
+    t = turnup(src, dict(opts, turnup_alive_check=7, pidfile=str(pidfile)), client)
+    t.start("lab1", "R2", options={"batch": 3}, accepted=set())
+    for name in steps.ORDER[2:8]:  # stage .. sync_inventory
+        getattr(t, name)()
+    client.silent = {"srv-r2-05"}
+    t.highstate()
+    t.postcheck()
+    t.activate()
+    state, failed = t.finish()
+    assert failed == {"srv-r2-05": "highstate"}
+    dev = t.record["devices"]["srv-r2-05"]
+    jid = dev["steps"]["highstate"]["jid"]
+    assert dev["error"] == (
+        f"srv-r2-05 stopped answering during job {jid} (neither saltutil.find_job nor "
+        "test.ping): is the box down or off the network?"
+    )
+    assert status(src, "srv-r2-03") == "active" and status(src, "srv-r2-05") == "failed"
+    # every highstate look is the alive check's, not job_timeout's (900 s)
+    assert waits and all(0 < w <= 7 for w in waits[-6:]), waits
+
+
 def test_wait_minions_fails_a_minion_that_never_answers(src, opts, monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(
