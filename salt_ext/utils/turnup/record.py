@@ -131,13 +131,20 @@ class Store:
     def acquire(self, site, rack, run_id, takeover=False, jid=None):
         """
         Take the rack's lock for run ``run_id`` of the orchestration (job) ``jid``: refused,
-        naming the holder, while another orchestration that still runs holds it, whichever run
-        it holds it for (a second start of a running rack would otherwise go on with the same
-        run beside the first). ``takeover``: take it regardless.
+        naming the holder, while another orchestration of this master that still runs holds it,
+        whichever run it holds it for (a second start of a running rack would otherwise go on
+        with the same run beside the first), or another master holds it for another run. A run
+        another master holds may be resumed here (whether that master still lives is not
+        knowable from here: it may have died; its steps stop once the lock is this one's).
+        ``takeover``: take it regardless.
         """
 
         def refuse(current):
-            return bool(current) and self.owner_alive(current, jid) and not takeover
+            if not current or takeover:
+                return False
+            if current.get("master") != master_id(self.opts):
+                return current.get("run") != run_id
+            return self.owner_alive(current, jid)
 
         current = self.lock(site, rack)
         if refuse(current):

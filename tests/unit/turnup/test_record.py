@@ -68,6 +68,20 @@ def test_a_rack_held_by_another_running_orchestration_is_refused_whichever_run(o
     assert store.acquire("lab1", "R2", "lab1-R2-1", takeover=True)["pid"] == os.getpid()
 
 
+def test_a_run_another_master_holds_may_be_resumed_here(opts):
+    """That master may have died (its liveness is not knowable from here): the run is resumed on
+    this one, whose lock it then is (the other master's steps stop)."""
+    store = rec.Store(opts)
+    store.cache.store(
+        rec.LOCKS,
+        "lab1.R2",
+        {"run": "lab1-R2-1", "master": "master-b", "pid": 1, "jid": "1", "since": 1},
+    )
+    lock = store.acquire("lab1", "R2", "lab1-R2-1", jid="20261207090000000009")
+    assert lock["master"] == rec.master_id(opts) and lock["since"] == 1
+    assert store.lock("lab1", "R2")["jid"] == "20261207090000000009"
+
+
 def test_stale_lock_of_this_master_is_taken_over(opts):
     store = rec.Store(opts)
     pid = os.fork()
