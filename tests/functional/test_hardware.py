@@ -171,9 +171,9 @@ def test_validate_other_generation_and_device(tmp_path):
     assert not checks["device_type"]["ok"] and not checks["cpu.model"]["ok"]
 
 
-@requires_shared
-def test_validate_from_netbox_pillar(tmp_path):
-    """With the NetBox pillar present the module does not ask NetBox at all."""
+def stale_pillar_box(tmp_path):
+    """srv-r1-01 with a NetBox pillar whose eno1 cable peer is wrong (Ethernet9): ``(pillar,
+    hardware settings)``."""
     lab = Lab()
     dev = lab.device("srv-r1-01")
     interfaces = {}
@@ -206,13 +206,18 @@ def test_validate_from_netbox_pillar(tmp_path):
             "hwgen": dict(profiles["gen10"], generation="gen10"),
         },
     }
-    settings = box_settings(tmp_path, "srv-r1-01")
+    return pillar, box_settings(tmp_path, "srv-r1-01")
+
+
+@requires_shared
+def test_validate_from_netbox_pillar(tmp_path):
+    """With the NetBox pillar present the module does not ask NetBox at all."""
+    pillar, settings = stale_pillar_box(tmp_path)
     mods, _ = loaders(tmp_path, pillar=pillar, hardware=settings)
     (tmp_path / "lab1.json").write_text("{broken")  # proves NetBox is not read
     report = mods["hardware.validate"]()
     assert report["netbox_source"] == "pillar"
     assert report["failed"] == ["cabling.eno1"]
-    return pillar, settings
 
 
 @requires_shared
@@ -221,7 +226,7 @@ def test_validate_against_a_fresh_pillar(tmp_path):
     fresh_pillar has the master compile the pillar now (here: profiles only, so NetBox itself
     is read) and the box passes; a pillar that does not compile is an error, not a
     comparison against nothing."""
-    pillar, settings = test_validate_from_netbox_pillar(tmp_path)
+    pillar, settings = stale_pillar_box(tmp_path)
     shutil.copy(LAB1_SNAPSHOT, tmp_path / "lab1.json")
     compiled = []
 

@@ -158,6 +158,7 @@ class Turnup:
     # -- start ----------------------------------------------------------------------------------
     def start(self, site, rack, *, options, accepted, new=False):
         """Create the run of the rack, or reuse the running/stopped one (resume)."""
+        alive_check_seconds(getattr(self.store, "opts", None))  # a bad option stops it here
         current = self.store.latest(site, rack)
         if current and current["state"] in ("running", "stopped") and not new:
             self.store.acquire(site, rack, current["id"], jid=self.jid) if not self.test else None
@@ -574,8 +575,7 @@ class Turnup:
         answer are waited for again until ``timeout``.
         """
         deadline = time.time() + timeout
-        check = float((getattr(self.store, "opts", None) or {}).get("turnup_alive_check") or 0)
-        check = (check or ALIVE_CHECK) if alive_check else timeout
+        check = alive_check_seconds(getattr(self.store, "opts", None)) if alive_check else timeout
         returns = {}
         while True:
             left = [m for m in minions if m not in returns]
@@ -884,6 +884,23 @@ class Turnup:
             self.store.release(self.record["site"], self.record["rack"], self.record["id"])
         self.bus.done(self.record["id"], state, failed)
         return state, failed
+
+
+def alive_check_seconds(opts):
+    """The master option ``turnup_alive_check`` (:data:`ALIVE_CHECK` when unset), checked."""
+    value = (opts or {}).get("turnup_alive_check")
+    if value is None:
+        return ALIVE_CHECK
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 0 < seconds <= 86400 or isinstance(value, bool):
+        raise SaltInvocationError(
+            f"master option turnup_alive_check={value!r}: give the seconds a turn-up job runs "
+            f"before its silent minions are asked whether they still run it (default {ALIVE_CHECK})"
+        )
+    return seconds
 
 
 def master_incarnation(opts):

@@ -6,6 +6,7 @@ import inspect
 import itertools
 
 import pytest
+from salt.exceptions import SaltInvocationError
 
 from salt_ext.utils.hardware import inventory as hwinv
 from salt_ext.utils.netbox import SnapshotSource
@@ -679,6 +680,16 @@ def test_a_box_that_dies_mid_job_is_given_up_when_it_stops_answering(src, opts, 
     assert status(src, "srv-r2-03") == "active" and status(src, "srv-r2-05") == "failed"
     # every highstate look is the alive check's, not job_timeout's (900 s)
     assert waits and all(0 < w <= 7 for w in waits[-6:]), waits
+
+
+@pytest.mark.parametrize("value", ["soon", 0, -5, True, [60]])
+def test_a_bad_alive_check_option_stops_the_run_before_it_starts(src, opts, value):
+    t = turnup(src, dict(opts, turnup_alive_check=value), FakeClient())
+    with pytest.raises(SaltInvocationError, match="master option turnup_alive_check="):
+        t.start("lab1", "R2", options={}, accepted=set())
+    assert rec.Store(opts).latest("lab1", "R2") is None
+    assert steps.alive_check_seconds({"turnup_alive_check": "15"}) == 15.0
+    assert steps.alive_check_seconds({}) == steps.ALIVE_CHECK
 
 
 def test_wait_minions_fails_a_minion_that_never_answers(src, opts, monkeypatch):
