@@ -189,7 +189,14 @@ def configure(turnup, wave, names):
         if _done(turnup, name, "postcheck"):
             continue
         peers = turnup.record["plan"]["devices"][name]["peers"]
-        turnup.run_job("postcheck", [name], "hardware.inventory", switch_judge(peers), timeout=300)
+        turnup.run_job(
+            "postcheck",
+            [name],
+            "hardware.inventory",
+            switch_judge(peers),
+            kwarg={"only": ["lldp"]},  # its LLDP neighbours, nothing else of the switch
+            timeout=300,
+        )
     _stop_if_failed(turnup, wave, lifecycle + active, "postcheck")
     activate = [n for n in lifecycle if not _done(turnup, n, "activate")]
     if not turnup.test:

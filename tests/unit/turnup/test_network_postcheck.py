@@ -117,6 +117,8 @@ def test_active_managed_switch_is_checked_not_reapplied(src, opts):  # noqa: F81
     run_all(t, accepted={TOR})
     assert client.count("state.highstate", TOR) == 0
     assert client.count("hardware.inventory", TOR) == 1
+    # its LLDP neighbours only: no dmidecode, ipmitool or ethtool on the switch
+    assert [kw for f, _, kw, _ in client.jobs if f == "hardware.inventory"] == [{"only": ["lldp"]}]
     assert "stage" not in t.record["devices"][TOR]["steps"]
     assert journal(src, TOR) == []
 
