@@ -44,7 +44,7 @@ from salt_ext.utils.pillar import compile_pillar
 from salt_ext.utils.pillar.cache import forget_memory
 from salt_ext.utils.pillar.engine import forget_engines
 from salt_ext.utils.pillar.options import parse_options
-from salt_ext.utils.turnup import autosign, boot
+from salt_ext.utils.turnup import autosign, boot, steps
 from tests.support.saltenv import NETBOX_TEST_TIMEOUT, PILLAR_ROOT, REPO_ROOT, STATES_ROOT
 
 DOC_FILES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
@@ -718,9 +718,9 @@ def test_config_block_is_real(where, header, data, tmp_path):
         hook["secret_file"] = str(token)
         assert autosign.webhook_settings({"turnup_webhook": hook})["secret"]
     if "turnup" in data:
-        assert set(data["turnup"]) <= {"metrics_file"} and data["turnup"]["metrics_file"].endswith(
-            ".prom"
-        )
+        assert set(data["turnup"]) <= {"metrics_file", "alive_check"}
+        assert data["turnup"]["metrics_file"].endswith(".prom")
+        steps.alive_check_seconds(data)  # a value the turn-up takes
     if "cache" in data:
         assert data["cache"] in ("redis", "localfs"), data["cache"]
 

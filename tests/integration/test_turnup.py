@@ -183,7 +183,7 @@ def master(salt_factories, netbox, workdir):
         ext_pillar=[{"netbox": {"ttl": 0}}],
         worker_threads=3,
         # a minion job's first "still running it?" check after 10 s instead of 60 s
-        turnup_alive_check=10,
+        turnup={"alive_check": 10},
     )
     factory = salt_factories.salt_master_daemon(random_string("tu-m-"), overrides=overrides)
     with factory.started(start_timeout=180):

@@ -52,7 +52,7 @@ RETRY_INTERVAL = 2
 #: seconds a minion job may run before the minions that have not returned it are asked whether
 #: they still run it (Salt's ``saltutil.find_job``, then every ``gather_job_timeout``): one that
 #: neither runs it nor answers a ping is given up then, not after ``job_timeout`` (master option
-#: ``turnup_alive_check``); one that runs it is waited for as long as it does
+#: ``turnup: {alive_check: ...}``); one that runs it is waited for as long as it does
 ALIVE_CHECK = 60
 #: seconds a round of ``wait_minions``' question waits for returns (a minion still running the
 #: job when they pass is waited for: Salt asks it with ``saltutil.find_job``)
@@ -887,8 +887,9 @@ class Turnup:
 
 
 def alive_check_seconds(opts):
-    """The master option ``turnup_alive_check`` (:data:`ALIVE_CHECK` when unset), checked."""
-    value = (opts or {}).get("turnup_alive_check")
+    """The master option ``turnup: {alive_check: ...}`` (:data:`ALIVE_CHECK` when unset),
+    checked."""
+    value = ((opts or {}).get("turnup") or {}).get("alive_check")
     if value is None:
         return ALIVE_CHECK
     try:
@@ -897,7 +898,7 @@ def alive_check_seconds(opts):
         seconds = 0
     if not 0 < seconds <= 86400 or isinstance(value, bool):
         raise SaltInvocationError(
-            f"master option turnup_alive_check={value!r}: give the seconds a turn-up job runs "
+            f"master option turnup:alive_check={value!r}: give the seconds a turn-up job runs "
             f"before its silent minions are asked whether they still run it (default {ALIVE_CHECK})"
         )
     return seconds

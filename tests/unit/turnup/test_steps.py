@@ -661,7 +661,7 @@ def test_a_box_that_dies_mid_job_is_given_up_when_it_stops_answering(src, opts, 
     client = Flaky()
     pidfile = tmp_path / "salt-master.pid"  # a master whose minions answered are not pinged
     pidfile.write_text("4242\n")
-    t = turnup(src, dict(opts, turnup_alive_check=7, pidfile=str(pidfile)), client)
+    t = turnup(src, dict(opts, turnup={"alive_check": 7}, pidfile=str(pidfile)), client)
     t.start("lab1", "R2", options={"batch": 3}, accepted=set())
     for name in steps.ORDER[2:8]:  # stage .. sync_inventory
         getattr(t, name)()
@@ -684,11 +684,11 @@ def test_a_box_that_dies_mid_job_is_given_up_when_it_stops_answering(src, opts, 
 
 @pytest.mark.parametrize("value", ["soon", 0, -5, True, [60]])
 def test_a_bad_alive_check_option_stops_the_run_before_it_starts(src, opts, value):
-    t = turnup(src, dict(opts, turnup_alive_check=value), FakeClient())
-    with pytest.raises(SaltInvocationError, match="master option turnup_alive_check="):
+    t = turnup(src, dict(opts, turnup={"alive_check": value}), FakeClient())
+    with pytest.raises(SaltInvocationError, match="master option turnup:alive_check="):
         t.start("lab1", "R2", options={}, accepted=set())
     assert rec.Store(opts).latest("lab1", "R2") is None
-    assert steps.alive_check_seconds({"turnup_alive_check": "15"}) == 15.0
+    assert steps.alive_check_seconds({"turnup": {"alive_check": "15"}}) == 15.0
     assert steps.alive_check_seconds({}) == steps.ALIVE_CHECK
 
 
