@@ -21,6 +21,7 @@ from salt_ext.utils.netbox import NetBoxError
 from salt_ext.utils.netbox_ops import ops
 from salt_ext.utils.netbox_ops import sync as nbsync
 from salt_ext.utils.netbox_ops.diff import simplify
+from salt_ext.utils.netbox_ops.jobs import seconds
 from salt_ext.utils.turnup import inflight, jobs, network
 from salt_ext.utils.turnup import plan as planner
 from salt_ext.utils.turnup import postcheck
@@ -890,18 +891,7 @@ def alive_check_seconds(opts):
     """The master option ``turnup: {alive_check: ...}`` (:data:`ALIVE_CHECK` when unset),
     checked."""
     value = ((opts or {}).get("turnup") or {}).get("alive_check")
-    if value is None:
-        return ALIVE_CHECK
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = 0
-    if not 0 < seconds <= 86400 or isinstance(value, bool):
-        raise SaltInvocationError(
-            f"master option turnup:alive_check={value!r}: give the seconds a turn-up job runs "
-            f"before its silent minions are asked whether they still run it (default {ALIVE_CHECK})"
-        )
-    return seconds
+    return ALIVE_CHECK if value is None else seconds(value, "master option turnup:alive_check")
 
 
 def master_incarnation(opts):

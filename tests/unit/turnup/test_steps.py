@@ -685,7 +685,10 @@ def test_a_box_that_dies_mid_job_is_given_up_when_it_stops_answering(src, opts, 
 @pytest.mark.parametrize("value", ["soon", 0, -5, True, [60]])
 def test_a_bad_alive_check_option_stops_the_run_before_it_starts(src, opts, value):
     t = turnup(src, dict(opts, turnup={"alive_check": value}), FakeClient())
-    with pytest.raises(SaltInvocationError, match="master option turnup:alive_check="):
+    with pytest.raises(
+        SaltInvocationError,
+        match="master option turnup:alive_check must be a positive number of seconds",
+    ):
         t.start("lab1", "R2", options={}, accepted=set())
     assert rec.Store(opts).latest("lab1", "R2") is None
     assert steps.alive_check_seconds({"turnup": {"alive_check": "15"}}) == 15.0
